@@ -1,0 +1,326 @@
+/* interview: the backend of an AI mock-interview app, one static binary.
+ *
+ * This file holds main(), the configuration table and the wiring. Everything
+ * else lives in src/ as small modules; the release build is this one
+ * translation unit, which includes them below (see README "Architecture"). */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <mbedtls/build_info.h>
+#include <mbedtls/x509_crt.h>
+
+#include "src/cfgval.h"
+#include "src/log.h"
+#include "src/server.h"
+
+#define INTERVIEW_VERSION "0.1.0"
+#define EXIT_CONFIG 2
+
+extern const unsigned char ca_bundle_pem[];
+extern const size_t ca_bundle_pem_len;
+extern const char ca_bundle_source[];
+
+/* ---- configuration table -------------------------------------------- */
+
+enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_MS, CFG_ENUM, CFG_HOST, CFG_URL, CFG_FILE };
+
+struct cfg_opt {
+    const char *env;  /* environment variable */
+    const char *flag; /* command-line flag, without "--" */
+    enum cfg_kind kind;
+    size_t off;       /* offset in struct config */
+    size_t cap;       /* CFG_STR/HOST/URL/FILE: buffer size */
+    uint64_t min, max;
+    const char *def;
+    const char *help;
+    const char *const *words; /* CFG_ENUM */
+    unsigned nwords;
+    bool secret;      /* never printed, not even in errors */
+};
+
+static const char *const cfg_log_formats[] = {"text", "json"};
+static const char *const cfg_log_levels[] = {"debug", "info", "warn", "error"};
+
+#define O(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
+#define K 1024ull
+#define SEC 1000ull
+static const struct cfg_opt cfg_opts[] = {
+    {"HOST", "host", CFG_HOST, O(host), 0, 0, "0.0.0.0", "listen address (IPv4/IPv6 literal or localhost)", NULL, 0, false},
+    {"PORT", "port", CFG_UINT, O(port), 1, 65535, "8000", "listen port", NULL, 0, false},
+    {"OPENAI_API_KEY", "openai-api-key", CFG_STR, O(openai_api_key), 0, 0, "", "OpenAI API key (never logged)", NULL, 0, true},
+    {"OPENAI_BASE_URL", "openai-base-url", CFG_URL, O(openai_base_url), 0, 0, "https://api.openai.com/v1", "OpenAI-compatible API base (http:// allowed for local servers)", NULL, 0, false},
+    {"SSL_CERT_FILE", "ssl-cert-file", CFG_FILE, O(ssl_cert_file), 0, 0, "", "PEM CA bundle replacing the built-in one", NULL, 0, false},
+    {"MAX_CONNECTIONS", "max-connections", CFG_UINT, O(max_connections), 1, 1000000, "10000", "open connections; beyond it HTTP 503", NULL, 0, false},
+    {"MAX_HEADER_SIZE", "max-header-size", CFG_SIZE, O(max_header_size), 1 * K, 64 * K, "8k", "request head bytes; beyond it 431", NULL, 0, false},
+    {"MAX_HEADERS", "max-headers", CFG_UINT, O(max_headers), 8, HTTPQ_MAX_HEADERS, "50", "request header lines; beyond it 431", NULL, 0, false},
+    {"MAX_MESSAGE_SIZE", "max-message-size", CFG_SIZE, O(max_message_size), 1 * K, 64 * K * K, "1m", "WebSocket message bytes; beyond it close 1009", NULL, 0, false},
+    {"RX_BUFFER_SIZE", "rx-buffer-size", CFG_SIZE, O(rx_buffer_size), 4 * K, 1 * K * K, "16k", "per-client receive ring (borrowed while bytes are in flight)", NULL, 0, false},
+    {"TX_BUFFER_SIZE", "tx-buffer-size", CFG_SIZE, O(tx_buffer_size), 4 * K, 16 * K * K, "64k", "per-client send ring (borrowed while bytes are queued)", NULL, 0, false},
+    {"MESSAGE_BUFFERS", "message-buffers", CFG_UINT, O(message_buffers), 1, 100000, "64", "shared buffers for fragmented/large messages; when all are busy close 1013", NULL, 0, false},
+    {"JSON_MAX_DEPTH", "json-max-depth", CFG_UINT, O(json_max_depth), 1, 64, "16", "JSON nesting depth accepted in messages", NULL, 0, false},
+    {"HANDSHAKE_TIMEOUT", "handshake-timeout", CFG_MS, O(handshake_timeout_ms), 100, 3600 * SEC, "10s", "time to send a complete request head", NULL, 0, false},
+    {"IDLE_TIMEOUT", "idle-timeout", CFG_MS, O(idle_timeout_ms), 0, 86400 * SEC, "300s", "close a WebSocket with no message for this long (0 = never)", NULL, 0, false},
+    {"PING_INTERVAL", "ping-interval", CFG_MS, O(ping_interval_ms), 100, 3600 * SEC, "30s", "server ping after this much silence from the client", NULL, 0, false},
+    {"PONG_TIMEOUT", "pong-timeout", CFG_MS, O(pong_timeout_ms), 100, 3600 * SEC, "20s", "close 1011 when a ping is unanswered this long", NULL, 0, false},
+    {"SEND_TIMEOUT", "send-timeout", CFG_MS, O(send_timeout_ms), 100, 3600 * SEC, "30s", "drop a client whose send ring makes no progress this long", NULL, 0, false},
+    {"CLOSE_TIMEOUT", "close-timeout", CFG_MS, O(close_timeout_ms), 100, 600 * SEC, "5s", "wait for the peer's close frame", NULL, 0, false},
+    {"SHUTDOWN_TIMEOUT", "shutdown-timeout", CFG_MS, O(shutdown_timeout_ms), 0, 600 * SEC, "10s", "drain time after SIGTERM/SIGINT", NULL, 0, false},
+    {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
+    {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
+};
+#undef O
+#undef K
+#undef SEC
+
+static void cfg_die(const struct cfg_opt *o, const char *value, const char *why)
+{
+    if (o->secret)
+        fprintf(stderr, "interview: invalid %s: %s\n", o->env, why);
+    else
+        fprintf(stderr, "interview: invalid %s=\"%s\": %s\n", o->env, value, why);
+    exit(EXIT_CONFIG);
+}
+
+static void cfg_store_uint(const struct cfg_opt *o, void *dst, uint64_t v)
+{
+    if (o->cap == sizeof(uint16_t))
+        *(uint16_t *)dst = (uint16_t)v;
+    else if (o->cap == sizeof(unsigned))
+        *(unsigned *)dst = (unsigned)v;
+    else
+        *(uint64_t *)dst = v;
+}
+
+static void cfg_set(struct config *cfg, const struct cfg_opt *o, const char *v)
+{
+    void *dst = (char *)cfg + o->off;
+    uint64_t u;
+    char why[160];
+    switch (o->kind) {
+    case CFG_UINT:
+    case CFG_SIZE:
+        if (cfgval_uint(v, o->min, o->max, o->kind == CFG_SIZE, &u) != CFGVAL_OK) {
+            snprintf(why, sizeof why, "expected %s in %llu..%llu",
+                     o->kind == CFG_SIZE ? "a size (bytes, or with k/m/g)" : "a whole number",
+                     (unsigned long long)o->min, (unsigned long long)o->max);
+            cfg_die(o, v, why);
+        }
+        cfg_store_uint(o, dst, u);
+        return;
+    case CFG_MS:
+        if (cfgval_duration_ms(v, o->min, o->max, &u) != CFGVAL_OK) {
+            snprintf(why, sizeof why, "expected a duration like 500ms, 10s, 5m in %llums..%llums",
+                     (unsigned long long)o->min, (unsigned long long)o->max);
+            cfg_die(o, v, why);
+        }
+        cfg_store_uint(o, dst, u);
+        return;
+    case CFG_ENUM: {
+        unsigned idx;
+        if (cfgval_enum(v, o->words, o->nwords, &idx) != CFGVAL_OK)
+            cfg_die(o, v, o->help);
+        cfg_store_uint(o, dst, idx);
+        return;
+    }
+    case CFG_HOST:
+        if (cfgval_host(v) != CFGVAL_OK)
+            cfg_die(o, v, "expected an IPv4/IPv6 address or localhost");
+        break;
+    case CFG_URL: {
+        struct cfgval_url url;
+        if (cfgval_url(v, &url) != CFGVAL_OK)
+            cfg_die(o, v, "expected http(s)://host[:port][/prefix]");
+        break;
+    }
+    case CFG_FILE:
+    case CFG_STR:
+        break;
+    }
+    if (strlen(v) >= o->cap)
+        cfg_die(o, v, "too long");
+    memcpy(dst, v, strlen(v) + 1);
+}
+
+static const struct cfg_opt *cfg_find_flag(const char *name, size_t n)
+{
+    for (size_t i = 0; i < ARRAY_LEN(cfg_opts); i++)
+        if (strlen(cfg_opts[i].flag) == n && memcmp(cfg_opts[i].flag, name, n) == 0)
+            return &cfg_opts[i];
+    return NULL;
+}
+
+static void cfg_usage(FILE *f)
+{
+    fprintf(f, "usage: interview [--help] [--version] [--healthcheck] [--OPTION VALUE ...]\n\n"
+               "Every option is also an environment variable; flags win.\n\n");
+    for (size_t i = 0; i < ARRAY_LEN(cfg_opts); i++) {
+        const struct cfg_opt *o = &cfg_opts[i];
+        fprintf(f, "  --%-20s %-18s %s (default: %s)\n", o->flag, o->env, o->help,
+                o->def[0] ? o->def : "unset");
+    }
+}
+
+enum cfg_action { CFG_RUN, CFG_HEALTHCHECK };
+
+static enum cfg_action cfg_load(struct config *cfg, int argc, char **argv, bool *version)
+{
+    enum cfg_action act = CFG_RUN;
+    for (size_t i = 0; i < ARRAY_LEN(cfg_opts); i++)
+        cfg_set(cfg, &cfg_opts[i], cfg_opts[i].def);
+    for (size_t i = 0; i < ARRAY_LEN(cfg_opts); i++) {
+        const char *v = getenv(cfg_opts[i].env);
+        if (v)
+            cfg_set(cfg, &cfg_opts[i], v);
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cfg_usage(stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--version") == 0) {
+            *version = true;
+            continue;
+        }
+        if (strcmp(a, "--healthcheck") == 0) {
+            act = CFG_HEALTHCHECK;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        const struct cfg_opt *o = strncmp(a, "--", 2) == 0
+                                      ? cfg_find_flag(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2))
+                                      : NULL;
+        if (!o) {
+            fprintf(stderr, "interview: unknown argument \"%s\" (see --help)\n", a);
+            exit(EXIT_CONFIG);
+        }
+        if (!eq && i + 1 >= argc) {
+            fprintf(stderr, "interview: --%s needs a value\n", o->flag);
+            exit(EXIT_CONFIG);
+        }
+        cfg_set(cfg, o, eq ? eq + 1 : argv[++i]);
+    }
+    return act;
+}
+
+/* Cross-field rules the table cannot express. */
+static void cfg_check(const struct config *cfg)
+{
+    if (cfg->rx_buffer_size <= cfg->max_header_size) {
+        fprintf(stderr, "interview: invalid RX_BUFFER_SIZE: must exceed MAX_HEADER_SIZE (%llu)\n",
+                (unsigned long long)cfg->max_header_size);
+        exit(EXIT_CONFIG);
+    }
+    if (cfg->ssl_cert_file[0]) {
+        mbedtls_x509_crt crt;
+        mbedtls_x509_crt_init(&crt);
+        int r = mbedtls_x509_crt_parse_file(&crt, cfg->ssl_cert_file);
+        mbedtls_x509_crt_free(&crt);
+        if (r < 0) {
+            fprintf(stderr, "interview: invalid SSL_CERT_FILE=\"%s\": no usable PEM certificate\n",
+                    cfg->ssl_cert_file);
+            exit(EXIT_CONFIG);
+        }
+    }
+}
+
+/* ---- --version and --healthcheck ------------------------------------ */
+
+static int ca_bundle_count(void)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    int r = mbedtls_x509_crt_parse(&crt, ca_bundle_pem, ca_bundle_pem_len);
+    int n = 0;
+    for (const mbedtls_x509_crt *c = &crt; r >= 0 && c && c->raw.len; c = c->next)
+        n++;
+    mbedtls_x509_crt_free(&crt);
+    return n;
+}
+
+static void print_version(void)
+{
+    printf("interview %s\nmbedTLS %s\ncJSON %s\nCA bundle: %s, %d certificates\n",
+           INTERVIEW_VERSION, MBEDTLS_VERSION_STRING, cJSON_Version(), ca_bundle_source,
+           ca_bundle_count());
+}
+
+/* GET /health on our own port; exit status for a container HEALTHCHECK. */
+static int healthcheck(const struct config *cfg)
+{
+    const char *host = cfg->host;
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res;
+    char port[8];
+    snprintf(port, sizeof port, "%u", cfg->port);
+    if (getaddrinfo(host, port, &hints, &res) != 0)
+        return 1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int ok = fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0;
+    freeaddrinfo(res);
+    static const char req[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    char buf[512] = {0};
+    ok = ok && write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1);
+    ok = ok && read(fd, buf, sizeof buf - 1) > 12;
+    if (fd >= 0)
+        close(fd);
+    ok = ok && strncmp(buf, "HTTP/1.1 200 ", 13) == 0 && strstr(buf, "\"healthy\"");
+    fprintf(stderr, "healthcheck %s:%s %s\n", host, port, ok ? "ok" : "failed");
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    static struct server srv;
+    bool version = false;
+    /* The API key lives in this process: keep it out of core dumps and ptrace. */
+    prctl(PR_SET_DUMPABLE, 0);
+    enum cfg_action act = cfg_load(&srv.cfg, argc, argv, &version);
+    if (version) {
+        print_version();
+        return 0;
+    }
+    if (act == CFG_HEALTHCHECK)
+        return healthcheck(&srv.cfg);
+    cfg_check(&srv.cfg);
+    log_setup((enum log_format)srv.cfg.log_format, (enum log_level)srv.cfg.log_level);
+    log_event(LOG_INFO, 0, "start", "interview %s mbedTLS %s cJSON %s openai_key=%s",
+              INTERVIEW_VERSION, MBEDTLS_VERSION_STRING, cJSON_Version(),
+              srv.cfg.openai_api_key[0] ? "set" : "missing");
+    if (server_init(&srv) != 0) {
+        log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
+        return 1;
+    }
+    return server_run(&srv) == 0 ? 0 : 1;
+}
+
+/* ---- the rest of the program (unity build) -------------------------- */
+#include "src/app.c"
+#include "src/cfgval.c"
+#include "src/clock.c"
+#include "src/conn.c"
+#include "src/http_req.c"
+#include "src/jsonv.c"
+#include "src/log.c"
+#include "src/loop.c"
+#include "src/pool.c"
+#include "src/ring.c"
+#include "src/route.c"
+#include "src/server.c"
+#include "src/utf8.c"
+#include "src/ws_frame.c"

@@ -1,0 +1,118 @@
+/* deps: jsonv.c utf8.c clock.c log.c, cJSON */
+#include "app.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "jsonv.h"
+#include "log.h"
+#include "server.h"
+
+#define APP_OUT_MAX 768 /* one reply, well under CONN_REPLY_RESERVE */
+#define APP_TYPE_ECHO_MAX 64 /* how much of an unknown type we quote back */
+
+/* Serialise obj into out without heap for the text; false if too long. */
+static bool app_print(cJSON *obj, char *out, size_t cap)
+{
+    return cJSON_PrintPreallocated(obj, out, (int)cap, false) != 0;
+}
+
+static void app_send_obj(struct server *s, struct conn *c, cJSON *obj)
+{
+    char out[APP_OUT_MAX];
+    if (!obj)
+        return;
+    cJSON_AddStringToObject(obj, "timestamp", clock_iso8601((char[CLOCK_ISO_LEN]){0}));
+    if (app_print(obj, out, sizeof out) && !conn_send_text(s, c, out, strlen(out)))
+        log_event(LOG_WARN, c->id, "reply_dropped", "send ring full");
+    cJSON_Delete(obj);
+}
+
+/* {"type":"error","message":...,"code":...,"timestamp":...}: the connection stays open. */
+static void app_error(struct server *s, struct conn *c, const char *code, const char *message)
+{
+    log_event(LOG_INFO, c->id, "message_rejected", "code=%s %s", code, message);
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "type", "error");
+    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddStringToObject(o, "code", code);
+    app_send_obj(s, c, o);
+}
+
+/* Length of the longest prefix of s, at most max bytes, that does not cut a
+ * UTF-8 sequence (a cut one would make our text frame invalid). */
+static size_t app_utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return max;
+}
+
+void app_on_open(struct server *s, struct conn *c)
+{
+    (void)s;
+    (void)c;
+}
+
+static void app_pong(struct server *s, struct conn *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "type", "pong");
+    app_send_obj(s, c, o);
+}
+
+void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    int v = jsonv_validate(p, n, (unsigned)s->cfg.json_max_depth, &off);
+    if (v != JSONV_OK) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "invalid JSON at byte %zu: %s", off, jsonv_strerror(v));
+        app_error(s, c, "INVALID_JSON", msg);
+        return;
+    }
+    cJSON *root = cJSON_ParseWithLength((const char *)p, n);
+    if (!root) {
+        app_error(s, c, "SERVER_BUSY", "out of memory parsing message");
+        return;
+    }
+    const cJSON *type = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "type") : NULL;
+    if (!cJSON_IsObject(root))
+        app_error(s, c, "INVALID_MESSAGE", "message must be a JSON object");
+    else if (!cJSON_IsString(type))
+        app_error(s, c, "INVALID_MESSAGE", "message needs a string field \"type\"");
+    else if (strcmp(type->valuestring, "ping") == 0)
+        app_pong(s, c);
+    else {
+        char msg[APP_TYPE_ECHO_MAX + 32];
+        snprintf(msg, sizeof msg, "unknown message type \"%.*s\"",
+                 (int)app_utf8_prefix(type->valuestring, APP_TYPE_ECHO_MAX), type->valuestring);
+        app_error(s, c, "UNKNOWN_TYPE", msg);
+    }
+    cJSON_Delete(root);
+}
+
+void app_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    app_error(s, c, "UNSUPPORTED_BINARY", "binary messages are not accepted on this path");
+}
+
+void app_on_close(struct server *s, struct conn *c)
+{
+    (void)s;
+    (void)c;
+}
+
+#undef APP_OUT_MAX
+#undef APP_TYPE_ECHO_MAX

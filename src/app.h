@@ -1,0 +1,17 @@
+/* The application protocol spoken on the WebSocket paths: JSON text messages
+ * validated strictly (jsonv) and dispatched by "type". The connection layer
+ * calls these; they answer through conn_send_* only and never touch a socket.
+ * Each call may queue at most CONN_REPLY_RESERVE (1 KiB) of output.
+ * deps: jsonv.c, cJSON, clock.c, log.c */
+#ifndef APP_H
+#define APP_H
+#include "base.h"
+
+struct server;
+struct conn;
+
+void app_on_open(struct server *s, struct conn *c);
+void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n);
+void app_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n);
+void app_on_close(struct server *s, struct conn *c);
+#endif

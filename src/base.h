@@ -1,0 +1,37 @@
+/* Shared conventions for every module in src/.
+ *
+ * Parsers are pure functions over bytes: no I/O, no heap allocation, state in a
+ * caller-owned struct. Result convention (picohttpparser-like):
+ *   > 0  bytes consumed / complete item
+ *   = 0  need more input
+ *   < 0  error; each module's enum of negative codes maps 1:1 to an HTTP status
+ *        or a WebSocket close code through a status or close-code function.
+ * Names: every symbol, static ones too, carries its module prefix, because the
+ * release build is one translation unit (interview.c includes every src .c file). */
+#ifndef BASE_H
+#define BASE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A byte range inside a buffer the caller owns. */
+struct slice {
+    const char *p;
+    size_t n;
+};
+
+#define SLICE_LIT(s) ((struct slice){(s), sizeof(s) - 1})
+
+static inline bool slice_eq(struct slice a, const char *lit, size_t n)
+{
+    if (a.n != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (a.p[i] != lit[i])
+            return false;
+    return true;
+}
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#endif

@@ -1,0 +1,804 @@
+/* One client connection: a request head is read into the receive ring and
+ * answered (plain HTTP, keep-alive) or upgraded; then WebSocket frames are
+ * parsed straight out of the ring and whole messages go to the dialect (app.c).
+ *
+ * Memory: an idle connection holds no buffer. The receive ring, the send ring
+ * and a message assembly buffer are borrowed from bounded pools only while
+ * bytes are in flight and given back as soon as they drain.
+ *
+ * Backpressure: before one more frame is parsed, the send ring must have room
+ * for the largest answer a frame can cause (CONN_REPLY_RESERVE). When it has
+ * not, the connection stops reading (the kernel's buffers then push back on
+ * the client) and resumes when the ring drains; a ring that makes no progress
+ * for send_timeout is closed with a logged reason.
+ * deps: http_req.c route.c ws_frame.c utf8.c ring.c pool.c loop.c log.c clock.c app.c, mbedTLS sha1/base64 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <mbedtls/base64.h>
+#include <mbedtls/sha1.h>
+
+#include "app.h"
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+
+#define CONN_REPLY_RESERVE 1024 /* worst-case bytes one frame's answer can need */
+#define CONN_LINGER_MS 2000     /* how long to discard input after a final response */
+#define CONN_ACCEPT_BURST 64    /* accepts per readiness event, so reads are not starved */
+#define CONN_HTTP_OUT_MAX 2048  /* a complete HTTP response we generate */
+
+static const char conn_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+static void conn_destroy(struct conn *c, const char *why);
+static bool conn_process(struct conn *c);
+static void conn_update_events(struct conn *c);
+
+static uint64_t conn_now(const struct conn *c) { return c->srv->loop.now_ms; }
+
+/* ---- buffers -------------------------------------------------------- */
+
+static bool conn_take_ring(struct pool *p, struct ring *r)
+{
+    if (r->buf)
+        return true;
+    uint8_t *b = pool_take(p);
+    if (!b)
+        return false;
+    ring_init(r, b, (uint32_t)p->size);
+    return true;
+}
+
+static void conn_give_ring(struct pool *p, struct ring *r)
+{
+    if (r->buf && r->len == 0) {
+        pool_give(p, r->buf);
+        r->buf = NULL;
+    }
+}
+
+static void conn_give_msg(struct conn *c)
+{
+    if (c->msg) {
+        pool_give(&c->srv->msg_pool, c->msg);
+        c->msg = NULL;
+        c->msg_len = 0;
+    }
+}
+
+/* ---- sending -------------------------------------------------------- */
+
+size_t conn_send_room(const struct conn *c, const struct server *s)
+{
+    return c->tx.buf ? ring_space(&c->tx) : (size_t)s->cfg.tx_buffer_size;
+}
+
+/* Queue iov parts in order: written directly while nothing is queued, the
+ * rest into the send ring. All or nothing: false if they do not fit. */
+static bool conn_send_iov(struct conn *c, struct iovec *iov, int iovcnt)
+{
+    struct server *s = c->srv;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total > conn_send_room(c, s))
+        return false;
+    size_t done = 0;
+    if (!c->tx.buf || ring_len(&c->tx) == 0) {
+        ssize_t w = writev(c->fd, iov, iovcnt);
+        if (w > 0)
+            done = (size_t)w;
+    }
+    if (done == total)
+        return true;
+    if (!conn_take_ring(&s->tx_pool, &c->tx)) {
+        log_event(LOG_ERROR, c->id, "send_buffer_unavailable", "pool exhausted");
+        c->close_after_flush = true;
+        return false;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        size_t len = iov[i].iov_len;
+        if (done >= len) {
+            done -= len;
+            continue;
+        }
+        ring_write(&c->tx, (const uint8_t *)iov[i].iov_base + done, (uint32_t)(len - done));
+        done = 0;
+    }
+    if (!c->tx_stall_ms)
+        c->tx_stall_ms = conn_now(c);
+    return true;
+}
+
+static bool conn_send_frame(struct conn *c, enum wsf_opcode op, const void *p, size_t n)
+{
+    uint8_t hdr[10];
+    size_t hl = wsf_header(hdr, op, true, n);
+    struct iovec iov[2] = {{hdr, hl}, {(void *)p, n}};
+    return conn_send_iov(c, iov, n ? 2 : 1);
+}
+
+bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n)
+{
+    (void)s;
+    if (c->state != CONN_WS)
+        return false; /* nothing follows our close frame */
+    return conn_send_frame(c, WSF_TEXT, json, n);
+}
+
+bool conn_send_binary(struct server *s, struct conn *c, const void *p, size_t n)
+{
+    (void)s;
+    if (c->state != CONN_WS)
+        return false;
+    return conn_send_frame(c, WSF_BINARY, p, n);
+}
+
+static void conn_send_close_frame(struct conn *c, uint16_t code, const char *reason)
+{
+    uint8_t payload[125];
+    size_t n = 0;
+    if (code != 1005) { /* 1005 means "no code": echo an empty close */
+        size_t rl = reason ? strlen(reason) : 0;
+        if (rl > sizeof payload - 2)
+            rl = sizeof payload - 2;
+        payload[0] = (uint8_t)(code >> 8);
+        payload[1] = (uint8_t)code;
+        if (rl)
+            memcpy(payload + 2, reason, rl);
+        n = 2 + rl;
+    }
+    conn_send_frame(c, WSF_CLOSE, payload, n);
+}
+
+/* Start the closing handshake: after our close frame nothing else is sent,
+ * incoming data is discarded, and the peer has close_timeout to answer. */
+void conn_close_ws(struct server *s, struct conn *c, uint16_t code, const char *reason)
+{
+    if (c->state != CONN_WS)
+        return;
+    log_event(LOG_INFO, c->id, "ws_close_sent", "code=%u reason=%s", code, reason ? reason : "");
+    conn_send_close_frame(c, code, reason);
+    c->state = CONN_WS_CLOSING;
+    c->deadline_ms = conn_now(c) + s->cfg.close_timeout_ms;
+    conn_give_msg(c);
+    conn_update_events(c);
+}
+
+/* Protocol violation: close frame with the code, then drop the connection
+ * once it is flushed (RFC 6455 7.1.7 "Fail the WebSocket Connection"). */
+static void conn_fail_ws(struct conn *c, uint16_t code, const char *reason)
+{
+    log_event(LOG_WARN, c->id, "ws_protocol_error", "code=%u reason=%s", code, reason);
+    if (c->state == CONN_WS)
+        conn_send_close_frame(c, code, reason);
+    c->state = CONN_WS_CLOSING;
+    c->close_after_flush = true;
+    conn_give_msg(c);
+}
+
+/* ---- HTTP responses ------------------------------------------------- */
+
+static const char *conn_reason(int status)
+{
+    switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 414: return "URI Too Long";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+/* Send a complete response. extra: additional header lines, each ending in
+ * CRLF. keep_alive false closes the connection once the response is out. */
+static void conn_http_respond(struct conn *c, int status, const char *extra, const char *ctype,
+                              const char *body, bool send_body, bool keep_alive)
+{
+    char out[CONN_HTTP_OUT_MAX];
+    size_t blen = body ? strlen(body) : 0;
+    int n = snprintf(out, sizeof out,
+                     "HTTP/1.1 %d %s\r\nServer: interview\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+                     "X-Content-Type-Options: nosniff\r\nConnection: %s\r\n%s\r\n%s",
+                     status, conn_reason(status), ctype, blen, keep_alive ? "keep-alive" : "close",
+                     extra ? extra : "", send_body && body ? body : "");
+    if (n < 0 || (size_t)n >= sizeof out)
+        n = snprintf(out, sizeof out, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                                      "Connection: close\r\n\r\n"),
+        keep_alive = false;
+    struct iovec iov = {out, (size_t)n};
+    if (!conn_send_iov(c, &iov, 1))
+        keep_alive = false;
+    if (!keep_alive)
+        c->close_after_flush = true;
+}
+
+static void conn_http_error(struct conn *c, int status, const char *message, const char *extra)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"error\":\"%s\",\"status\":%d}", message, status);
+    log_event(LOG_INFO, c->id, "http_error", "status=%d %s", status, message);
+    conn_http_respond(c, status, extra, "application/json", body, true, false);
+}
+
+/* ---- HTTP requests and the upgrade ---------------------------------- */
+
+static bool conn_ws_accept_key(struct slice key, char out[32])
+{
+    unsigned char raw[32], digest[20], cat[64 + sizeof conn_ws_guid];
+    size_t rawlen = 0, olen = 0;
+    /* RFC 6455 4.2.1: the key is the base64 of exactly 16 bytes. */
+    if (key.n != 24 ||
+        mbedtls_base64_decode(raw, sizeof raw, &rawlen, (const unsigned char *)key.p, key.n) != 0 ||
+        rawlen != 16)
+        return false;
+    memcpy(cat, key.p, key.n);
+    memcpy(cat + key.n, conn_ws_guid, sizeof conn_ws_guid - 1);
+    if (mbedtls_sha1(cat, key.n + sizeof conn_ws_guid - 1, digest) != 0)
+        return false;
+    return mbedtls_base64_encode((unsigned char *)out, 32, &olen, digest, sizeof digest) == 0;
+}
+
+static void conn_health(struct conn *c, bool head, bool keep_alive)
+{
+    char body[160], ts[CLOCK_ISO_LEN];
+    snprintf(body, sizeof body,
+             "{\"status\":\"healthy\",\"timestamp\":\"%s\",\"active_connections\":%u}",
+             clock_iso8601(ts), c->srv->ws_active);
+    conn_http_respond(c, 200, NULL, "application/json", body, !head, keep_alive);
+}
+
+static bool conn_method_is(const struct httpq_request *req, const char *m)
+{
+    return slice_eq(req->method, m, strlen(m));
+}
+
+/* Returns true when the connection became a WebSocket. */
+static bool conn_upgrade(struct conn *c, const struct httpq_request *req, const struct route_match *m)
+{
+    struct server *s = c->srv;
+    if (!conn_method_is(req, "GET")) {
+        conn_http_error(c, 405, "method not allowed", "Allow: GET\r\n");
+        return false;
+    }
+    if (!req->upgrade_websocket) {
+        conn_http_error(c, 426, "WebSocket upgrade required",
+                        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+        return false;
+    }
+    if (!req->conn_upgrade || req->minor_version != 1 || req->content_length > 0 || req->chunked) {
+        conn_http_error(c, 400, "invalid WebSocket handshake", NULL);
+        return false;
+    }
+    if (!req->ws_version.p || !slice_eq(req->ws_version, "13", 2)) {
+        conn_http_error(c, 426, "unsupported WebSocket version", "Sec-WebSocket-Version: 13\r\n");
+        return false;
+    }
+    char accept[32];
+    if (!req->ws_key.p || !conn_ws_accept_key(req->ws_key, accept)) {
+        conn_http_error(c, 400, "invalid Sec-WebSocket-Key", NULL);
+        return false;
+    }
+    if (s->shutting_down) {
+        conn_http_error(c, 503, "server shutting down", NULL);
+        return false;
+    }
+    char out[256];
+    int n = snprintf(out, sizeof out,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                     accept);
+    struct iovec iov = {out, (size_t)n};
+    if (!conn_send_iov(c, &iov, 1))
+        return false;
+    c->state = CONN_WS;
+    c->route = m->route;
+    memcpy(c->client_id, m->id, sizeof c->client_id);
+    c->p.wsf = (struct wsf_parser){.max_message = s->cfg.max_message_size};
+    c->deadline_ms = 0;
+    c->last_msg_ms = conn_now(c);
+    c->counted_ws = true;
+    s->ws_active++;
+    log_event(LOG_INFO, c->id, "ws_open", "route=%s id=%s peer=%s",
+              m->route == ROUTE_WS_STREAM ? "stream" : "client", c->client_id, c->peer);
+    app_on_open(s, c);
+    return true;
+}
+
+static void conn_route(struct conn *c, const struct httpq_request *req)
+{
+    struct route_match m;
+    bool keep = req->keep_alive && req->content_length <= 0 && !req->chunked &&
+                !c->srv->shutting_down;
+    switch (route_match(req->path.p, req->path.n, &m)) {
+    case ROUTE_HEALTH:
+        if (conn_method_is(req, "GET") || conn_method_is(req, "HEAD"))
+            conn_health(c, conn_method_is(req, "HEAD"), keep);
+        else
+            conn_http_error(c, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+        return;
+    case ROUTE_WS_CLIENT:
+    case ROUTE_WS_STREAM:
+        conn_upgrade(c, req, &m);
+        return;
+    case ROUTE_BAD_ID:
+        conn_http_error(c, 400, "invalid id: 1-64 characters of A-Z a-z 0-9 _ -", NULL);
+        return;
+    case ROUTE_BAD_PATH:
+        conn_http_error(c, 400, "invalid path", NULL);
+        return;
+    case ROUTE_NOT_FOUND:
+    default:
+        conn_http_error(c, 404, "not found", NULL);
+        return;
+    }
+}
+
+static bool conn_process_http(struct conn *c)
+{
+    struct server *s = c->srv;
+    while (c->state == CONN_HTTP && ring_len(&c->rx) && !c->close_after_flush) {
+        if (conn_send_room(c, s) < CONN_HTTP_OUT_MAX) {
+            c->paused = true; /* answer later; pipelined requests wait */
+            return true;
+        }
+        ring_linearize(&c->rx);
+        struct httpq_request req;
+        int r = httpq_parse(&c->p.http, (const char *)c->rx.buf, ring_len(&c->rx), &req);
+        if (r == 0) {
+            if (ring_space(&c->rx) == 0)
+                conn_http_error(c, 431, "request head too large", NULL);
+            return true;
+        }
+        if (r < 0) {
+            conn_http_error(c, httpq_status(r), "malformed request", NULL);
+            return true;
+        }
+        log_event(LOG_DEBUG, c->id, "http_request", "%.*s %.*s", (int)req.method.n, req.method.p,
+                  (int)req.target.n, req.target.p);
+        conn_route(c, &req); /* req points into rx: consume only afterwards */
+        ring_consume(&c->rx, (uint32_t)r);
+        httpq_reset(&c->p.http);
+        if (c->state == CONN_HTTP)
+            c->deadline_ms = conn_now(c) + s->cfg.handshake_timeout_ms;
+    }
+    return true;
+}
+
+/* ---- WebSocket ------------------------------------------------------ */
+
+static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *p, size_t n)
+{
+    c->last_msg_ms = conn_now(c);
+    if (opcode == WSF_TEXT)
+        app_on_text(c->srv, c, p, n);
+    else
+        app_on_binary(c->srv, c, p, n);
+}
+
+/* Returns false when the connection must stop processing. */
+static bool conn_ws_data(struct conn *c, const struct wsf_event *ev)
+{
+    if (c->state != CONN_WS)
+        return true; /* after our close frame, data is discarded (RFC 6455 1.4) */
+    if (ev->msg_start && ev->msg_end && !c->msg) {
+        conn_deliver(c, ev->opcode, ev->data, ev->len); /* zero-copy: whole message in view */
+        return true;
+    }
+    if (ev->msg_start) {
+        c->msg = pool_take(&c->srv->msg_pool);
+        c->msg_len = 0;
+        c->msg_opcode = (uint8_t)ev->opcode;
+        if (!c->msg) {
+            log_event(LOG_WARN, c->id, "message_buffers_exhausted", "limit=%u",
+                      c->srv->msg_pool.limit);
+            conn_close_ws(c->srv, c, 1013, "server busy, try again later");
+            return false;
+        }
+    }
+    if (!c->msg)
+        return true;
+    /* The parser already refused messages above max_message_size. */
+    memcpy(c->msg + c->msg_len, ev->data, ev->len);
+    c->msg_len += ev->len;
+    if (ev->msg_end) {
+        conn_deliver(c, c->msg_opcode, c->msg, c->msg_len);
+        conn_give_msg(c);
+    }
+    return true;
+}
+
+static bool conn_ws_control(struct conn *c, const struct wsf_event *ev)
+{
+    switch (ev->opcode) {
+    case WSF_PING:
+        if (c->state == CONN_WS)
+            conn_send_frame(c, WSF_PONG, ev->data, ev->len);
+        return true;
+    case WSF_PONG:
+        c->ping_out = false;
+        return true;
+    case WSF_CLOSE:
+        log_event(LOG_INFO, c->id, "ws_close_received", "code=%u", ev->close_code);
+        if (c->state == CONN_WS) {
+            conn_send_close_frame(c, ev->close_code, NULL); /* echo the code */
+            c->state = CONN_WS_CLOSING;
+            c->close_after_flush = true;
+            conn_give_msg(c);
+            return false;
+        }
+        conn_destroy(c, "close handshake complete");
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Returns false if the connection was destroyed. */
+static bool conn_process_ws(struct conn *c)
+{
+    struct server *s = c->srv;
+    while (ring_len(&c->rx) && !c->close_after_flush) {
+        if (conn_send_room(c, s) < CONN_REPLY_RESERVE) {
+            c->paused = true;
+            return true;
+        }
+        uint8_t *p;
+        uint32_t n = ring_read_span(&c->rx, &p);
+        struct wsf_event ev;
+        ssize_t r = wsf_feed(&c->p.wsf, p, n, &ev);
+        if (r < 0) {
+            ring_consume(&c->rx, ring_len(&c->rx));
+            conn_fail_ws(c, wsf_close_code((int)r), "protocol error");
+            return true;
+        }
+        ring_consume(&c->rx, (uint32_t)r);
+        if (ev.kind == WSF_EV_DATA && !conn_ws_data(c, &ev))
+            return true;
+        if (ev.kind == WSF_EV_CONTROL) {
+            bool was_closing = c->state == CONN_WS_CLOSING && ev.opcode == WSF_CLOSE;
+            if (!conn_ws_control(c, &ev))
+                return !was_closing;
+        }
+    }
+    return true;
+}
+
+static bool conn_process(struct conn *c)
+{
+    bool alive = true;
+    if (c->state == CONN_HTTP)
+        alive = conn_process_http(c);
+    if (alive && (c->state == CONN_WS || c->state == CONN_WS_CLOSING))
+        alive = conn_process_ws(c);
+    if (alive)
+        conn_give_ring(&c->srv->rx_pool, &c->rx);
+    return alive;
+}
+
+/* ---- socket events -------------------------------------------------- */
+
+static void conn_update_events(struct conn *c)
+{
+    short ev = 0;
+    if (!c->paused)
+        ev |= POLLIN;
+    if (c->tx.buf && ring_len(&c->tx))
+        ev |= POLLOUT;
+    loop_set_events(&c->srv->loop, c->slot, ev);
+}
+
+static void conn_enter_linger(struct conn *c)
+{
+    /* Shutting the write side first and reading to EOF keeps the peer's
+     * pending bytes from turning our final response into a reset. */
+    shutdown(c->fd, SHUT_WR);
+    c->state = CONN_LINGER;
+    c->close_after_flush = false;
+    c->paused = false;
+    c->deadline_ms = conn_now(c) + CONN_LINGER_MS;
+    c->rx.len = 0;
+    conn_give_ring(&c->srv->rx_pool, &c->rx);
+}
+
+/* Returns false if the connection was destroyed. */
+static bool conn_flush(struct conn *c)
+{
+    struct server *s = c->srv;
+    while (c->tx.buf && ring_len(&c->tx)) {
+        uint8_t *p;
+        uint32_t n = ring_read_span(&c->tx, &p);
+        ssize_t w = write(c->fd, p, n);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            conn_destroy(c, "write failed");
+            return false;
+        }
+        ring_consume(&c->tx, (uint32_t)w);
+        c->tx_stall_ms = conn_now(c);
+    }
+    if (c->tx.buf && ring_len(&c->tx) == 0) {
+        conn_give_ring(&s->tx_pool, &c->tx);
+        c->tx_stall_ms = 0;
+    }
+    if (c->close_after_flush && !(c->tx.buf && ring_len(&c->tx))) {
+        conn_enter_linger(c);
+        return true;
+    }
+    if (c->paused && conn_send_room(c, s) >= CONN_HTTP_OUT_MAX) {
+        c->paused = false;
+        return conn_process(c);
+    }
+    return true;
+}
+
+static bool conn_read_linger(struct conn *c)
+{
+    ssize_t r = read(c->fd, c->srv->scratch, sizeof c->srv->scratch);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        conn_destroy(c, "closed after final response");
+        return false;
+    }
+    return true;
+}
+
+static bool conn_read(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (c->state == CONN_LINGER)
+        return conn_read_linger(c);
+    if (!conn_take_ring(&s->rx_pool, &c->rx)) {
+        conn_destroy(c, "receive buffer unavailable");
+        return false;
+    }
+    uint8_t *p;
+    uint32_t span = ring_write_span(&c->rx, &p);
+    if (span == 0) {
+        c->paused = true; /* a full ring that could not be processed */
+        return true;
+    }
+    ssize_t r = read(c->fd, p, span);
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return true;
+        conn_destroy(c, "read failed");
+        return false;
+    }
+    if (r == 0) {
+        conn_destroy(c, c->state == CONN_WS ? "peer closed without close frame (1006)"
+                                            : "peer closed");
+        return false;
+    }
+    ring_commit(&c->rx, (uint32_t)r);
+    c->last_rx_ms = conn_now(c);
+    c->ping_out = false; /* any traffic proves the peer is alive */
+    return conn_process(c);
+}
+
+static void conn_on_event(void *ctx, short revents)
+{
+    struct conn *c = ctx;
+    if (revents & POLLNVAL) {
+        conn_destroy(c, "invalid descriptor");
+        return;
+    }
+    if ((revents & POLLOUT) && !conn_flush(c))
+        return;
+    if ((revents & (POLLHUP | POLLERR)) && c->paused) {
+        conn_destroy(c, "peer gone while paused"); /* poll cannot mask HUP: do not spin */
+        return;
+    }
+    if ((revents & (POLLIN | POLLHUP | POLLERR)) && !c->paused && !conn_read(c))
+        return;
+    if (c->close_after_flush && !(c->tx.buf && ring_len(&c->tx)) && c->state != CONN_LINGER)
+        conn_enter_linger(c);
+    conn_update_events(c);
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+static void conn_destroy(struct conn *c, const char *why)
+{
+    struct server *s = c->srv;
+    log_event(LOG_INFO, c->id, "close", "%s%s%s", why, c->client_id[0] ? " id=" : "", c->client_id);
+    if (c->counted_ws) {
+        app_on_close(s, c);
+        s->ws_active--;
+    }
+    loop_del(&s->loop, c->slot);
+    close(c->fd);
+    c->rx.len = c->tx.len = 0;
+    conn_give_ring(&s->rx_pool, &c->rx);
+    conn_give_ring(&s->tx_pool, &c->tx);
+    conn_give_msg(c);
+    uint32_t idx = (uint32_t)(c - s->conns);
+    if (c->refused)
+        s->refusing--;
+    else
+        s->active--;
+    *c = (struct conn){0}; /* srv == NULL marks a free entry */
+    s->free_list[s->free_top++] = idx;
+}
+
+static void conn_format_peer(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, cap, "%s:%u", host, port);
+}
+
+static void conn_refuse_full(struct server *s, int fd)
+{
+    static const char resp[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Content-Length: 50\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        "{\"error\":\"too many connections\",\"status\":503}\n\n\n";
+    ssize_t w = write(fd, resp, sizeof resp - 1); /* best effort: never blocks */
+    (void)w;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+    log_event(LOG_WARN, 0, "connection_refused", "max_connections=%llu reached",
+              (unsigned long long)s->cfg.max_connections);
+}
+
+static void conn_accept_one(struct server *s, int fd, const struct sockaddr_storage *ss)
+{
+    bool over = s->shutting_down || s->active >= s->cfg.max_connections;
+    if (s->free_top == 0 || (over && s->refusing >= SERVER_REFUSE_SLOTS)) {
+        conn_refuse_full(s, fd);
+        return;
+    }
+    uint32_t idx = s->free_list[--s->free_top];
+    struct conn *c = &s->conns[idx];
+    *c = (struct conn){.srv = s, .fd = fd, .slot = -1, .id = ++s->next_id, .state = CONN_HTTP};
+    if (idx + 1 > s->conns_used)
+        s->conns_used = idx + 1;
+    c->p.http = (struct httpq_parser){.max_head = s->cfg.max_header_size,
+                                      .max_target = s->cfg.max_header_size,
+                                      .max_headers = s->cfg.max_headers};
+    c->deadline_ms = s->loop.now_ms + s->cfg.handshake_timeout_ms;
+    c->last_rx_ms = s->loop.now_ms;
+    conn_format_peer(ss, c->peer, sizeof c->peer);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->refused = over;
+    if (over)
+        s->refusing++;
+    else
+        s->active++;
+    if (loop_add(&s->loop, fd, POLLIN, conn_on_event, c, &c->slot) != 0) {
+        conn_destroy(c, "event loop full");
+        return;
+    }
+    log_event(LOG_DEBUG, c->id, "accept", "peer=%s", c->peer);
+    if (over) {
+        /* A spare slot lets the 503 go out through the normal path, lingering
+         * so the client reads it instead of a reset. */
+        conn_http_error(c, 503, s->shutting_down ? "server shutting down" : "too many connections",
+                        "Retry-After: 1\r\n");
+        conn_update_events(c);
+    }
+}
+
+void conn_on_listen(void *ctx, short revents)
+{
+    struct server *s = ctx;
+    (void)revents;
+    for (int i = 0; i < CONN_ACCEPT_BURST; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            conn_accept_one(s, fd, &ss);
+            continue;
+        }
+        if (errno == EMFILE || errno == ENFILE) {
+            /* Out of descriptors: free the spare, accept and refuse, so the
+             * pending connection does not keep poll() spinning. */
+            if (s->spare_fd >= 0) {
+                close(s->spare_fd);
+                int x = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (x >= 0)
+                    conn_refuse_full(s, x);
+                s->spare_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            }
+            log_event(LOG_WARN, 0, "accept_failed", "out of file descriptors");
+        }
+        return;
+    }
+}
+
+/* Called every loop tick: deadlines, heartbeats, stalled senders. */
+void conn_sweep(struct server *s)
+{
+    uint64_t now = s->loop.now_ms;
+    const struct config *cfg = &s->cfg;
+    for (uint32_t i = 0; i < s->conns_used; i++) {
+        struct conn *c = &s->conns[i];
+        if (!c->srv)
+            continue;
+        if (c->tx_stall_ms && now - c->tx_stall_ms >= cfg->send_timeout_ms) {
+            conn_destroy(c, "send stalled: client not reading");
+            continue;
+        }
+        switch (c->state) {
+        case CONN_HTTP:
+            if (c->deadline_ms && now >= c->deadline_ms) {
+                if (c->rx.buf && ring_len(&c->rx)) {
+                    conn_http_error(c, 408, "request head not received in time", NULL);
+                    conn_update_events(c);
+                } else {
+                    conn_destroy(c, "handshake timeout");
+                }
+            }
+            break;
+        case CONN_WS:
+            if (cfg->idle_timeout_ms && now - c->last_msg_ms >= cfg->idle_timeout_ms) {
+                conn_close_ws(s, c, 1001, "idle timeout");
+            } else if (c->ping_out && now - c->ping_sent_ms >= cfg->pong_timeout_ms) {
+                conn_close_ws(s, c, 1011, "keepalive ping timeout");
+            } else if (!c->ping_out && now - c->last_rx_ms >= cfg->ping_interval_ms &&
+                       conn_send_room(c, s) >= CONN_REPLY_RESERVE) {
+                uint8_t payload[8];
+                for (int b = 0; b < 8; b++)
+                    payload[b] = (uint8_t)(now >> (8 * b));
+                conn_send_frame(c, WSF_PING, payload, sizeof payload);
+                c->ping_out = true;
+                c->ping_sent_ms = now;
+                conn_update_events(c);
+            }
+            break;
+        case CONN_WS_CLOSING:
+        case CONN_LINGER:
+            if (c->deadline_ms && now >= c->deadline_ms)
+                conn_destroy(c, c->state == CONN_LINGER ? "linger done" : "close timeout");
+            break;
+        }
+    }
+}
+
+/* Graceful stop: every WebSocket gets close 1001; idle HTTP connections go. */
+void conn_shutdown_all(struct server *s)
+{
+    for (uint32_t i = 0; i < s->conns_used; i++) {
+        struct conn *c = &s->conns[i];
+        if (!c->srv)
+            continue;
+        if (c->state == CONN_WS)
+            conn_close_ws(s, c, 1001, "server shutting down");
+        else if (c->state == CONN_HTTP && !(c->rx.buf && ring_len(&c->rx)) &&
+                 !(c->tx.buf && ring_len(&c->tx)))
+            conn_destroy(c, "server shutting down");
+    }
+}
+
+#undef CONN_REPLY_RESERVE
+#undef CONN_LINGER_MS
+#undef CONN_ACCEPT_BURST
+#undef CONN_HTTP_OUT_MAX

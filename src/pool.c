@@ -1,0 +1,47 @@
+/* deps: none */
+#include "pool.h"
+
+#include <stdlib.h>
+
+int pool_init(struct pool *p, size_t size, uint32_t limit, uint32_t keep)
+{
+    *p = (struct pool){.size = size, .limit = limit, .keep = keep < limit ? keep : limit};
+    if (p->keep) {
+        p->cache = calloc(p->keep, sizeof(void *));
+        if (!p->cache)
+            return -1;
+    }
+    return 0;
+}
+
+void *pool_take(struct pool *p)
+{
+    if (p->in_use >= p->limit)
+        return NULL;
+    void *b = p->cached ? p->cache[--p->cached] : malloc(p->size);
+    if (!b)
+        return NULL;
+    p->in_use++;
+    if (p->in_use > p->high_water)
+        p->high_water = p->in_use;
+    return b;
+}
+
+void pool_give(struct pool *p, void *buf)
+{
+    if (!buf)
+        return;
+    p->in_use--;
+    if (p->cached < p->keep)
+        p->cache[p->cached++] = buf;
+    else
+        free(buf);
+}
+
+void pool_free(struct pool *p)
+{
+    while (p->cached)
+        free(p->cache[--p->cached]);
+    free(p->cache);
+    p->cache = NULL;
+}

@@ -1,0 +1,24 @@
+/* A bounded pool of equal-sized buffers. Buffers are allocated on first use
+ * and at most `limit` exist at once, so memory is bounded by configuration;
+ * up to `keep` released buffers stay cached to avoid allocator churn, the rest
+ * go back to the system so an idle server shrinks. deps: none. */
+#ifndef POOL_H
+#define POOL_H
+#include "base.h"
+
+struct pool {
+    size_t size;    /* bytes per buffer */
+    uint32_t limit; /* buffers that may exist at once */
+    uint32_t keep;  /* released buffers kept cached */
+    uint32_t in_use;
+    uint32_t cached;
+    uint32_t high_water;
+    void **cache; /* keep slots */
+};
+
+int pool_init(struct pool *p, size_t size, uint32_t limit, uint32_t keep);
+/* NULL when limit buffers are in use (or the system refuses memory). */
+void *pool_take(struct pool *p);
+void pool_give(struct pool *p, void *buf);
+void pool_free(struct pool *p);
+#endif

@@ -1,0 +1,115 @@
+/* The server: configuration, shared pools, the connection table, and the
+ * per-connection state machine (conn.c). Dialects (app_*.c) see a connection
+ * only through the conn_* send/close calls declared here; they never touch a
+ * socket. deps: every parser, ring.c, pool.c, loop.c, log.c, clock.c */
+#ifndef SERVER_H
+#define SERVER_H
+#include "base.h"
+#include "loop.h"
+#include "pool.h"
+#include "ring.h"
+#include "http_req.h"
+#include "route.h"
+#include "ws_frame.h"
+
+struct config {
+    char host[64];
+    uint16_t port;
+    char openai_api_key[256]; /* never logged, never echoed */
+    char openai_base_url[1024];
+    char ssl_cert_file[1024];
+    uint64_t max_connections;
+    uint64_t max_header_size;  /* whole request head, bytes */
+    uint64_t max_headers;      /* header lines */
+    uint64_t max_message_size; /* one WebSocket message, bytes */
+    uint64_t rx_buffer_size;   /* per-client receive ring, bytes */
+    uint64_t tx_buffer_size;   /* per-client send ring, bytes */
+    uint64_t message_buffers;  /* shared assembly buffers of max_message_size */
+    uint64_t json_max_depth;
+    uint64_t handshake_timeout_ms;
+    uint64_t idle_timeout_ms; /* 0 = off */
+    uint64_t ping_interval_ms;
+    uint64_t pong_timeout_ms;
+    uint64_t send_timeout_ms;
+    uint64_t close_timeout_ms;
+    uint64_t shutdown_timeout_ms;
+    unsigned log_format; /* enum log_format */
+    unsigned log_level;  /* enum log_level */
+};
+
+enum conn_state {
+    CONN_HTTP,      /* reading a request head (first, or next on keep-alive) */
+    CONN_WS,        /* WebSocket open */
+    CONN_WS_CLOSING,/* we sent close; waiting for the peer's close */
+    CONN_LINGER,    /* response sent, write side shut; discarding input until EOF */
+};
+
+#define SERVER_REFUSE_SLOTS 64 /* extra slots beyond max_connections, to say 503 politely */
+
+struct server;
+
+struct conn {
+    struct server *srv;
+    int fd;
+    int slot; /* loop slot index, -1 when not registered */
+    uint64_t id;
+    enum conn_state state;
+    enum route_id route;
+    bool paused;        /* not reading: send ring too full to answer more */
+    bool close_after_flush;
+    bool ping_out;      /* a server ping awaits its pong */
+    bool counted_ws;    /* included in ws_active */
+    bool refused;       /* in a spare slot only to be told 503 */
+    uint8_t msg_opcode; /* opcode of the message being assembled in msg */
+    uint64_t deadline_ms;   /* handshake / linger / close deadline, 0 = none */
+    uint64_t last_rx_ms;    /* any bytes received */
+    uint64_t last_msg_ms;   /* last data message received (idle timeout) */
+    uint64_t ping_sent_ms;
+    uint64_t tx_stall_ms;   /* when the send ring last made no progress, 0 = flowing */
+    struct ring rx, tx;
+    uint8_t *msg;  /* borrowed assembly buffer, NULL when none */
+    size_t msg_len;
+    union { /* the HTTP parser is done before the WebSocket parser starts */
+        struct httpq_parser http;
+        struct wsf_parser wsf;
+    } p;
+    char client_id[ROUTE_ID_MAX + 1];
+    char peer[56]; /* INET6_ADDRSTRLEN + ":65535" */
+    void *app; /* dialect state */
+};
+
+struct server {
+    struct config cfg;
+    struct loop loop;
+    int listen_fd;
+    int listen_slot;
+    int signal_fd;   /* read end of the self-pipe */
+    int signal_slot;
+    struct pool rx_pool, tx_pool, msg_pool;
+    struct conn *conns; /* max_connections + SERVER_REFUSE_SLOTS entries; free ones have srv == NULL */
+    uint32_t conns_used; /* high-water index + 1 of the table, for sweeps */
+    uint32_t free_top;
+    uint32_t *free_list;
+    int spare_fd; /* closed to accept-and-refuse when out of descriptors */
+    uint32_t active;    /* connections counted against max_connections */
+    uint32_t refusing;  /* spare slots in use to send 503 */
+    uint32_t ws_active; /* WebSocket connections */
+    uint64_t next_id;
+    bool shutting_down;
+    uint64_t shutdown_deadline_ms;
+    uint8_t scratch[4096]; /* discard buffer for lingering reads */
+};
+
+int server_init(struct server *s);
+int server_run(struct server *s);
+void server_request_stop(struct server *s);
+
+/* For dialects. Each returns false when the send ring lacks room (the caller
+ * must not assume the bytes were sent) or the connection is closing. */
+bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n);
+bool conn_send_binary(struct server *s, struct conn *c, const void *p, size_t n);
+/* Bytes a dialect may queue now without hitting backpressure. */
+size_t conn_send_room(const struct conn *c, const struct server *s);
+/* Start the closing handshake with code and a short reason. */
+void conn_close_ws(struct server *s, struct conn *c, uint16_t code, const char *reason);
+#endif
