@@ -27,7 +27,7 @@ apt_install() {
 }
 
 build_tools() { apt_install musl-tools gcc binutils ca-certificates dpkg-dev xz-utils bzip2; }
-test_tools() { apt_install clang libclang-rt-14-dev python3 python3-websockets procps coreutils; }
+test_tools() { apt_install clang libclang-rt-14-dev python3 python3-websockets procps coreutils openssl; }
 
 # vendor/fetch.sh downloads, verifies and builds mbedTLS and cJSON (see vendor/README.md).
 # It is incremental: a second run with nothing to do takes about a second.
@@ -79,7 +79,7 @@ build_release() {
     static_pie_specs
     gcc -specs="$B/musl-static-pie.specs" $WARN $HARDEN -Os -ffunction-sections -fdata-sections \
         -I"$V/include" -Wl,--gc-sections -Wl,-z,relro,-z,now -s \
-        -o "$B/interview" interview.c "$B/gen/ca_bundle.c" -L"$V/lib" $LIBS
+        -o "$B/interview" interview.c "$B/gen/ca_bundle.c" -L"$V/lib" $LIBS -lm -lpthread
     log "built build/interview ($(stat -c %s "$B/interview") bytes)"
 }
 
@@ -89,11 +89,21 @@ build_asan() {
     ca_bundle
     local V=$B/vendor-asan
     gcc $WARN -g -O1 $SAN -I"$V/include" -o "$B/interview-asan" interview.c "$B/gen/ca_bundle.c" \
-        -L"$V/lib" $LIBS
+        -L"$V/lib" $LIBS -lm -lpthread
     log "built build/interview-asan"
 }
 
 deps_of() { sed -n '1s#^// deps:##p' "$1"; }
+# Line 2 "// libs: cjson mbedtls" links the third-party libraries built for $2 (asan or fuzz).
+libs_of() {
+    local want; want=$(sed -n '2s#^// libs:##p' "$1")
+    [ -n "$want" ] || return 0
+    local V=$B/vendor-$2
+    local flags="-I$V/include -L$V/lib"
+    case $want in *mbedtls*) flags="$flags -lmbedtls -lmbedx509 -lmbedcrypto" ;; esac
+    case $want in *cjson*) flags="$flags -lcjson" ;; esac
+    echo "$flags -lm -lpthread"
+}
 
 # ---- test ------------------------------------------------------------------
 PASS=0
@@ -113,8 +123,8 @@ run_unit() {
     mkdir -p "$B/unit"
     for t in tests/unit/test_*.c; do
         local name; name=$(basename "$t" .c)
-        if ! gcc $WARN -g -O1 $SAN -Isrc -Itests/unit -o "$B/unit/$name" "$t" $(deps_of "$t") \
-            >"$B/unit/$name.log" 2>&1; then
+        if ! gcc $WARN -g -O1 $SAN -Isrc -Itests/unit -I"$B/vendor-asan/include" -o "$B/unit/$name" \
+            "$t" $(deps_of "$t") $(libs_of "$t" asan) >"$B/unit/$name.log" 2>&1; then
             cat "$B/unit/$name.log"; result "$name (compile)" 1; continue
         fi
         "$B/unit/$name" >"$B/unit/$name.log" 2>&1 || true
@@ -124,11 +134,12 @@ run_unit() {
 }
 
 build_fuzzers() {
+    vendor_libs fuzz
     mkdir -p "$B/fuzz"
     for h in fuzz/fuzz_*.c; do
         local name; name=$(basename "$h" .c)
         clang $WARN -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-            -Isrc -o "$B/fuzz/$name" "$h" $(deps_of "$h")
+            -Isrc -I"$B/vendor-fuzz/include" -o "$B/fuzz/$name" "$h" $(deps_of "$h") $(libs_of "$h" fuzz)
     done
 }
 
@@ -180,6 +191,10 @@ cmd_test() {
     echo "== fuzz harnesses (${FUZZ_SECS_TEST}s each, ASan+UBSan)"
     build_fuzzers
     run_fuzz "$FUZZ_SECS_TEST"
+    echo "== mock OpenAI self-test"
+    timeout 120 /usr/bin/python3 tests/test_mock_openai.py >"$B/mock.log" 2>&1 || true
+    grep -E '^FAIL|passed' "$B/mock.log"
+    tally "$B/mock.log"
     echo "== integration tests (release binary)"
     run_integ "$B/interview" release
     INTERVIEW_BIN=$B/interview timeout 120 /usr/bin/python3 tests/integ/static_chroot.py >"$B/chroot.log" 2>&1 || true

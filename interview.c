@@ -30,7 +30,7 @@ extern const char ca_bundle_source[];
 
 /* ---- configuration table -------------------------------------------- */
 
-enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_MS, CFG_ENUM, CFG_HOST, CFG_URL, CFG_FILE };
+enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_MS, CFG_ENUM, CFG_HOST, CFG_URL, CFG_FILE, CFG_FLOAT };
 
 struct cfg_opt {
     const char *env;  /* environment variable */
@@ -48,6 +48,7 @@ struct cfg_opt {
 
 static const char *const cfg_log_formats[] = {"text", "json"};
 static const char *const cfg_log_levels[] = {"debug", "info", "warn", "error"};
+static const char *const cfg_tts_formats[] = {"mp3", "wav", "pcm"};
 
 #define O(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define K 1024ull
@@ -73,6 +74,28 @@ static const struct cfg_opt cfg_opts[] = {
     {"SEND_TIMEOUT", "send-timeout", CFG_MS, O(send_timeout_ms), 100, 3600 * SEC, "30s", "drop a client whose send ring makes no progress this long", NULL, 0, false},
     {"CLOSE_TIMEOUT", "close-timeout", CFG_MS, O(close_timeout_ms), 100, 600 * SEC, "5s", "wait for the peer's close frame", NULL, 0, false},
     {"SHUTDOWN_TIMEOUT", "shutdown-timeout", CFG_MS, O(shutdown_timeout_ms), 0, 600 * SEC, "10s", "drain time after SIGTERM/SIGINT", NULL, 0, false},
+    {"OPENAI_STT_MODEL", "openai-stt-model", CFG_STR, O(stt_model), 0, 0, "whisper-1", "speech-to-text model", NULL, 0, false},
+    {"OPENAI_STT_LANGUAGE", "openai-stt-language", CFG_STR, O(stt_language), 0, 0, "", "ISO-639-1 language hint for speech-to-text (empty = detect)", NULL, 0, false},
+    {"OPENAI_STT_PROMPT", "openai-stt-prompt", CFG_STR, O(stt_prompt), 0, 0, "", "speech-to-text prompt (style/vocabulary hint)", NULL, 0, false},
+    {"OPENAI_CHAT_MODEL", "openai-chat-model", CFG_STR, O(chat_model), 0, 0, "gpt-4o-mini", "interviewer model", NULL, 0, false},
+    {"OPENAI_TEMPERATURE", "openai-temperature", CFG_FLOAT, O(temperature), 0, 2, "0.7", "interviewer sampling temperature (0..2)", NULL, 0, false},
+    {"OPENAI_MAX_TOKENS", "openai-max-tokens", CFG_UINT, O(max_tokens), 1, 4096, "150", "cap on the interviewer's reply length in tokens", NULL, 0, false},
+    {"SYSTEM_PROMPT_FILE", "system-prompt-file", CFG_FILE, O(system_prompt_file), 0, 0, "", "file whose text replaces the built-in interviewer prompt", NULL, 0, false},
+    {"OPENAI_TTS_MODEL", "openai-tts-model", CFG_STR, O(tts_model), 0, 0, "tts-1", "text-to-speech model", NULL, 0, false},
+    {"OPENAI_TTS_VOICE", "openai-tts-voice", CFG_STR, O(tts_voice), 0, 0, "alloy", "text-to-speech voice", NULL, 0, false},
+    {"OPENAI_TTS_FORMAT", "openai-tts-format", CFG_ENUM, O(tts_format), 0, 0, "mp3", "mp3 (cut on frame boundaries) or wav/pcm (sent as WAV pieces)", cfg_tts_formats, 3, false},
+    {"AUDIO_CHUNK_BYTES", "audio-chunk-bytes", CFG_SIZE, O(audio_chunk_bytes), 1024, 32 * K, "8k", "target size of one binary audio message to the client", NULL, 0, false},
+    {"MAX_ANSWER_SECONDS", "max-answer-seconds", CFG_UINT, O(max_answer_seconds), 1, 600, "120", "answer audio kept per turn; past it BUFFER_ERROR", NULL, 0, false},
+    {"HISTORY_MESSAGES", "history-messages", CFG_UINT, O(history_messages), 0, 50, "10", "previous messages sent to the interviewer as context", NULL, 0, false},
+    {"UPSTREAM_MAX_INFLIGHT", "upstream-max-inflight", CFG_UINT, O(upstream_max_inflight), 1, 100000, "256", "OpenAI requests in flight at once (each client has at most 2)", NULL, 0, false},
+    {"UPSTREAM_POOL_SIZE", "upstream-pool-size", CFG_UINT, O(upstream_pool_size), 0, 1024, "16", "idle keep-alive connections to the API kept open", NULL, 0, false},
+    {"UPSTREAM_MAX_RETRIES", "upstream-max-retries", CFG_UINT, O(upstream_max_retries), 0, 5, "2", "retries of 408/409/429/5xx and connection failures", NULL, 0, false},
+    {"UPSTREAM_CONNECT_TIMEOUT", "upstream-connect-timeout", CFG_MS, O(upstream_connect_timeout_ms), 100, 600 * SEC, "5s", "DNS + TCP connect to the API", NULL, 0, false},
+    {"UPSTREAM_TLS_TIMEOUT", "upstream-tls-timeout", CFG_MS, O(upstream_tls_timeout_ms), 100, 600 * SEC, "5s", "TLS handshake with the API", NULL, 0, false},
+    {"UPSTREAM_FIRST_BYTE_TIMEOUT", "upstream-first-byte-timeout", CFG_MS, O(upstream_first_byte_timeout_ms), 100, 600 * SEC, "20s", "request sent -> first response byte", NULL, 0, false},
+    {"UPSTREAM_IDLE_TIMEOUT", "upstream-idle-timeout", CFG_MS, O(upstream_idle_timeout_ms), 100, 600 * SEC, "15s", "silence between response bytes", NULL, 0, false},
+    {"UPSTREAM_TOTAL_TIMEOUT", "upstream-total-timeout", CFG_MS, O(upstream_total_timeout_ms), 100, 3600 * SEC, "60s", "one API call including retries", NULL, 0, false},
+    {"DNS_CACHE_TTL", "dns-cache-ttl", CFG_MS, O(dns_cache_ms), 0, 86400 * SEC, "60s", "how long a resolved API address is reused", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
 };
@@ -139,6 +162,17 @@ static void cfg_set(struct config *cfg, const struct cfg_opt *o, const char *v)
         if (cfgval_url(v, &url) != CFGVAL_OK)
             cfg_die(o, v, "expected http(s)://host[:port][/prefix]");
         break;
+    }
+    case CFG_FLOAT: {
+        char *end;
+        double x = strtod(v, &end);
+        if (!*v || *end || !(x >= (double)o->min && x <= (double)o->max)) {
+            snprintf(why, sizeof why, "expected a number in %llu..%llu", (unsigned long long)o->min,
+                     (unsigned long long)o->max);
+            cfg_die(o, v, why);
+        }
+        *(double *)dst = x;
+        return;
     }
     case CFG_FILE:
     case CFG_STR:
@@ -212,12 +246,31 @@ static enum cfg_action cfg_load(struct config *cfg, int argc, char **argv, bool 
 }
 
 /* Cross-field rules the table cannot express. */
+static char cfg_system_prompt[16384] =
+    "You are an experienced, friendly job interviewer conducting a spoken mock interview. "
+    "Ask one question at a time. Keep every reply to two or three short sentences: react "
+    "briefly to the candidate's last answer, then ask a relevant follow-up or the next "
+    "question. Your words are spoken aloud, so never use lists, markdown, code or emoji.";
+
 static void cfg_check(const struct config *cfg)
 {
     if (cfg->rx_buffer_size <= cfg->max_header_size) {
         fprintf(stderr, "interview: invalid RX_BUFFER_SIZE: must exceed MAX_HEADER_SIZE (%llu)\n",
                 (unsigned long long)cfg->max_header_size);
         exit(EXIT_CONFIG);
+    }
+    if (cfg->system_prompt_file[0]) {
+        FILE *f = fopen(cfg->system_prompt_file, "r");
+        size_t n = f ? fread(cfg_system_prompt, 1, sizeof cfg_system_prompt - 1, f) : 0;
+        bool more = f && fgetc(f) != EOF;
+        if (f)
+            fclose(f);
+        if (!f || n == 0 || more) {
+            fprintf(stderr, "interview: invalid SYSTEM_PROMPT_FILE=\"%s\": unreadable, empty or over %zu bytes\n",
+                    cfg->system_prompt_file, sizeof cfg_system_prompt - 1);
+            exit(EXIT_CONFIG);
+        }
+        cfg_system_prompt[n] = '\0';
     }
     if (cfg->ssl_cert_file[0]) {
         mbedtls_x509_crt crt;
@@ -284,6 +337,46 @@ static int healthcheck(const struct config *cfg)
     return ok ? 0 : 1;
 }
 
+/* The pipeline's settings and the OpenAI client, from the configuration. */
+static int wire_openai(struct server *s)
+{
+    const struct config *cfg = &s->cfg;
+    struct cfgval_url url;
+    cfgval_url(cfg->openai_base_url, &url); /* validated at load */
+    s->turn = (struct turn_config){
+        .stt_model = cfg->stt_model, .stt_language = cfg->stt_language, .stt_prompt = cfg->stt_prompt,
+        .chat_model = cfg->chat_model, .system_prompt = cfg_system_prompt,
+        .opening_instruction = "Begin the interview now: greet the candidate in one short sentence "
+                               "and ask your first question.",
+        .temperature = cfg->temperature, .max_tokens = (unsigned)cfg->max_tokens,
+        .tts_model = cfg->tts_model, .tts_voice = cfg->tts_voice,
+        .tts_format = (enum turn_format)cfg->tts_format,
+        .max_answer_samples = (uint32_t)cfg->max_answer_seconds * 16000u,
+        .history_messages = (uint32_t)cfg->history_messages,
+        .audio_chunk_bytes = (uint32_t)cfg->audio_chunk_bytes,
+        .have_key = cfg->openai_api_key[0] != '\0',
+    };
+    struct up_config uc = {
+        .https = url.https, .port = url.port, .api_key = cfg->openai_api_key,
+        .ca_file = cfg->ssl_cert_file, .ca_pem = ca_bundle_pem, .ca_pem_len = ca_bundle_pem_len,
+        .max_inflight = (uint32_t)cfg->upstream_max_inflight, .pool_size = (uint32_t)cfg->upstream_pool_size,
+        .max_retries = (uint32_t)cfg->upstream_max_retries,
+        .connect_timeout_ms = cfg->upstream_connect_timeout_ms, .tls_timeout_ms = cfg->upstream_tls_timeout_ms,
+        .first_byte_timeout_ms = cfg->upstream_first_byte_timeout_ms,
+        .idle_timeout_ms = cfg->upstream_idle_timeout_ms, .total_timeout_ms = cfg->upstream_total_timeout_ms,
+        .dns_cache_ms = cfg->dns_cache_ms,
+    };
+    memcpy(uc.host, url.host, sizeof uc.host);
+    memcpy(uc.prefix, url.prefix, sizeof uc.prefix);
+    char err[256];
+    s->up = up_create(&s->loop, &uc, err, sizeof err);
+    if (!s->up) {
+        fprintf(stderr, "interview: cannot set up the OpenAI client: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct server srv;
@@ -306,21 +399,33 @@ int main(int argc, char **argv)
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
         return 1;
     }
+    if (wire_openai(&srv) != 0)
+        return 1;
     return server_run(&srv) == 0 ? 0 : 1;
 }
 
 /* ---- the rest of the program (unity build) -------------------------- */
 #include "src/app.c"
+#include "src/audio.c"
 #include "src/cfgval.c"
 #include "src/clock.c"
 #include "src/conn.c"
+#include "src/dialect.c"
 #include "src/http_req.c"
+#include "src/http_resp.c"
 #include "src/jsonv.c"
 #include "src/log.c"
 #include "src/loop.c"
+#include "src/mp3.c"
+#include "src/oai.c"
 #include "src/pool.c"
+#include "src/resolver.c"
 #include "src/ring.c"
 #include "src/route.c"
+#include "src/sentence.c"
 #include "src/server.c"
+#include "src/sse.c"
+#include "src/turn.c"
+#include "src/upstream.c"
 #include "src/utf8.c"
 #include "src/ws_frame.c"

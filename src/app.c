@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "dialect.h"
 #include "jsonv.h"
 #include "log.h"
 #include "server.h"
@@ -57,8 +58,14 @@ static size_t app_utf8_prefix(const char *s, size_t max)
 
 void app_on_open(struct server *s, struct conn *c)
 {
-    (void)s;
-    (void)c;
+    if (c->route == ROUTE_WS_CLIENT)
+        dialect_on_open(s, c);
+}
+
+void app_on_drain(struct server *s, struct conn *c)
+{
+    if (c->route == ROUTE_WS_CLIENT)
+        dialect_on_drain(s, c);
 }
 
 static void app_pong(struct server *s, struct conn *c)
@@ -92,6 +99,8 @@ void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
         app_error(s, c, "INVALID_MESSAGE", "message needs a string field \"type\"");
     else if (strcmp(type->valuestring, "ping") == 0)
         app_pong(s, c);
+    else if (c->route == ROUTE_WS_CLIENT && dialect_on_message(s, c, type->valuestring, root))
+        ;
     else {
         char msg[APP_TYPE_ECHO_MAX + 32];
         snprintf(msg, sizeof msg, "unknown message type \"%.*s\"",
@@ -110,8 +119,8 @@ void app_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 
 void app_on_close(struct server *s, struct conn *c)
 {
-    (void)s;
-    (void)c;
+    if (c->route == ROUTE_WS_CLIENT)
+        dialect_on_close(s, c);
 }
 
 #undef APP_OUT_MAX

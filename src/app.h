@@ -14,4 +14,6 @@ void app_on_open(struct server *s, struct conn *c);
 void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n);
 void app_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n);
 void app_on_close(struct server *s, struct conn *c);
+/* The send ring drained after conn_want_drain(): produce more. */
+void app_on_drain(struct server *s, struct conn *c);
 #endif

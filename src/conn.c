@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -40,6 +41,7 @@ static const char conn_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 static void conn_destroy(struct conn *c, const char *why);
 static bool conn_process(struct conn *c);
 static void conn_update_events(struct conn *c);
+static void conn_send_close_frame(struct conn *c, uint16_t code, const char *reason);
 
 static uint64_t conn_now(const struct conn *c) { return c->srv->loop.now_ms; }
 
@@ -75,10 +77,17 @@ static void conn_give_msg(struct conn *c)
 
 /* ---- sending -------------------------------------------------------- */
 
-size_t conn_send_room(const struct conn *c, const struct server *s)
+static size_t conn_raw_room(const struct conn *c, const struct server *s)
 {
     return c->tx.buf ? ring_space(&c->tx) : (size_t)s->cfg.tx_buffer_size;
 }
+
+size_t conn_send_room(const struct conn *c, const struct server *s)
+{
+    return c->big ? 0 : conn_raw_room(c, s); /* a large message owns the ring */
+}
+
+void conn_want_drain(struct conn *c) { c->want_drain = true; }
 
 /* Queue iov parts in order: written directly while nothing is queued, the
  * rest into the send ring. All or nothing: false if they do not fit. */
@@ -88,7 +97,7 @@ static bool conn_send_iov(struct conn *c, struct iovec *iov, int iovcnt)
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    if (total > conn_send_room(c, s))
+    if (total > conn_raw_room(c, s))
         return false;
     size_t done = 0;
     if (!c->tx.buf || ring_len(&c->tx) == 0) {
@@ -127,10 +136,51 @@ static bool conn_send_frame(struct conn *c, enum wsf_opcode op, const void *p, s
 
 bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n)
 {
-    (void)s;
-    if (c->state != CONN_WS)
-        return false; /* nothing follows our close frame */
+    if (c->state != CONN_WS || c->big || n > conn_send_room(c, s))
+        return false; /* nothing follows our close frame; nothing cuts into a message */
     return conn_send_frame(c, WSF_TEXT, json, n);
+}
+
+/* Move as much of the large message as fits; at the end send a deferred close. */
+static void conn_big_pump(struct conn *c)
+{
+    struct server *s = c->srv;
+    while (c->big) {
+        size_t room = conn_raw_room(c, s), left = c->big_len - c->big_off;
+        size_t k = left < room ? left : room;
+        if (k == 0)
+            break;
+        struct iovec iov = {c->big + c->big_off, k};
+        if (!conn_send_iov(c, &iov, 1))
+            break;
+        c->big_off += k;
+        if (c->big_off == c->big_len) {
+            free(c->big);
+            c->big = NULL;
+            if (c->pending_close) {
+                conn_send_close_frame(c, c->pending_close, c->pending_reason);
+                c->pending_close = 0;
+            }
+        }
+    }
+}
+
+bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n)
+{
+    uint8_t hdr[10];
+    size_t hl = wsf_header(hdr, WSF_TEXT, true, n);
+    struct iovec iov = {hdr, hl};
+    if (c->state != CONN_WS || c->big || !conn_send_iov(c, &iov, 1)) {
+        free(json);
+        return false;
+    }
+    (void)s;
+    c->big = json;
+    c->big_len = n;
+    c->big_off = 0;
+    conn_big_pump(c);
+    conn_update_events(c);
+    return true;
 }
 
 bool conn_send_binary(struct server *s, struct conn *c, const void *p, size_t n)
@@ -143,6 +193,11 @@ bool conn_send_binary(struct server *s, struct conn *c, const void *p, size_t n)
 
 static void conn_send_close_frame(struct conn *c, uint16_t code, const char *reason)
 {
+    if (c->big) { /* frames cannot interleave with a message: close after it */
+        c->pending_close = code;
+        c->pending_reason = reason;
+        return;
+    }
     uint8_t payload[125];
     size_t n = 0;
     if (code != 1005) { /* 1005 means "no code": echo an empty close */
@@ -534,9 +589,15 @@ static bool conn_flush(struct conn *c)
         ring_consume(&c->tx, (uint32_t)w);
         c->tx_stall_ms = conn_now(c);
     }
+    if (c->big)
+        conn_big_pump(c);
     if (c->tx.buf && ring_len(&c->tx) == 0) {
         conn_give_ring(&s->tx_pool, &c->tx);
         c->tx_stall_ms = 0;
+    }
+    if (c->want_drain && conn_send_room(c, s) >= s->cfg.tx_buffer_size / 2) {
+        c->want_drain = false;
+        app_on_drain(s, c);
     }
     if (c->close_after_flush && !(c->tx.buf && ring_len(&c->tx))) {
         conn_enter_linger(c);
@@ -628,6 +689,7 @@ static void conn_destroy(struct conn *c, const char *why)
     conn_give_ring(&s->rx_pool, &c->rx);
     conn_give_ring(&s->tx_pool, &c->tx);
     conn_give_msg(c);
+    free(c->big);
     uint32_t idx = (uint32_t)(c - s->conns);
     if (c->refused)
         s->refusing--;

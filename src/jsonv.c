@@ -295,7 +295,7 @@ static int jsonv_key_cmp(const uint8_t *p, size_t a, size_t b)
  * binary search needs at most 6 comparisons per key, so a message of long
  * keys sharing a prefix costs a few passes over its bytes rather than the
  * 32 a linear scan over 64 keys would (measured: 0.7 s for such a 1 MiB
- * message before, a few ms after). */
+ * message before, under 25 ms after). */
 static int jsonv_scan_key(struct jsonv_ctx *c)
 {
     size_t start = c->i;

@@ -92,6 +92,8 @@ static void server_tick(void *ctx)
 {
     struct server *s = ctx;
     conn_sweep(s);
+    if (s->up)
+        up_tick(s->up);
     if (s->shutting_down && (s->active + s->refusing == 0 || s->loop.now_ms >= s->shutdown_deadline_ms)) {
         if (s->active)
             log_event(LOG_WARN, 0, "shutdown", "drain timeout, %u connections dropped", s->active);
@@ -103,7 +105,8 @@ static void server_tick(void *ctx)
 static void server_raise_nofile(struct server *s)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)s->cfg.max_connections + SERVER_REFUSE_SLOTS + 32;
+    rlim_t want = (rlim_t)(s->cfg.max_connections + SERVER_REFUSE_SLOTS + s->cfg.upstream_max_inflight +
+                           s->cfg.upstream_pool_size + 32);
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
     rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
@@ -132,7 +135,9 @@ int server_init(struct server *s)
         pool_init(&s->tx_pool, cfg->tx_buffer_size, maxc, SERVER_POOL_KEEP) ||
         pool_init(&s->msg_pool, cfg->max_message_size, (uint32_t)cfg->message_buffers, 2))
         return -1;
-    if (loop_init(&s->loop, maxc + 4, SERVER_TICK_MS, server_tick, s))
+    /* Slots: clients, upstream connections (in flight + pooled), listener, pipes. */
+    uint32_t slots = maxc + (uint32_t)(cfg->upstream_max_inflight + cfg->upstream_pool_size) + 8;
+    if (loop_init(&s->loop, slots, SERVER_TICK_MS, server_tick, s))
         return -1;
     if (pipe2(server_signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
         return -1;

@@ -10,6 +10,8 @@
 #include "ring.h"
 #include "http_req.h"
 #include "route.h"
+#include "turn.h"
+#include "upstream.h"
 #include "ws_frame.h"
 
 struct config {
@@ -33,6 +35,19 @@ struct config {
     uint64_t send_timeout_ms;
     uint64_t close_timeout_ms;
     uint64_t shutdown_timeout_ms;
+    char stt_model[64], stt_language[16], stt_prompt[512];
+    char chat_model[64];
+    double temperature;
+    uint64_t max_tokens;
+    char system_prompt_file[1024];
+    char tts_model[64], tts_voice[64];
+    unsigned tts_format; /* enum turn_format */
+    uint64_t audio_chunk_bytes;
+    uint64_t max_answer_seconds;
+    uint64_t history_messages;
+    uint64_t upstream_max_inflight, upstream_pool_size, upstream_max_retries;
+    uint64_t upstream_connect_timeout_ms, upstream_tls_timeout_ms, upstream_first_byte_timeout_ms;
+    uint64_t upstream_idle_timeout_ms, upstream_total_timeout_ms, dns_cache_ms;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
 };
@@ -60,6 +75,7 @@ struct conn {
     bool ping_out;      /* a server ping awaits its pong */
     bool counted_ws;    /* included in ws_active */
     bool refused;       /* in a spare slot only to be told 503 */
+    bool want_drain;    /* the app waits for send room (app_on_drain) */
     uint8_t msg_opcode; /* opcode of the message being assembled in msg */
     uint64_t deadline_ms;   /* handshake / linger / close deadline, 0 = none */
     uint64_t last_rx_ms;    /* any bytes received */
@@ -67,6 +83,10 @@ struct conn {
     uint64_t ping_sent_ms;
     uint64_t tx_stall_ms;   /* when the send ring last made no progress, 0 = flowing */
     struct ring rx, tx;
+    char *big;       /* one large outgoing text message being streamed through tx */
+    size_t big_len, big_off;
+    uint16_t pending_close;    /* close frame waiting for the large message */
+    const char *pending_reason; /* static string */
     uint8_t *msg;  /* borrowed assembly buffer, NULL when none */
     size_t msg_len;
     union { /* the HTTP parser is done before the WebSocket parser starts */
@@ -95,6 +115,8 @@ struct server {
     uint32_t refusing;  /* spare slots in use to send 503 */
     uint32_t ws_active; /* WebSocket connections */
     uint64_t next_id;
+    struct up_client *up;   /* OpenAI client */
+    struct turn_config turn;
     bool shutting_down;
     uint64_t shutdown_deadline_ms;
     uint8_t scratch[4096]; /* discard buffer for lingering reads */
@@ -110,6 +132,12 @@ bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n
 bool conn_send_binary(struct server *s, struct conn *c, const void *p, size_t n);
 /* Bytes a dialect may queue now without hitting backpressure. */
 size_t conn_send_room(const struct conn *c, const struct server *s);
+/* Send a text message of any size: the connection takes ownership of json
+ * (malloc'd) and streams it through the send ring; until it is out, nothing
+ * else is sent and reading pauses. */
+bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n);
+/* Ask for app_on_drain() once the send ring has room again. */
+void conn_want_drain(struct conn *c);
 /* Start the closing handshake with code and a short reason. */
 void conn_close_ws(struct server *s, struct conn *c, uint16_t code, const char *reason);
 #endif

@@ -66,7 +66,7 @@ struct wsf_parser {
     uint8_t hdr_need;
     uint8_t opcode;         /* of the current frame */
     uint8_t fin;
-    uint8_t msg_opcode;     /* 0 = no fragmented message open */
+    uint8_t msg_opcode;     /* 0 = no message open (between frames: none fragmented) */
     uint8_t mask[4];
     uint8_t mask_pos;
     uint8_t ctrl_len;
@@ -81,9 +81,9 @@ struct wsf_parser {
 /* Consume up to n bytes of in (which is unmasked in place). Returns the number
  * of bytes consumed (>= 0; 0 only when n == 0) and sets *ev, or a negative
  * enum wsf_error. After an error the parser must not be fed again (if it is,
- * it returns the same error and consumes nothing). max_message == 0 allows
- * only empty messages. Callers
- * loop until all input is consumed, handling each event as it comes. */
+ * it returns the same error and consumes nothing). Callers loop until all
+ * input is consumed, handling each event as it comes. max_message == 0 allows
+ * only empty messages. */
 ssize_t wsf_feed(struct wsf_parser *p, uint8_t *in, size_t n, struct wsf_event *ev);
 
 /* WebSocket close code to send for a wsf_error (1002, 1007 or 1009). */

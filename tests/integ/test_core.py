@@ -156,7 +156,7 @@ def test_handshake_rules():
               status_of(r) == 101 and b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in r, r[:200])
         # frames in the same packet as the handshake must not be lost
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-        s.sendall(upgrade_request("/ws/same") + frame(1, b'{"type":"ping"}'))
+        s.sendall(upgrade_request("/api/stream/ws/same") + frame(1, b'{"type":"ping"}'))
         data = b""
         deadline = time.time() + 3
         while b'"pong"' not in data and time.time() < deadline:
@@ -170,11 +170,14 @@ def test_handshake_rules():
 async def ws_checks(srv):
     for path in ["/ws/client-1", "/api/stream/ws/session_1"]:
         async with websockets.connect(srv.url(path)) as ws:
+            if path.startswith("/ws/"):
+                greet = json.loads(await ws.recv())
+                check("/ws/ path greets first (seed 000)", greet.get("type") == "greeting", greet)
             await ws.send('{"type":"ping","timestamp":"2024-11-25T10:00:30Z"}')
             m = json.loads(await ws.recv())
             check(f"{path}: ping -> pong with ISO timestamp",
                   m.get("type") == "pong" and ISO_RE.match(m.get("timestamp", "")), m)
-    async with websockets.connect(srv.url("/ws/c2"), max_size=2 ** 24) as ws:
+    async with websockets.connect(srv.url("/api/stream/ws/c2"), max_size=2 ** 24) as ws:
         st, _, body = srv.http("/health")
         check("active_connections counts open WebSockets", json.loads(body)["active_connections"] == 1)
         bad = [
@@ -213,14 +216,14 @@ async def ws_checks(srv):
         check("still answering after all the errors", m.get("type") == "pong")
         await ws.close(1000)
         check("client close 1000 echoed by the server", ws.close_code == 1000, ws.close_code)
-    async with websockets.connect(srv.url("/ws/c3"), max_size=2 ** 24) as ws:
+    async with websockets.connect(srv.url("/api/stream/ws/c3"), max_size=2 ** 24) as ws:
         await ws.send("x" * (1024 * 1024 + 1))
         try:
             await asyncio.wait_for(ws.recv(), 5)
         except websockets.ConnectionClosed:
             pass
         check("message over MAX_MESSAGE_SIZE -> close 1009", ws.close_code == 1009, ws.close_code)
-    async with websockets.connect(srv.url("/ws/c4"), subprotocols=["bearer.x"]) as ws:
+    async with websockets.connect(srv.url("/api/stream/ws/c4"), subprotocols=["bearer.x"]) as ws:
         await ws.send('{"type":"ping"}')
         check("offered subprotocol is not forced on the client", json.loads(await ws.recv())["type"] == "pong")
 
@@ -232,14 +235,14 @@ def test_websocket():
 
 def test_server_ping():
     async def go(srv):
-        async with websockets.connect(srv.url("/ws/pinged"), ping_interval=None) as ws:
+        async with websockets.connect(srv.url("/api/stream/ws/pinged"), ping_interval=None) as ws:
             await asyncio.sleep(2.5)  # the library answers server pings by itself
             await ws.send('{"type":"ping"}')
             return json.loads(await ws.recv())
     with Server(PING_INTERVAL="500ms", PONG_TIMEOUT="500ms") as srv:
         m = asyncio.run(go(srv))
         check("a client answering server pings stays connected", m.get("type") == "pong")
-        ws = RawWS(srv.port, "/ws/silent")
+        ws = RawWS(srv.port, "/api/stream/ws/silent")
         op, _ = ws.recv_frame()
         check("server sends a ping after PING_INTERVAL of silence", op == 9, op)
         code = ws.expect_close()
@@ -353,7 +356,7 @@ def test_backpressure():
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(("127.0.0.1", srv.port))
-        s.sendall(upgrade_request("/ws/stuck"))
+        s.sendall(upgrade_request("/api/stream/ws/stuck"))
         time.sleep(0.2)
         s.setblocking(False)
         ping = frame(1, b'{"type":"ping"}')
@@ -382,7 +385,7 @@ def test_backpressure():
 
 
 async def quick_ping(srv, name):
-    async with websockets.connect(srv.url("/ws/fresh")) as ws:
+    async with websockets.connect(srv.url("/api/stream/ws/fresh")) as ws:
         await ws.send('{"type":"ping"}')
         m = json.loads(await asyncio.wait_for(ws.recv(), 5))
         check(name, m.get("type") == "pong", m)

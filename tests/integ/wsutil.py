@@ -178,7 +178,7 @@ def frame(opcode, payload=b"", fin=True, mask=True, rsv=0, length_override=None)
 class RawWS:
     """A deliberately minimal client used only to send what real clients never would."""
 
-    def __init__(self, port, path="/ws/raw", timeout=5.0):
+    def __init__(self, port, path="/api/stream/ws/raw", timeout=5.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.sendall(upgrade_request(path))
         self.buf = b""

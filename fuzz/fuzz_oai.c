@@ -1,0 +1,129 @@
+// deps: src/oai.c src/utf8.c
+// libs: cjson
+/* libFuzzer harness for the OpenAI wire-format helpers on arbitrary bytes:
+ *   - oai_chat_chunk returns a known kind; a DELTA is NUL-terminated valid
+ *     UTF-8 of exactly *dlen bytes < cap; an ERROR message is NUL-terminated
+ *     valid UTF-8 within errcap; *dlen is 0 unless DELTA; it is
+ *     deterministic, and a DELTA with a small cap is a DELTA or "too long";
+ *   - oai_transcript / oai_error_message stay within cap and agree with each
+ *     other's NUL-termination rules;
+ *   - the input used as a string (when valid UTF-8 without NUL) round-trips
+ *     through oai_speech_body and cJSON, and as a multipart prompt either is
+ *     refused or appears verbatim in the part.
+ * Input is copied to an exact-size heap buffer so ASan sees any over-read. */
+#include "oai.h"
+#include "utf8.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fz_check_str(const char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap);
+    if (n >= cap || !utf8_valid((const uint8_t *)s, n))
+        abort();
+}
+
+static void fz_chunk(const char *p, size_t n)
+{
+    char delta[256], err[64];
+    size_t dlen = 77;
+    int rc = oai_chat_chunk(p, n, delta, sizeof delta, &dlen, err, sizeof err);
+    if (rc < OAI_CHUNK_DELTA || rc > OAI_CHUNK_IGNORE)
+        abort();
+    if (rc != OAI_CHUNK_DELTA && dlen != 0)
+        abort();
+    if (rc == OAI_CHUNK_DELTA) {
+        fz_check_str(delta, sizeof delta);
+        if (strlen(delta) != dlen)
+            abort();
+        /* a smaller cap: same text or "too long" */
+        char small[8], err2[64];
+        size_t dlen2 = 0;
+        int rc2 = oai_chat_chunk(p, n, small, sizeof small, &dlen2, err2, sizeof err2);
+        if (dlen < sizeof small ? (rc2 != OAI_CHUNK_DELTA || dlen2 != dlen ||
+                                   memcmp(small, delta, dlen + 1) != 0)
+                                : (rc2 != OAI_CHUNK_ERROR || strcmp(err2, "delta too long") != 0))
+            abort();
+    }
+    if (rc == OAI_CHUNK_ERROR)
+        fz_check_str(err, sizeof err);
+    char err3[3];
+    size_t dlen3;
+    if (oai_chat_chunk(p, n, delta, sizeof delta, &dlen3, err3, sizeof err3) != rc)
+        abort();
+    if (rc == OAI_CHUNK_ERROR)
+        fz_check_str(err3, sizeof err3);
+}
+
+static void fz_bodies(const char *p, size_t n)
+{
+    char out[64];
+    int t = oai_transcript(p, n, out, sizeof out);
+    if (t < -2 || t >= (int)sizeof out)
+        abort();
+    if (t >= 0) {
+        fz_check_str(out, sizeof out);
+        if ((size_t)t != strlen(out))
+            abort();
+    }
+    int e = oai_error_message(p, n, out, sizeof out);
+    if (e < -1 || e >= (int)sizeof out)
+        abort();
+    if (e >= 0) {
+        fz_check_str(out, sizeof out);
+        if ((size_t)e != strlen(out))
+            abort();
+    }
+}
+
+/* The input as a C string, if it is one: no NUL, valid UTF-8. */
+static void fz_roundtrip(const char *s, size_t n)
+{
+    if (memchr(s, '\0', n) || !utf8_valid((const uint8_t *)s, n))
+        return;
+    size_t cap = n * 6 + 512; /* room for the multipart headers too */
+    char *body = malloc(cap);
+    char *str = malloc(n + 1);
+    if (!body || !str)
+        abort();
+    memcpy(str, s, n);
+    str[n] = '\0';
+    int len = oai_speech_body(body, cap, "tts-1", "alloy", "mp3", str);
+    if (len < 0 || (size_t)len != strlen(body))
+        abort();
+    cJSON *root = cJSON_ParseWithLength(body, (size_t)len);
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
+    if (!cJSON_IsString(input) || strcmp(input->valuestring, str) != 0)
+        abort();
+    cJSON_Delete(root);
+
+    size_t pl = 0, ql = 0;
+    char post[64];
+    int rc = oai_multipart_parts(body, cap, post, sizeof post, "bnd", "a.wav", "audio/wav", "m",
+                                 NULL, str, &pl, &ql);
+    if (rc == 0) {
+        if (n > 0 && strstr(body, str) == NULL)
+            abort();
+        if (strpbrk(str, "\r\n") || strstr(str, "--bnd"))
+            abort();
+    } else if (rc != -1 || (n > 0 && !strpbrk(str, "\r\n") && !strstr(str, "--bnd"))) {
+        abort();
+    }
+    free(str);
+    free(body);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *p = malloc(size ? size : 1);
+    if (!p)
+        abort();
+    memcpy(p, data, size);
+    fz_chunk(p, size);
+    fz_bodies(p, size);
+    fz_roundtrip(p, size);
+    free(p);
+    return 0;
+}

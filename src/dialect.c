@@ -1,0 +1,373 @@
+/* The interview dialects on /ws/{client_id}: seed 001/002 (int16 sample
+ * arrays, send_for_AI_processing, streamed binary audio) and seed 000 (base64
+ * PCM with isSpeaking, the true->false transition ends the answer, one
+ * ai_response with the audio in base64). The variant is told per message
+ * from the shape of audio_chunk's data, so a seed 001 client gets everything
+ * seed 001 promises and at most a few extra message types it may ignore.
+ * deps: turn.c, cJSON, mbedTLS base64 */
+#include "dialect.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/base64.h>
+
+#include "audio.h"
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+#include "turn.h"
+
+#define DLG_MAX_CHUNK_SAMPLES 16000   /* one audio_chunk: 1 s at 16 kHz (seeds send 1024) */
+#define DLG_V000_AUDIO_MAX (2u << 20) /* seed 000: reply audio held for one base64 message */
+
+static const struct turn_sink dlg_sink_ref;
+
+struct dlg {
+    struct server *srv;
+    struct conn *conn;
+    struct session *sess;
+    bool v000;        /* this client speaks the seed 000 variant */
+    bool speaking;    /* seed 000: last isSpeaking */
+    bool ending;      /* end_interview received */
+    uint8_t *v000_audio;
+    size_t v000_len;
+};
+
+/* One loop thread: a single decode buffer serves every client. */
+static int16_t dlg_samples[DLG_MAX_CHUNK_SAMPLES];
+
+/* The session (history, buffers) exists from the first interview message on,
+ * so an idle connection costs only this small struct. */
+static struct session *dlg_sess(struct dlg *d)
+{
+    if (!d->sess)
+        d->sess = session_new(&d->srv->turn, d->srv->up, &dlg_sink_ref, d);
+    if (!d->sess)
+        log_event(LOG_ERROR, d->conn->id, "out_of_memory", "session");
+    else
+        session_set_log_id(d->sess, d->conn->id);
+    return d->sess;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void dlg_send(struct dlg *d, cJSON *o)
+{
+    char ts[CLOCK_ISO_LEN];
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "timestamp", clock_iso8601(ts));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text)
+        return;
+    if (!conn_send_text(d->srv, d->conn, text, strlen(text)))
+        log_event(LOG_WARN, d->conn->id, "event_not_sent", "send ring full or closing");
+    free(text);
+}
+
+static cJSON *dlg_event(const char *type)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o)
+        cJSON_AddStringToObject(o, "type", type);
+    return o;
+}
+
+static void dlg_simple(struct dlg *d, const char *type, const char *key, const char *value)
+{
+    cJSON *o = dlg_event(type);
+    if (o && key)
+        cJSON_AddStringToObject(o, key, value);
+    dlg_send(d, o);
+}
+
+/* Seed 001 reads "message", seed 000 reads "error": both are sent. */
+static void dlg_error(struct dlg *d, const char *code, const char *message)
+{
+    log_event(LOG_INFO, d->conn->id, "error_sent", "code=%s %s", code, message);
+    cJSON *o = dlg_event("error");
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddStringToObject(o, "error", message);
+    cJSON_AddStringToObject(o, "code", code);
+    dlg_send(d, o);
+}
+
+/* ---- the pipeline's sink ------------------------------------------------ */
+
+static void dlg_on_transcript(void *ctx, const char *text)
+{
+    dlg_simple(ctx, "user_transcript", "text", text);
+}
+
+static void dlg_on_generating(void *ctx, enum turn_kind kind)
+{
+    struct dlg *d = ctx;
+    if (!d->v000)
+        dlg_simple(d, "thinking", "message",
+                   kind == TURN_OPENING ? "Preparing for interview..." : "Let me consider your response...");
+}
+
+static void dlg_on_first_sentence(void *ctx, enum turn_kind kind)
+{
+    struct dlg *d = ctx;
+    if (!d->v000 && kind == TURN_ANSWER)
+        dlg_send(d, dlg_event("thinking_complete"));
+}
+
+static bool dlg_audio_room(void *ctx, size_t n)
+{
+    struct dlg *d = ctx;
+    if (d->v000)
+        return true;
+    if (conn_send_room(d->conn, d->srv) >= n)
+        return true;
+    conn_want_drain(d->conn);
+    return false;
+}
+
+static void dlg_on_audio(void *ctx, const uint8_t *p, size_t n, double amplitude)
+{
+    struct dlg *d = ctx;
+    if (d->v000) {
+        if (!d->v000_audio)
+            d->v000_audio = malloc(DLG_V000_AUDIO_MAX);
+        size_t room = d->v000_audio ? DLG_V000_AUDIO_MAX - d->v000_len : 0;
+        if (n > room) {
+            log_event(LOG_WARN, d->conn->id, "reply_audio_cap", "reply audio over %u bytes cut",
+                      DLG_V000_AUDIO_MAX);
+            n = room;
+        }
+        if (n)
+            memcpy(d->v000_audio + d->v000_len, p, n);
+        d->v000_len += n;
+        return;
+    }
+    cJSON *o = dlg_event("ai_audio_chunk");
+    if (o)
+        cJSON_AddNumberToObject(o, "amplitude", round(amplitude * 1000) / 1000);
+    dlg_send(d, o);
+    if (!conn_send_binary(d->srv, d->conn, p, n))
+        log_event(LOG_WARN, d->conn->id, "audio_not_sent", "%zu bytes", n);
+}
+
+/* Seed 000: {"type":"ai_response","text":...,"audio":base64|null} as one
+ * message, streamed out through the send ring however large it is. */
+static void dlg_send_v000_reply(struct dlg *d, const char *text)
+{
+    cJSON *o = dlg_event("ai_response");
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "text", text);
+    cJSON_AddNullToObject(o, "audio");
+    char ts[CLOCK_ISO_LEN];
+    cJSON_AddStringToObject(o, "timestamp", clock_iso8601(ts));
+    size_t b64 = 0;
+    if (d->v000_len) {
+        mbedtls_base64_encode(NULL, 0, &b64, d->v000_audio, d->v000_len);
+        char *enc = malloc(b64);
+        size_t olen = 0;
+        if (enc && mbedtls_base64_encode((unsigned char *)enc, b64, &olen, d->v000_audio,
+                                         d->v000_len) == 0)
+            cJSON_ReplaceItemInObject(o, "audio", cJSON_CreateString(enc));
+        free(enc);
+    }
+    free(d->v000_audio);
+    d->v000_audio = NULL;
+    d->v000_len = 0;
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (json && !conn_send_text_owned(d->srv, d->conn, json, strlen(json)))
+        log_event(LOG_WARN, d->conn->id, "event_not_sent", "ai_response");
+}
+
+static void dlg_on_reply_done(void *ctx, enum turn_kind kind, const char *text, bool audio_ok)
+{
+    struct dlg *d = ctx;
+    (void)audio_ok;
+    if (d->v000 && kind == TURN_ANSWER) {
+        dlg_send_v000_reply(d, text);
+        return;
+    }
+    dlg_simple(d, kind == TURN_OPENING ? "interview_started" : "ai_response_complete",
+               kind == TURN_OPENING ? "message" : "text", text);
+}
+
+static void dlg_on_error(void *ctx, enum turn_error e, const char *message)
+{
+    static const char *const codes[] = {
+        [TURN_E_NO_KEY] = "CONFIG_ERROR",         [TURN_E_BUSY] = "ALREADY_PROCESSING",
+        [TURN_E_EMPTY] = "EMPTY_ANSWER",          [TURN_E_BUFFER] = "BUFFER_ERROR",
+        [TURN_E_TRANSCRIPTION] = "TRANSCRIPTION_ERROR",
+        [TURN_E_EMPTY_TRANSCRIPT] = "EMPTY_TRANSCRIPT",
+        [TURN_E_AI_RESPONSE] = "AI_RESPONSE_ERROR", [TURN_E_TTS] = "TTS_ERROR",
+    };
+    dlg_error(ctx, codes[e], message);
+}
+
+static const struct turn_sink dlg_sink_ref = {
+    dlg_on_transcript, dlg_on_generating, dlg_on_first_sentence, dlg_audio_room,
+    dlg_on_audio,      dlg_on_reply_done, dlg_on_error,
+};
+
+/* ---- client messages ---------------------------------------------------- */
+
+static void dlg_amplitude(struct dlg *d, const int16_t *s, size_t n)
+{
+    cJSON *o = dlg_event("amplitude");
+    if (o)
+        cJSON_AddNumberToObject(o, "value", round(audio_rms_amplitude(s, n) * 10000) / 10000);
+    dlg_send(d, o);
+}
+
+static void dlg_append(struct dlg *d, size_t n)
+{
+    if (!dlg_sess(d))
+        return;
+    if (!session_append(d->sess, dlg_samples, n))
+        dlg_error(d, "BUFFER_ERROR", "answer too long: audio past the buffer cap was not kept; "
+                                     "send_for_AI_processing to use what is held");
+}
+
+/* Seed 001: data is an array of 16-bit samples. Browsers following the seed
+ * send Array.from(new Uint16Array(...)), so 32768..65535 are read as the
+ * same bits in two's complement; anything else is refused whole. */
+static bool dlg_samples_from_array(struct dlg *d, const cJSON *data, size_t *n)
+{
+    int count = cJSON_GetArraySize(data);
+    if (count > DLG_MAX_CHUNK_SAMPLES) {
+        dlg_error(d, "INVALID_AUDIO", "audio_chunk holds more than 16000 samples");
+        return false;
+    }
+    size_t i = 0;
+    for (const cJSON *v = data->child; v; v = v->next, i++) {
+        double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        if (!(x >= -32768 && x <= 65535) || x != floor(x)) {
+            dlg_error(d, "INVALID_AUDIO", "audio_chunk data must be integers in -32768..65535");
+            return false;
+        }
+        long k = (long)x;
+        dlg_samples[i] = (int16_t)(k > 32767 ? k - 65536 : k);
+    }
+    *n = i;
+    return true;
+}
+
+/* Seed 000: data is base64 of 16 kHz mono s16le PCM. */
+static bool dlg_samples_from_base64(struct dlg *d, const char *b64, size_t *n)
+{
+    size_t len = strlen(b64), out = 0;
+    if (mbedtls_base64_decode((unsigned char *)dlg_samples, sizeof dlg_samples, &out,
+                              (const unsigned char *)b64, len) != 0 ||
+        out % 2) {
+        dlg_error(d, "INVALID_AUDIO",
+                  "audio_chunk data must be base64 of 16-bit PCM, at most 32000 bytes");
+        return false;
+    }
+    *n = out / 2; /* little-endian hosts only: x86-64 and arm64 */
+    return true;
+}
+
+static void dlg_audio_chunk(struct dlg *d, const cJSON *msg)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(msg, "data");
+    const cJSON *speaking = cJSON_GetObjectItemCaseSensitive(msg, "isSpeaking");
+    size_t n = 0;
+    if (cJSON_IsArray(data)) {
+        if (!dlg_samples_from_array(d, data, &n))
+            return;
+    } else if (cJSON_IsString(data)) {
+        if (speaking && !cJSON_IsBool(speaking)) {
+            dlg_error(d, "INVALID_MESSAGE", "isSpeaking must be true or false");
+            return;
+        }
+        d->v000 = true;
+        if (!dlg_samples_from_base64(d, data->valuestring, &n))
+            return;
+    } else {
+        dlg_error(d, "INVALID_MESSAGE", "audio_chunk needs data: an array of samples or base64");
+        return;
+    }
+    if (n)
+        dlg_append(d, n);
+    if (!d->v000) {
+        dlg_amplitude(d, dlg_samples, n);
+        return;
+    }
+    bool now = cJSON_IsTrue(speaking);
+    if (d->speaking && !now && dlg_sess(d))
+        session_answer(d->sess); /* seed 000: speech ended */
+    d->speaking = now;
+}
+
+void dialect_on_open(struct server *s, struct conn *c)
+{
+    struct dlg *d = calloc(1, sizeof *d);
+    if (!d) {
+        conn_close_ws(s, c, 1011, "out of memory");
+        return;
+    }
+    d->srv = s;
+    d->conn = c;
+    c->app = d;
+    cJSON *o = dlg_event("greeting"); /* seed 000; seed 001 clients ignore it */
+    if (o) {
+        cJSON_AddStringToObject(o, "status", "ready");
+        cJSON_AddStringToObject(o, "message", "Connected to AI Interview Backend");
+    }
+    dlg_send(d, o);
+}
+
+/* Returns false if the type is not one of ours. */
+bool dialect_on_message(struct server *s, struct conn *c, const char *type, const cJSON *msg)
+{
+    struct dlg *d = c->app;
+    (void)s;
+    if (!d)
+        return false;
+    if (strcmp(type, "audio_chunk") == 0)
+        dlg_audio_chunk(d, msg);
+    else if (strcmp(type, "send_for_AI_processing") == 0) {
+        if (dlg_sess(d))
+            session_answer(d->sess);
+    } else if (strcmp(type, "start_interview") == 0) {
+        if (dlg_sess(d))
+            session_start(d->sess);
+    } else if (strcmp(type, "end_interview") == 0) {
+        session_free(d->sess); /* cancels anything in flight */
+        d->sess = NULL;
+        dlg_send(d, dlg_event("interview_ended"));
+        conn_close_ws(s, c, 1000, "interview ended");
+    } else
+        return false;
+    return true;
+}
+
+void dialect_on_drain(struct server *s, struct conn *c)
+{
+    struct dlg *d = c->app;
+    (void)s;
+    if (d && d->sess)
+        session_drain(d->sess);
+}
+
+void dialect_on_close(struct server *s, struct conn *c)
+{
+    struct dlg *d = c->app;
+    (void)s;
+    if (!d)
+        return;
+    session_free(d->sess);
+    free(d->v000_audio);
+    free(d);
+    c->app = NULL;
+}
+
+#undef DLG_MAX_CHUNK_SAMPLES
+#undef DLG_V000_AUDIO_MAX

@@ -1,0 +1,96 @@
+/* OpenAI REST wire formats (chat completions with stream=true, audio/speech,
+ * audio/transcriptions multipart), built and parsed with cJSON so every
+ * string produced is valid JSON with correct escaping. No I/O; cJSON uses the
+ * heap internally, but nothing allocated escapes a call: every result is
+ * copied into a caller buffer and is NUL-terminated. Inputs that are not
+ * valid UTF-8 are refused (-1) rather than passed on, because cJSON copies
+ * bytes as they are. deps: utf8.c, libs: cjson. */
+#ifndef OAI_H
+#define OAI_H
+#include "base.h"
+
+/* cJSON_PrintPreallocated reserves some room while printing (its header
+ * says "5 bytes more than you actually need"), so a body of length L is
+ * guaranteed to fit only when cap >= L + 1 + OAI_PRINT_SLACK; with less it
+ * may be refused (-1) though L + 1 bytes would do. */
+#define OAI_PRINT_SLACK 5
+
+struct oai_msg {
+    const char *role; /* "system", "user", "assistant", ... */
+    const char *content;
+};
+
+/* Request body of POST /v1/chat/completions:
+ *   {"model":M,"messages":[{"role":"system","content":S}, hist...,
+ *    {"role":"user","content":U}],"temperature":T,"max_tokens":N,"stream":true}
+ * system_prompt NULL or "" omits the system message; user_text NULL omits the
+ * final user message; temperature < 0 (or NaN) omits "temperature";
+ * max_tokens 0 omits "max_tokens". Returns the length written to out
+ * (NUL-terminated, < cap), or -1 if it does not fit (see OAI_PRINT_SLACK),
+ * on a NULL model/role/content, or on invalid UTF-8. */
+int oai_chat_body(char *out, size_t cap, const char *model, double temperature,
+                  unsigned max_tokens, const char *system_prompt, const struct oai_msg *hist,
+                  size_t nhist, const char *user_text);
+
+/* Request body of POST /v1/audio/speech:
+ *   {"model":M,"input":I,"voice":V,"response_format":F}
+ * Returns the length (NUL-terminated, < cap) or -1 (does not fit, see
+ * OAI_PRINT_SLACK; NULL or invalid UTF-8 argument). */
+int oai_speech_body(char *out, size_t cap, const char *model, const char *voice,
+                    const char *format, const char *input);
+
+/* The multipart/form-data bytes around the audio file of POST
+ * /v1/audio/transcriptions (RFC 7578), the caller streaming the file between
+ * them. With B = boundary, pre is
+ *   --B\r\nContent-Disposition: form-data; name="model"\r\n\r\nMODEL\r\n
+ *   [--B\r\nContent-Disposition: form-data; name="language"\r\n\r\nLANG\r\n]
+ *   [--B\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nPROMPT\r\n]
+ *   --B\r\nContent-Disposition: form-data; name="file"; filename="FILE"\r\n
+ *   Content-Type: CTYPE\r\n\r\n
+ * and post is "\r\n--B--\r\n". language/prompt NULL or "" are omitted.
+ * Refused (-1): boundary empty, longer than 70 or outside the RFC 2046
+ * bchars (letters, digits, '()+_,-./:=?' and inner spaces); a field value or
+ * content type containing CR, LF, NUL or "--B"; a filename containing '"',
+ * '\\', CR or LF; invalid UTF-8; a buffer too small. Field values are sent
+ * as plain UTF-8. On success returns 0, both buffers are NUL-terminated and
+ * *pre_len / *post_len hold their lengths (without the NUL). */
+int oai_multipart_parts(char *pre, size_t precap, char *post, size_t postcap,
+                        const char *boundary, const char *filename, const char *file_ctype,
+                        const char *model, const char *language, const char *prompt,
+                        size_t *pre_len, size_t *post_len);
+
+enum oai_chunk {
+    OAI_CHUNK_DELTA,  /* delta[0..*dlen) is text to append (may be empty) */
+    OAI_CHUNK_DONE,   /* "[DONE]": end of the stream */
+    OAI_CHUNK_ERROR,  /* err holds a message */
+    OAI_CHUNK_IGNORE, /* valid chunk carrying no text (role-only, finish_reason,
+                         usage-only with "choices":[]) */
+};
+
+/* One SSE "data" payload of a streamed chat completion, data[0..n) (need not
+ * be NUL-terminated):
+ *   "[DONE]" (surrounding whitespace allowed)           -> OAI_CHUNK_DONE
+ *   object with an "error" member                       -> OAI_CHUNK_ERROR,
+ *       err = error.message (or error itself if a string, else "upstream error")
+ *   choices[0].delta.content is a string                -> OAI_CHUNK_DELTA
+ *       (copied into delta, NUL-terminated, *dlen = its length; if it does
+ *       not fit in cap - 1 bytes -> OAI_CHUNK_ERROR "delta too long")
+ *   any other JSON object                               -> OAI_CHUNK_IGNORE
+ *   not a JSON object, NUL byte, or invalid UTF-8       -> OAI_CHUNK_ERROR
+ *       "malformed chunk"
+ * err (errcap bytes, may be NULL/0) is always NUL-terminated when errcap > 0
+ * and truncated at a UTF-8 code point boundary. *dlen is 0 unless DELTA.
+ * delta may be NULL only if cap is 0 (then any non-empty content is too long). */
+int oai_chat_chunk(const char *data, size_t n, char *delta, size_t cap, size_t *dlen, char *err,
+                   size_t errcap);
+
+/* "text" of a transcription response ({"text":"...", "usage":...}):
+ * length copied into out (NUL-terminated), -1 malformed JSON or no string
+ * "text", -2 does not fit in cap - 1 bytes. */
+int oai_transcript(const char *body, size_t n, char *out, size_t cap);
+
+/* error.message of an OpenAI error body {"error":{"message":"..."}}: length
+ * copied into out (NUL-terminated, truncated at a UTF-8 code point boundary
+ * if too long), or -1 if there is no such string. */
+int oai_error_message(const char *body, size_t n, char *out, size_t cap);
+#endif
