@@ -96,6 +96,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"UPSTREAM_IDLE_TIMEOUT", "upstream-idle-timeout", CFG_MS, O(upstream_idle_timeout_ms), 100, 600 * SEC, "15s", "silence between response bytes", NULL, 0, false},
     {"UPSTREAM_TOTAL_TIMEOUT", "upstream-total-timeout", CFG_MS, O(upstream_total_timeout_ms), 100, 3600 * SEC, "60s", "one API call including retries", NULL, 0, false},
     {"DNS_CACHE_TTL", "dns-cache-ttl", CFG_MS, O(dns_cache_ms), 0, 86400 * SEC, "60s", "how long a resolved API address is reused", NULL, 0, false},
+    {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000", "comma-separated origins that get CORS headers on /api/stream/* and /health", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
 };
@@ -425,6 +426,7 @@ int main(int argc, char **argv)
 #include "src/sentence.c"
 #include "src/server.c"
 #include "src/sse.c"
+#include "src/stream.c"
 #include "src/turn.c"
 #include "src/upstream.c"
 #include "src/utf8.c"

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "dialect.h"
+#include "stream.h"
 #include "jsonv.h"
 #include "log.h"
 #include "server.h"
@@ -35,6 +36,10 @@ static void app_send_obj(struct server *s, struct conn *c, cJSON *obj)
 static void app_error(struct server *s, struct conn *c, const char *code, const char *message)
 {
     log_event(LOG_INFO, c->id, "message_rejected", "code=%s %s", code, message);
+    if (c->route == ROUTE_WS_STREAM) {
+        stream_on_invalid(s, c, code, message); /* seed 004: with session_id */
+        return;
+    }
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return;
@@ -60,6 +65,8 @@ void app_on_open(struct server *s, struct conn *c)
 {
     if (c->route == ROUTE_WS_CLIENT)
         dialect_on_open(s, c);
+    else
+        stream_on_open(s, c);
 }
 
 void app_on_drain(struct server *s, struct conn *c)
@@ -97,6 +104,8 @@ void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
         app_error(s, c, "INVALID_MESSAGE", "message must be a JSON object");
     else if (!cJSON_IsString(type))
         app_error(s, c, "INVALID_MESSAGE", "message needs a string field \"type\"");
+    else if (c->route == ROUTE_WS_STREAM)
+        stream_on_message(s, c, type->valuestring, root);
     else if (strcmp(type->valuestring, "ping") == 0)
         app_pong(s, c);
     else if (c->route == ROUTE_WS_CLIENT && dialect_on_message(s, c, type->valuestring, root))
@@ -121,6 +130,8 @@ void app_on_close(struct server *s, struct conn *c)
 {
     if (c->route == ROUTE_WS_CLIENT)
         dialect_on_close(s, c);
+    else
+        stream_on_close(s, c);
 }
 
 #undef APP_OUT_MAX

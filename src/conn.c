@@ -30,11 +30,16 @@
 #include "clock.h"
 #include "log.h"
 #include "server.h"
+#include "stream.h"
+
+extern const unsigned char page_interview_html[], page_stream_test_html[];
+extern const size_t page_interview_html_len, page_stream_test_html_len;
 
 #define CONN_REPLY_RESERVE 1024 /* worst-case bytes one frame's answer can need */
 #define CONN_LINGER_MS 2000     /* how long to discard input after a final response */
 #define CONN_ACCEPT_BURST 64    /* accepts per readiness event, so reads are not starved */
 #define CONN_HTTP_OUT_MAX 2048  /* a complete HTTP response we generate */
+#define CONN_INLINE_BODY 1024   /* larger bodies are static and streamed */
 
 static const char conn_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -42,8 +47,15 @@ static void conn_destroy(struct conn *c, const char *why);
 static bool conn_process(struct conn *c);
 static void conn_update_events(struct conn *c);
 static void conn_send_close_frame(struct conn *c, uint16_t code, const char *reason);
+static void conn_big_pump(struct conn *c);
+bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n);
 
 static uint64_t conn_now(const struct conn *c) { return c->srv->loop.now_ms; }
+
+static bool conn_has_output(const struct conn *c)
+{
+    return (c->tx.buf && ring_len(&c->tx)) || c->big;
+}
 
 /* ---- buffers -------------------------------------------------------- */
 
@@ -136,8 +148,17 @@ static bool conn_send_frame(struct conn *c, enum wsf_opcode op, const void *p, s
 
 bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n)
 {
-    if (c->state != CONN_WS || c->big || n > conn_send_room(c, s))
+    if (c->state != CONN_WS || c->big)
         return false; /* nothing follows our close frame; nothing cuts into a message */
+    if (n + 10 > s->cfg.tx_buffer_size) { /* never fits the ring: stream a copy */
+        char *copy = malloc(n);
+        if (!copy)
+            return false;
+        memcpy(copy, json, n);
+        return conn_send_text_owned(s, c, copy, n);
+    }
+    if (n > conn_send_room(c, s))
+        return false;
     return conn_send_frame(c, WSF_TEXT, json, n);
 }
 
@@ -150,12 +171,13 @@ static void conn_big_pump(struct conn *c)
         size_t k = left < room ? left : room;
         if (k == 0)
             break;
-        struct iovec iov = {c->big + c->big_off, k};
+        struct iovec iov = {(void *)(c->big + c->big_off), k};
         if (!conn_send_iov(c, &iov, 1))
             break;
         c->big_off += k;
         if (c->big_off == c->big_len) {
-            free(c->big);
+            if (c->big_owned)
+                free((void *)c->big);
             c->big = NULL;
             if (c->pending_close) {
                 conn_send_close_frame(c, c->pending_close, c->pending_reason);
@@ -176,6 +198,7 @@ bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n
     }
     (void)s;
     c->big = json;
+    c->big_owned = true;
     c->big_len = n;
     c->big_off = 0;
     conn_big_pump(c);
@@ -246,6 +269,8 @@ static const char *conn_reason(int status)
     switch (status) {
     case 101: return "Switching Protocols";
     case 200: return "OK";
+    case 204: return "No Content";
+    case 403: return "Forbidden";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -262,17 +287,23 @@ static const char *conn_reason(int status)
 
 /* Send a complete response. extra: additional header lines, each ending in
  * CRLF. keep_alive false closes the connection once the response is out. */
-static void conn_http_respond(struct conn *c, int status, const char *extra, const char *ctype,
-                              const char *body, bool send_body, bool keep_alive)
+/* CORS headers for the request being answered (set by conn_route, one
+ * request at a time on the one loop thread). */
+static char conn_cors[512];
+
+/* Send a response head and body. A body over CONN_INLINE_BODY bytes must be
+ * static: it is streamed from where it lies through the send ring. */
+static void conn_http_respond_n(struct conn *c, int status, const char *extra, const char *ctype,
+                                const char *body, size_t blen, bool send_body, bool keep_alive)
 {
     char out[CONN_HTTP_OUT_MAX];
-    size_t blen = body ? strlen(body) : 0;
+    bool inline_body = send_body && body && blen <= CONN_INLINE_BODY;
     int n = snprintf(out, sizeof out,
                      "HTTP/1.1 %d %s\r\nServer: interview\r\nContent-Type: %s\r\n"
                      "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-                     "X-Content-Type-Options: nosniff\r\nConnection: %s\r\n%s\r\n%s",
+                     "X-Content-Type-Options: nosniff\r\nConnection: %s\r\n%s%s\r\n%.*s",
                      status, conn_reason(status), ctype, blen, keep_alive ? "keep-alive" : "close",
-                     extra ? extra : "", send_body && body ? body : "");
+                     conn_cors, extra ? extra : "", inline_body ? (int)blen : 0, inline_body ? body : "");
     if (n < 0 || (size_t)n >= sizeof out)
         n = snprintf(out, sizeof out, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
                                       "Connection: close\r\n\r\n"),
@@ -280,8 +311,21 @@ static void conn_http_respond(struct conn *c, int status, const char *extra, con
     struct iovec iov = {out, (size_t)n};
     if (!conn_send_iov(c, &iov, 1))
         keep_alive = false;
+    else if (send_body && body && !inline_body) {
+        c->big = body;
+        c->big_owned = false;
+        c->big_len = blen;
+        c->big_off = 0;
+        conn_big_pump(c);
+    }
     if (!keep_alive)
         c->close_after_flush = true;
+}
+
+static void conn_http_respond(struct conn *c, int status, const char *extra, const char *ctype,
+                              const char *body, bool send_body, bool keep_alive)
+{
+    conn_http_respond_n(c, status, extra, ctype, body, body ? strlen(body) : 0, send_body, keep_alive);
 }
 
 static void conn_http_error(struct conn *c, int status, const char *message, const char *extra)
@@ -376,12 +420,97 @@ static bool conn_upgrade(struct conn *c, const struct httpq_request *req, const 
     return true;
 }
 
+/* Is origin one of ALLOWED_ORIGINS (comma-separated, exact match)? */
+static bool conn_origin_allowed(const struct server *s, struct slice origin)
+{
+    const char *p = s->cfg.allowed_origins;
+    while (origin.p && *p) {
+        size_t n = strcspn(p, ",");
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (n == origin.n && memcmp(p, origin.p, n) == 0)
+            return true;
+        p += strcspn(p, ",");
+        p += strspn(p, ", ");
+    }
+    return false;
+}
+
+static void conn_set_cors(struct conn *c, const struct httpq_request *req)
+{
+    conn_cors[0] = '\0';
+    if (req->origin.p && req->origin.n < 256 && conn_origin_allowed(c->srv, req->origin))
+        snprintf(conn_cors, sizeof conn_cors,
+                 "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
+                 "Vary: Origin\r\n",
+                 (int)req->origin.n, req->origin.p);
+}
+
+static const char conn_page_headers[] =
+    "Content-Security-Policy: default-src 'self' 'unsafe-inline' blob: data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'\r\n"
+    "Referrer-Policy: no-referrer\r\n";
+
+static void conn_page(struct conn *c, const struct httpq_request *req, const unsigned char *page,
+                      size_t len, bool keep)
+{
+    if (!conn_method_is(req, "GET") && !conn_method_is(req, "HEAD")) {
+        conn_http_error(c, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+        return;
+    }
+    conn_http_respond_n(c, 200, conn_page_headers, "text/html; charset=utf-8", (const char *)page, len,
+                        !conn_method_is(req, "HEAD"), keep);
+}
+
+/* /api/stream/status/{id} (GET) and /api/stream/disconnect/{id} (DELETE),
+ * with CORS pre-flight. */
+static void conn_stream_api(struct conn *c, const struct httpq_request *req, const struct route_match *m,
+                            bool keep)
+{
+    bool status = m->route == ROUTE_STREAM_STATUS;
+    const char *method = status ? "GET" : "DELETE";
+    if (conn_method_is(req, "OPTIONS")) {
+        if (!conn_cors[0]) {
+            conn_http_error(c, 403, "origin not allowed", NULL);
+            return;
+        }
+        char extra[256];
+        snprintf(extra, sizeof extra,
+                 "Access-Control-Allow-Methods: %s, OPTIONS\r\nAccess-Control-Allow-Headers: "
+                 "Content-Type, Authorization\r\nAccess-Control-Max-Age: 600\r\n",
+                 method);
+        conn_http_respond(c, 204, extra, "text/plain", NULL, false, keep);
+        return;
+    }
+    if (!conn_method_is(req, method) && !(status && conn_method_is(req, "HEAD"))) {
+        char allow[64];
+        snprintf(allow, sizeof allow, "Allow: %s%s, OPTIONS\r\n", method, status ? ", HEAD" : "");
+        conn_http_error(c, 405, "method not allowed", allow);
+        return;
+    }
+    char body[512];
+    int st = status ? stream_status(c->srv, m->id, body, sizeof body)
+                    : stream_disconnect(c->srv, m->id, body, sizeof body);
+    conn_http_respond(c, st, NULL, "application/json", body, !conn_method_is(req, "HEAD"), keep);
+}
+
 static void conn_route(struct conn *c, const struct httpq_request *req)
 {
     struct route_match m;
     bool keep = req->keep_alive && req->content_length <= 0 && !req->chunked &&
                 !c->srv->shutting_down;
+    conn_set_cors(c, req);
     switch (route_match(req->path.p, req->path.n, &m)) {
+    case ROUTE_INDEX:
+        conn_page(c, req, page_interview_html, page_interview_html_len, keep);
+        return;
+    case ROUTE_STREAM_TEST_PAGE:
+        conn_page(c, req, page_stream_test_html, page_stream_test_html_len, keep);
+        return;
+    case ROUTE_STREAM_STATUS:
+    case ROUTE_STREAM_DISCONNECT:
+        conn_stream_api(c, req, &m, keep);
+        return;
     case ROUTE_HEALTH:
         if (conn_method_is(req, "GET") || conn_method_is(req, "HEAD"))
             conn_health(c, conn_method_is(req, "HEAD"), keep);
@@ -428,6 +557,7 @@ static bool conn_process_http(struct conn *c)
         log_event(LOG_DEBUG, c->id, "http_request", "%.*s %.*s", (int)req.method.n, req.method.p,
                   (int)req.target.n, req.target.p);
         conn_route(c, &req); /* req points into rx: consume only afterwards */
+        conn_cors[0] = '\0';
         ring_consume(&c->rx, (uint32_t)r);
         httpq_reset(&c->p.http);
         if (c->state == CONN_HTTP)
@@ -554,7 +684,7 @@ static void conn_update_events(struct conn *c)
     short ev = 0;
     if (!c->paused)
         ev |= POLLIN;
-    if (c->tx.buf && ring_len(&c->tx))
+    if (conn_has_output(c))
         ev |= POLLOUT;
     loop_set_events(&c->srv->loop, c->slot, ev);
 }
@@ -599,7 +729,7 @@ static bool conn_flush(struct conn *c)
         c->want_drain = false;
         app_on_drain(s, c);
     }
-    if (c->close_after_flush && !(c->tx.buf && ring_len(&c->tx))) {
+    if (c->close_after_flush && !conn_has_output(c)) {
         conn_enter_linger(c);
         return true;
     }
@@ -668,7 +798,7 @@ static void conn_on_event(void *ctx, short revents)
     }
     if ((revents & (POLLIN | POLLHUP | POLLERR)) && !c->paused && !conn_read(c))
         return;
-    if (c->close_after_flush && !(c->tx.buf && ring_len(&c->tx)) && c->state != CONN_LINGER)
+    if (c->close_after_flush && !conn_has_output(c) && c->state != CONN_LINGER)
         conn_enter_linger(c);
     conn_update_events(c);
 }
@@ -689,7 +819,8 @@ static void conn_destroy(struct conn *c, const char *why)
     conn_give_ring(&s->rx_pool, &c->rx);
     conn_give_ring(&s->tx_pool, &c->tx);
     conn_give_msg(c);
-    free(c->big);
+    if (c->big_owned)
+        free((void *)c->big);
     uint32_t idx = (uint32_t)(c - s->conns);
     if (c->refused)
         s->refusing--;
@@ -864,3 +995,4 @@ void conn_shutdown_all(struct server *s)
 #undef CONN_LINGER_MS
 #undef CONN_ACCEPT_BURST
 #undef CONN_HTTP_OUT_MAX
+#undef CONN_INLINE_BODY

@@ -166,8 +166,18 @@ static enum route_id route_take_id(const struct route_seg *g, enum route_id ok, 
 
 static enum route_id route_dispatch(const struct route_seg *segs, size_t count, struct route_match *m)
 {
+    if (count == 1 && route_seg_is(&segs[0], "interview"))
+        return ROUTE_INDEX;
     if (count == 1 && route_seg_is(&segs[0], "health"))
         return ROUTE_HEALTH;
+    if (count >= 3 && route_seg_is(&segs[0], "api") && route_seg_is(&segs[1], "stream")) {
+        if (count == 3 && route_seg_is(&segs[2], "test-page"))
+            return ROUTE_STREAM_TEST_PAGE;
+        if (count == 4 && route_seg_is(&segs[2], "status"))
+            return route_take_id(&segs[3], ROUTE_STREAM_STATUS, m);
+        if (count == 4 && route_seg_is(&segs[2], "disconnect"))
+            return route_take_id(&segs[3], ROUTE_STREAM_DISCONNECT, m);
+    }
     if (count == 2 && route_seg_is(&segs[0], "ws"))
         return route_take_id(&segs[1], ROUTE_WS_CLIENT, m);
     if (count == 4 && route_seg_is(&segs[0], "api") && route_seg_is(&segs[1], "stream") &&
@@ -184,6 +194,8 @@ enum route_id route_match(const char *path, size_t n, struct route_match *m)
     /* Only origin-form paths can be routed; "*" or "" are not paths. */
     if (n == 0 || path[0] != '/')
         return m->route;
+    if (n == 1)
+        return m->route = ROUTE_INDEX;
     ssize_t count = route_split(path, n, segs);
     if (count >= 0)
         m->route = route_dispatch(segs, (size_t)count, m);

@@ -13,6 +13,10 @@ enum route_id {
     ROUTE_HEALTH,          /* /health */
     ROUTE_WS_CLIENT,       /* /ws/{client_id} */
     ROUTE_WS_STREAM,       /* /api/stream/ws/{session_id} */
+    ROUTE_INDEX,           /* / and /interview: the interview demo page */
+    ROUTE_STREAM_TEST_PAGE, /* /api/stream/test-page */
+    ROUTE_STREAM_STATUS,   /* /api/stream/status/{session_id} */
+    ROUTE_STREAM_DISCONNECT, /* /api/stream/disconnect/{session_id} */
     ROUTE_BAD_ID,          /* one of the id routes, but the id is invalid -> 400 */
     ROUTE_BAD_PATH,        /* undecodable path (bad %XX, %00, "..", etc.) -> 400 */
 };

@@ -48,6 +48,7 @@ struct config {
     uint64_t upstream_max_inflight, upstream_pool_size, upstream_max_retries;
     uint64_t upstream_connect_timeout_ms, upstream_tls_timeout_ms, upstream_first_byte_timeout_ms;
     uint64_t upstream_idle_timeout_ms, upstream_total_timeout_ms, dns_cache_ms;
+    char allowed_origins[2048]; /* comma-separated, for CORS */
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
 };
@@ -83,7 +84,8 @@ struct conn {
     uint64_t ping_sent_ms;
     uint64_t tx_stall_ms;   /* when the send ring last made no progress, 0 = flowing */
     struct ring rx, tx;
-    char *big;       /* one large outgoing text message being streamed through tx */
+    const char *big; /* one large body or message being streamed through tx */
+    bool big_owned;  /* free(big) when done */
     size_t big_len, big_off;
     uint16_t pending_close;    /* close frame waiting for the large message */
     const char *pending_reason; /* static string */
@@ -127,7 +129,8 @@ int server_run(struct server *s);
 void server_request_stop(struct server *s);
 
 /* For dialects. Each returns false when the send ring lacks room (the caller
- * must not assume the bytes were sent) or the connection is closing. */
+ * must not assume the bytes were sent) or the connection is closing. A text
+ * message too large for the ring is copied and streamed (conn_send_text_owned). */
 bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n);
 bool conn_send_binary(struct server *s, struct conn *c, const void *p, size_t n);
 /* Bytes a dialect may queue now without hitting backpressure. */

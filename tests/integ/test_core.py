@@ -170,14 +170,15 @@ def test_handshake_rules():
 async def ws_checks(srv):
     for path in ["/ws/client-1", "/api/stream/ws/session_1"]:
         async with websockets.connect(srv.url(path)) as ws:
-            if path.startswith("/ws/"):
-                greet = json.loads(await ws.recv())
-                check("/ws/ path greets first (seed 000)", greet.get("type") == "greeting", greet)
+            greet = json.loads(await ws.recv())
+            check(f"{path}: the server speaks first (greeting / connection_established)",
+                  greet.get("type") in ("greeting", "connection_established"), greet)
             await ws.send('{"type":"ping","timestamp":"2024-11-25T10:00:30Z"}')
             m = json.loads(await ws.recv())
             check(f"{path}: ping -> pong with ISO timestamp",
                   m.get("type") == "pong" and ISO_RE.match(m.get("timestamp", "")), m)
     async with websockets.connect(srv.url("/api/stream/ws/c2"), max_size=2 ** 24) as ws:
+        await ws.recv()  # the server speaks first
         st, _, body = srv.http("/health")
         check("active_connections counts open WebSockets", json.loads(body)["active_connections"] == 1)
         bad = [
@@ -217,6 +218,7 @@ async def ws_checks(srv):
         await ws.close(1000)
         check("client close 1000 echoed by the server", ws.close_code == 1000, ws.close_code)
     async with websockets.connect(srv.url("/api/stream/ws/c3"), max_size=2 ** 24) as ws:
+        await ws.recv()  # the server speaks first
         await ws.send("x" * (1024 * 1024 + 1))
         try:
             await asyncio.wait_for(ws.recv(), 5)
@@ -224,6 +226,7 @@ async def ws_checks(srv):
             pass
         check("message over MAX_MESSAGE_SIZE -> close 1009", ws.close_code == 1009, ws.close_code)
     async with websockets.connect(srv.url("/api/stream/ws/c4"), subprotocols=["bearer.x"]) as ws:
+        await ws.recv()  # the server speaks first
         await ws.send('{"type":"ping"}')
         check("offered subprotocol is not forced on the client", json.loads(await ws.recv())["type"] == "pong")
 
@@ -236,6 +239,7 @@ def test_websocket():
 def test_server_ping():
     async def go(srv):
         async with websockets.connect(srv.url("/api/stream/ws/pinged"), ping_interval=None) as ws:
+            await ws.recv()  # the server speaks first
             await asyncio.sleep(2.5)  # the library answers server pings by itself
             await ws.send('{"type":"ping"}')
             return json.loads(await ws.recv())
@@ -386,6 +390,7 @@ def test_backpressure():
 
 async def quick_ping(srv, name):
     async with websockets.connect(srv.url("/api/stream/ws/fresh")) as ws:
+        await ws.recv()  # the server speaks first
         await ws.send('{"type":"ping"}')
         m = json.loads(await asyncio.wait_for(ws.recv(), 5))
         check(name, m.get("type") == "pong", m)

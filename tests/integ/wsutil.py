@@ -189,6 +189,8 @@ class RawWS:
             self.buf += chunk
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         self.status = status_of(head + b"\r\n")
+        if self.status == 101:
+            self.hello = self.recv_frame()  # the server speaks first on every WebSocket path
 
     def send(self, data):
         self.sock.sendall(data)

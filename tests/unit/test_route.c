@@ -53,7 +53,15 @@ static void test_routes(void)
     CHECK(rm("/health/x") == ROUTE_NOT_FOUND);
     CHECK(rm("//health") == ROUTE_NOT_FOUND);
     CHECK(rm("/healthz") == ROUTE_NOT_FOUND);
-    CHECK(rm("/") == ROUTE_NOT_FOUND);
+    CHECK(rm("/") == ROUTE_INDEX);
+    CHECK(rm("/interview") == ROUTE_INDEX);
+    CHECK(rm("/interview/") == ROUTE_NOT_FOUND);
+    CHECK(rm("/api/stream/test-page") == ROUTE_STREAM_TEST_PAGE);
+    CHECK(rm("/api/stream/status/s-1") == ROUTE_STREAM_STATUS && id_is("s-1"));
+    CHECK(rm("/api/stream/disconnect/s_2") == ROUTE_STREAM_DISCONNECT && id_is("s_2"));
+    CHECK(rm("/api/stream/status/") == ROUTE_BAD_ID);
+    CHECK(rm("/api/stream/status/a!b") == ROUTE_BAD_ID);
+    CHECK(rm("/api/stream/status") == ROUTE_NOT_FOUND);
     CHECK(rm("/ws") == ROUTE_NOT_FOUND);
     CHECK(rm("/api/stream/ws") == ROUTE_NOT_FOUND);
     CHECK(rm("/api/stream/wss/a") == ROUTE_NOT_FOUND);

@@ -1,0 +1,429 @@
+/* The seed 004 stream API on /api/stream/ws/{session_id}: ping, test echo,
+ * chat broadcast, audio/video upload acknowledgements, transcription of
+ * uploaded audio; plus the status and disconnect HTTP endpoints. Every
+ * message carries session_id and timestamp.
+ *
+ * Policies: a second connection with a session id that is connected replaces
+ * the first (close 4000). A broadcast receiver whose send ring cannot take a
+ * chat message is closed with 1013 rather than silently skipped, so the
+ * others never wait for it. deps: upstream.c oai.c, cJSON, mbedTLS base64 */
+#include "stream.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/base64.h>
+
+#include "clock.h"
+#include "log.h"
+#include "oai.h"
+#include "server.h"
+
+#define STREAM_STT_BODY_MAX 16384 /* transcription response body */
+#define STREAM_TEXT_MAX 8192      /* one transcript */
+
+struct stream {
+    struct server *srv;
+    struct conn *conn;
+    char connected_at[CLOCK_ISO_LEN];
+    uint64_t received, sent;
+    uint8_t *audio; /* audio messages kept for a transcription_request without data */
+    size_t audio_len;
+    /* one transcription at a time */
+    struct up_req *stt;
+    uint8_t *file;
+    size_t file_len;
+    char pre[1024], post[128];
+    struct iovec iov[3];
+    char *body;
+    size_t body_len;
+};
+
+static struct conn *stream_find(struct server *s, const char *id)
+{
+    for (uint32_t i = 0; i < s->conns_used; i++) {
+        struct conn *c = &s->conns[i];
+        if (c->srv && c->state == CONN_WS && c->route == ROUTE_WS_STREAM && c->app &&
+            strcmp(c->client_id, id) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static cJSON *stream_event(const char *type)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o)
+        cJSON_AddStringToObject(o, "type", type);
+    return o;
+}
+
+/* Adds session_id and timestamp, sends, frees. False if the ring was full. */
+static bool stream_send(struct stream *st, cJSON *o)
+{
+    char ts[CLOCK_ISO_LEN];
+    if (!o)
+        return false;
+    cJSON_AddStringToObject(o, "session_id", st->conn->client_id);
+    cJSON_AddStringToObject(o, "timestamp", clock_iso8601(ts));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    bool ok = text && conn_send_text(st->srv, st->conn, text, strlen(text));
+    free(text);
+    if (ok)
+        st->sent++;
+    else
+        log_event(LOG_WARN, st->conn->id, "event_not_sent", "send ring full or closing");
+    return ok;
+}
+
+static void stream_error(struct stream *st, const char *code, const char *message)
+{
+    cJSON *o = stream_event("error");
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddStringToObject(o, "code", code);
+    stream_send(st, o);
+}
+
+/* ---- transcription -------------------------------------------------------- */
+
+struct stream_format {
+    const char *filename, *ctype;
+};
+
+/* Whisper needs the container named: tell it from the bytes, not the client. */
+static bool stream_detect(const uint8_t *p, size_t n, struct stream_format *f)
+{
+    if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WAVE", 4) == 0)
+        *f = (struct stream_format){"audio.wav", "audio/wav"};
+    else if (n >= 4 && memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0)
+        *f = (struct stream_format){"audio.webm", "audio/webm"};
+    else if (n >= 4 && memcmp(p, "OggS", 4) == 0)
+        *f = (struct stream_format){"audio.ogg", "audio/ogg"};
+    else if ((n >= 3 && memcmp(p, "ID3", 3) == 0) || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE0) == 0xE0))
+        *f = (struct stream_format){"audio.mp3", "audio/mpeg"};
+    else
+        return false;
+    return true;
+}
+
+static void stream_stt_reset(struct stream *st)
+{
+    st->stt = NULL;
+    free(st->file);
+    free(st->body);
+    st->file = NULL;
+    st->body = NULL;
+    st->file_len = st->body_len = 0;
+}
+
+static void stream_stt_head(void *ctx, const struct up_head *h)
+{
+    (void)ctx;
+    (void)h;
+}
+
+static size_t stream_stt_body(void *ctx, const uint8_t *p, size_t n)
+{
+    struct stream *st = ctx;
+    size_t room = STREAM_STT_BODY_MAX - 1 - st->body_len, take = n < room ? n : room;
+    memcpy(st->body + st->body_len, p, take);
+    st->body_len += take;
+    return n;
+}
+
+static void stream_transcription_error(struct stream *st, const char *why)
+{
+    cJSON *o = stream_event("transcription_error");
+    if (o)
+        cJSON_AddStringToObject(o, "error", why);
+    stream_send(st, o);
+}
+
+static void stream_stt_done(void *ctx, int err, int status, const char *message)
+{
+    struct stream *st = ctx;
+    char text[STREAM_TEXT_MAX], why[320];
+    (void)status;
+    int n = err == UP_OK ? oai_transcript(st->body, st->body_len, text, sizeof text) : -1;
+    stream_stt_reset(st);
+    if (n < 0) {
+        snprintf(why, sizeof why, "transcription failed: %s", err == UP_OK ? "malformed response" : message);
+        stream_transcription_error(st, why);
+        return;
+    }
+    cJSON *o = stream_event("transcription_result");
+    if (o)
+        cJSON_AddStringToObject(o, "transcript", text);
+    stream_send(st, o);
+}
+
+/* Takes ownership of file (malloc'd). */
+static void stream_transcribe(struct stream *st, uint8_t *file, size_t len)
+{
+    static const struct up_callbacks cb = {stream_stt_head, stream_stt_body, stream_stt_done};
+    static uint32_t seq;
+    struct server *s = st->srv;
+    struct stream_format f;
+    const char *refuse = !s->turn.have_key ? "OPENAI_API_KEY is not set on the server"
+                         : st->stt                ? "a transcription is already running"
+                         : len == 0               ? "no audio: send data or audio messages first"
+                         : !stream_detect(file, len, &f) ? "unrecognised audio: send WAV, WebM, Ogg or MP3"
+                                                         : NULL;
+    if (refuse) {
+        free(file);
+        stream_transcription_error(st, refuse);
+        return;
+    }
+    char boundary[48], ctype[96];
+    size_t pre_len, post_len;
+    snprintf(boundary, sizeof boundary, "interview-stream-%08x%08x", ++seq,
+             (unsigned)(clock_mono_ms() & 0xffffffffu));
+    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
+    st->file = file;
+    st->file_len = len;
+    st->body = malloc(STREAM_STT_BODY_MAX);
+    if (!st->body || oai_multipart_parts(st->pre, sizeof st->pre, st->post, sizeof st->post, boundary,
+                                         f.filename, f.ctype, s->turn.stt_model, s->turn.stt_language,
+                                         s->turn.stt_prompt, &pre_len, &post_len) < 0) {
+        stream_stt_reset(st);
+        stream_transcription_error(st, "cannot build the transcription request");
+        return;
+    }
+    st->iov[0] = (struct iovec){st->pre, pre_len};
+    st->iov[1] = (struct iovec){st->file, len};
+    st->iov[2] = (struct iovec){st->post, post_len};
+    struct up_request_spec spec = {.method = "POST", .path = "/audio/transcriptions",
+                                   .content_type = ctype, .accept = "application/json",
+                                   .body = st->iov, .body_parts = 3, .log_conn = st->conn->id};
+    st->stt = up_start(s->up, &spec, &cb, st);
+    if (!st->stt) {
+        stream_stt_reset(st);
+        stream_transcription_error(st, "too many upstream requests in flight");
+    }
+}
+
+/* ---- client messages ---------------------------------------------------- */
+
+/* Decodes msg.data (base64) into a malloc'd buffer; NULL + error sent when
+ * it is missing or not base64. An empty string gives len 0 and a NULL buffer. */
+static bool stream_data(struct stream *st, const cJSON *msg, uint8_t **out, size_t *len, bool required)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(msg, "data");
+    *out = NULL;
+    *len = 0;
+    if (!data && !required)
+        return true;
+    if (!cJSON_IsString(data)) {
+        stream_error(st, "INVALID_MESSAGE", "data must be a base64 string");
+        return false;
+    }
+    size_t n = strlen(data->valuestring), need = 0;
+    if (n == 0)
+        return true;
+    mbedtls_base64_decode(NULL, 0, &need, (const unsigned char *)data->valuestring, n);
+    uint8_t *buf = need ? malloc(need) : NULL;
+    if (!buf || mbedtls_base64_decode(buf, need, len, (const unsigned char *)data->valuestring, n) != 0) {
+        free(buf);
+        stream_error(st, "INVALID_DATA", "data is not valid base64");
+        return false;
+    }
+    *out = buf;
+    return true;
+}
+
+static void stream_ack(struct stream *st, const char *type, size_t bytes)
+{
+    cJSON *o = stream_event(type);
+    if (o)
+        cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+    stream_send(st, o);
+}
+
+static void stream_audio(struct stream *st, const cJSON *msg)
+{
+    uint8_t *buf;
+    size_t len;
+    if (!stream_data(st, msg, &buf, &len, true))
+        return;
+    size_t cap = (size_t)st->srv->turn.max_answer_samples * 2;
+    if (st->audio_len + len > cap) {
+        free(buf);
+        stream_error(st, "BUFFER_ERROR", "audio kept for this session is over its cap; not kept");
+        return;
+    }
+    uint8_t *grown = len ? realloc(st->audio, st->audio_len + len) : st->audio;
+    if (len && !grown) {
+        free(buf);
+        stream_error(st, "BUFFER_ERROR", "out of memory");
+        return;
+    }
+    st->audio = grown;
+    if (len)
+        memcpy(st->audio + st->audio_len, buf, len);
+    st->audio_len += len;
+    free(buf);
+    stream_ack(st, "audio_received", len);
+}
+
+static void stream_chat(struct stream *st, const cJSON *msg)
+{
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(msg, "message");
+    if (!cJSON_IsString(text)) {
+        stream_error(st, "INVALID_MESSAGE", "chat needs a string field \"message\"");
+        return;
+    }
+    struct server *s = st->srv;
+    for (uint32_t i = 0; i < s->conns_used; i++) {
+        struct conn *c = &s->conns[i];
+        struct stream *to = c->srv && c->state == CONN_WS && c->route == ROUTE_WS_STREAM ? c->app : NULL;
+        if (!to)
+            continue;
+        cJSON *o = stream_event("chat_message");
+        if (!o)
+            return;
+        cJSON_AddStringToObject(o, "message", text->valuestring);
+        cJSON_AddStringToObject(o, "session_id", st->conn->client_id); /* the sender */
+        char ts[CLOCK_ISO_LEN], *out;
+        cJSON_AddStringToObject(o, "timestamp", clock_iso8601(ts));
+        out = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (out && conn_send_text(s, c, out, strlen(out))) {
+            to->sent++;
+        } else {
+            log_event(LOG_WARN, c->id, "broadcast_receiver_too_slow", "closing with 1013");
+            conn_close_ws(s, c, 1013, "too slow to receive broadcasts");
+        }
+        free(out);
+    }
+}
+
+bool stream_on_message(struct server *s, struct conn *c, const char *type, const cJSON *msg)
+{
+    struct stream *st = c->app;
+    (void)s;
+    if (!st)
+        return true;
+    st->received++;
+    if (strcmp(type, "ping") == 0) {
+        stream_send(st, stream_event("pong"));
+    } else if (strcmp(type, "test") == 0) {
+        cJSON *o = stream_event("test_response");
+        const cJSON *data = cJSON_GetObjectItemCaseSensitive(msg, "data");
+        if (o)
+            cJSON_AddItemToObject(o, "data", data ? cJSON_Duplicate(data, true) : cJSON_CreateNull());
+        stream_send(st, o);
+    } else if (strcmp(type, "chat") == 0) {
+        stream_chat(st, msg);
+    } else if (strcmp(type, "audio") == 0) {
+        stream_audio(st, msg);
+    } else if (strcmp(type, "video") == 0) {
+        uint8_t *buf;
+        size_t len;
+        if (stream_data(st, msg, &buf, &len, true)) {
+            free(buf); /* checked and counted; video is not analysed or kept */
+            stream_ack(st, "video_received", len);
+        }
+    } else if (strcmp(type, "transcription_request") == 0) {
+        uint8_t *buf;
+        size_t len;
+        if (!stream_data(st, msg, &buf, &len, false))
+            return true;
+        if (!buf && st->audio_len) { /* no data: transcribe the audio sent so far */
+            buf = st->audio;
+            len = st->audio_len;
+            st->audio = NULL;
+            st->audio_len = 0;
+        }
+        stream_transcribe(st, buf, len);
+    } else {
+        char m[128];
+        snprintf(m, sizeof m, "unknown message type \"%.40s\"", type);
+        stream_error(st, "UNKNOWN_TYPE", m);
+    }
+    return true;
+}
+
+void stream_on_invalid(struct server *s, struct conn *c, const char *code, const char *message)
+{
+    struct stream *st = c->app;
+    (void)s;
+    if (st) {
+        st->received++;
+        stream_error(st, code, message);
+    }
+}
+
+void stream_on_open(struct server *s, struct conn *c)
+{
+    struct conn *old = stream_find(s, c->client_id);
+    if (old && old != c) {
+        log_event(LOG_INFO, old->id, "session_replaced", "by conn=%llu", (unsigned long long)c->id);
+        conn_close_ws(s, old, 4000, "replaced by a newer connection for this session");
+    }
+    struct stream *st = calloc(1, sizeof *st);
+    if (!st) {
+        conn_close_ws(s, c, 1011, "out of memory");
+        return;
+    }
+    st->srv = s;
+    st->conn = c;
+    clock_iso8601(st->connected_at);
+    c->app = st;
+    cJSON *o = stream_event("connection_established");
+    if (o)
+        cJSON_AddStringToObject(o, "message", "Connected to stream session");
+    stream_send(st, o);
+}
+
+void stream_on_close(struct server *s, struct conn *c)
+{
+    struct stream *st = c->app;
+    (void)s;
+    if (!st)
+        return;
+    if (st->stt)
+        up_cancel(st->stt);
+    stream_stt_reset(st);
+    free(st->audio);
+    free(st);
+    c->app = NULL;
+}
+
+/* ---- HTTP endpoints ------------------------------------------------------- */
+
+int stream_status(struct server *s, const char *id, char *out, size_t cap)
+{
+    struct conn *c = stream_find(s, id);
+    struct stream *st = c ? c->app : NULL;
+    if (!st) {
+        snprintf(out, cap, "{\"error\":\"session not connected\",\"status\":404,\"session_id\":\"%s\"}", id);
+        return 404;
+    }
+    snprintf(out, cap,
+             "{\"session_id\":\"%s\",\"connected\":true,\"connected_at\":\"%s\","
+             "\"messages_received\":%llu,\"messages_sent\":%llu}",
+             id, st->connected_at, (unsigned long long)st->received, (unsigned long long)st->sent);
+    return 200;
+}
+
+int stream_disconnect(struct server *s, const char *id, char *out, size_t cap)
+{
+    struct conn *c = stream_find(s, id);
+    if (!c) {
+        snprintf(out, cap, "{\"error\":\"session not connected\",\"status\":404,\"session_id\":\"%s\"}", id);
+        return 404;
+    }
+    conn_close_ws(s, c, 1000, "disconnected by request");
+    snprintf(out, cap, "{\"status\":\"disconnected\",\"session_id\":\"%s\"}", id);
+    return 200;
+}
+
+#undef STREAM_STT_BODY_MAX
+#undef STREAM_TEXT_MAX
