@@ -223,6 +223,10 @@ cmd_test() {
     INTERVIEW_BIN=$B/interview timeout 120 /usr/bin/python3 tests/integ/static_chroot.py >"$B/chroot.log" 2>&1 || true
     grep -E '^(FAIL|ok)|passed' "$B/chroot.log" | sed 's/^/[chroot] /'
     tally "$B/chroot.log"
+    echo "== browser tests (headless Chromium, playwright-core)"
+    timeout 600 tests/browser/run.sh "$B/interview" >"$B/browser.log" 2>&1 || true
+    grep -E '^(FAIL|ok)|passed' "$B/browser.log" | sed 's/^/[browser] /'
+    tally "$B/browser.log"
     echo "== integration tests (ASan+UBSan binary)"
     INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run_integ "$B/interview-asan" asan
     echo "$PASS passed, $FAIL failed"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Browser tests of the two embedded pages in headless Chromium (playwright-core,
+# the system /usr/bin/chromium; no browser download).
+#   tests/browser/run.sh build/interview
+# Starts tests/mock_openai.py (HTTPS, throwaway CA) and the binary on free ports,
+# feeds Chromium a fake microphone (espeak-ng speech + 2 s of silence), runs
+# tests/browser/test_pages.mjs. Screenshots and logs go to build/artifacts/.
+# Last line: "N passed, N failed"; exit status non-zero on any failure.
+set -euo pipefail
+
+BIN=${1:?usage: tests/browser/run.sh path/to/interview}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/tests/browser
+BIN=$(realpath "$BIN")
+ART=$ROOT/build/artifacts
+mkdir -p "$ART"
+[ -x "$BIN" ] || { echo "FAIL browser: $BIN is not an executable" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+# ---- tools -------------------------------------------------------------------
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "== installing ${need[*]}"
+    [ "$(id -u)" = 0 ] || { echo "FAIL browser: missing ${need[*]} and not root" >&2; echo "0 passed, 1 failed"; exit 1; }
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+    echo "FAIL browser: playwright-core needs Node.js >= 20, found $(node --version)"; echo "0 passed, 1 failed"; exit 1
+fi
+want=$(node -p 'require(process.argv[1]).dependencies["playwright-core"]' "$HERE/package.json")
+have=$(node -p 'try { require(process.argv[1]).version } catch { "" }' "$HERE/node_modules/playwright-core/package.json")
+if [ "$have" != "$want" ]; then
+    echo "== npm install (playwright-core, no browser download)"
+    (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --no-package-lock \
+        --loglevel=error >/dev/null)
+fi
+
+# ---- scratch, cleanup ---------------------------------------------------------
+TMP=$(mktemp -d /tmp/interview-browser.XXXXXX)
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- fake microphone: speech, then 2 s of silence, 16-bit 48 kHz mono -------------
+WAV=$TMP/answer.wav
+espeak-ng -s 150 -w "$TMP/speech.wav" "I have five years of experience building distributed systems."
+sox "$TMP/speech.wav" -r 48000 -c 1 -b 16 -e signed-integer "$WAV" pad 0.3 2.0
+cp "$WAV" "$ART/fake_mic.wav"
+
+# ---- mock OpenAI -----------------------------------------------------------------
+export MOCK_OPENAI_API_KEY=sk-browser-test-$RANDOM$RANDOM
+/usr/bin/python3 "$ROOT/tests/mock_openai.py" --port 0 --cert-dir "$TMP/certs" \
+    >"$TMP/mock.json" 2>"$ART/browser-mock.log" &
+PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$TMP/mock.json" ] && break; sleep 0.1; done
+[ -s "$TMP/mock.json" ] || { echo "FAIL browser: mock did not start" >&2; cat "$ART/browser-mock.log" >&2; echo "0 passed, 1 failed"; exit 1; }
+mock_field() { /usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())[sys.argv[2]])' "$TMP/mock.json" "$1"; }
+MOCK_PORT=$(mock_field port)
+MOCK_CA=$(mock_field ca)
+MOCK_BASE=$(mock_field base_url)
+
+# ---- the binary -----------------------------------------------------------------------
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HOST=127.0.0.1 PORT=$PORT OPENAI_API_KEY=$MOCK_OPENAI_API_KEY OPENAI_BASE_URL=$MOCK_BASE SSL_CERT_FILE=$MOCK_CA \
+    "$BIN" >"$ART/browser-server.log" 2>&1 &
+PIDS+=($!)
+healthy=0
+for _ in $(seq 1 100); do
+    if /usr/bin/python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+        "http://127.0.0.1:$PORT/health" 2>/dev/null; then healthy=1; break; fi
+    sleep 0.1
+done
+[ $healthy = 1 ] || { echo "FAIL browser: server not healthy" >&2; tail -20 "$ART/browser-server.log" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+# ---- tests -----------------------------------------------------------------------------
+export INTERVIEW_URL=http://127.0.0.1:$PORT
+export MOCK_URL=https://127.0.0.1:$MOCK_PORT
+export NODE_EXTRA_CA_CERTS=$MOCK_CA
+export FAKE_MIC_WAV=$WAV
+export ARTIFACTS_DIR=$ART
+rc=0
+timeout 200 node "$HERE/test_pages.mjs" || rc=$?
+if [ $rc = 124 ]; then echo "FAIL browser: test_pages.mjs killed after 200 s"; echo "0 passed, 1 failed"; fi
+exit $rc
