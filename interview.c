@@ -355,6 +355,7 @@ static int wire_openai(struct server *s)
         .max_answer_samples = (uint32_t)cfg->max_answer_seconds * 16000u,
         .history_messages = (uint32_t)cfg->history_messages,
         .audio_chunk_bytes = (uint32_t)cfg->audio_chunk_bytes,
+        .max_piece_bytes = (uint32_t)(cfg->tx_buffer_size / 2 - 512),
         .have_key = cfg->openai_api_key[0] != '\0',
     };
     struct up_config uc = {

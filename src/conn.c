@@ -40,6 +40,7 @@ extern const size_t page_interview_html_len, page_stream_test_html_len;
 #define CONN_ACCEPT_BURST 64    /* accepts per readiness event, so reads are not starved */
 #define CONN_HTTP_OUT_MAX 2048  /* a complete HTTP response we generate */
 #define CONN_INLINE_BODY 1024   /* larger bodies are static and streamed */
+#define CONN_QUEUE_MAX 64       /* events waiting behind a full send ring, per client */
 
 static const char conn_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -48,13 +49,14 @@ static bool conn_process(struct conn *c);
 static void conn_update_events(struct conn *c);
 static void conn_send_close_frame(struct conn *c, uint16_t code, const char *reason);
 static void conn_big_pump(struct conn *c);
+static bool conn_big_next(struct conn *c);
 bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n);
 
 static uint64_t conn_now(const struct conn *c) { return c->srv->loop.now_ms; }
 
 static bool conn_has_output(const struct conn *c)
 {
-    return (c->tx.buf && ring_len(&c->tx)) || c->big;
+    return (c->tx.buf && ring_len(&c->tx)) || c->big || c->queued;
 }
 
 /* ---- buffers -------------------------------------------------------- */
@@ -96,7 +98,7 @@ static size_t conn_raw_room(const struct conn *c, const struct server *s)
 
 size_t conn_send_room(const struct conn *c, const struct server *s)
 {
-    return c->big ? 0 : conn_raw_room(c, s); /* a large message owns the ring */
+    return c->big || c->queued ? 0 : conn_raw_room(c, s); /* a large message owns the ring */
 }
 
 void conn_want_drain(struct conn *c) { c->want_drain = true; }
@@ -135,6 +137,7 @@ static bool conn_send_iov(struct conn *c, struct iovec *iov, int iovcnt)
     }
     if (!c->tx_stall_ms)
         c->tx_stall_ms = conn_now(c);
+    conn_update_events(c); /* sends start outside this connection's own event too */
     return true;
 }
 
@@ -148,7 +151,7 @@ static bool conn_send_frame(struct conn *c, enum wsf_opcode op, const void *p, s
 
 bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n)
 {
-    if (c->state != CONN_WS || c->big)
+    if (c->state != CONN_WS || c->big || c->queued)
         return false; /* nothing follows our close frame; nothing cuts into a message */
     if (n + 10 > s->cfg.tx_buffer_size) { /* never fits the ring: stream a copy */
         char *copy = malloc(n);
@@ -162,29 +165,80 @@ bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n
     return conn_send_frame(c, WSF_TEXT, json, n);
 }
 
-/* Move as much of the large message as fits; at the end send a deferred close. */
+/* Move as much of the large message (then the queued ones) as fits; when
+ * all are out, send a close frame that waited for them. */
 static void conn_big_pump(struct conn *c)
 {
     struct server *s = c->srv;
-    while (c->big) {
+    for (;;) {
+        if (!c->big && (!c->queued || !conn_big_next(c)))
+            break;
         size_t room = conn_raw_room(c, s), left = c->big_len - c->big_off;
         size_t k = left < room ? left : room;
-        if (k == 0)
-            break;
         struct iovec iov = {(void *)(c->big + c->big_off), k};
-        if (!conn_send_iov(c, &iov, 1))
+        if (k == 0 || !conn_send_iov(c, &iov, 1))
             break;
         c->big_off += k;
         if (c->big_off == c->big_len) {
             if (c->big_owned)
                 free((void *)c->big);
             c->big = NULL;
-            if (c->pending_close) {
-                conn_send_close_frame(c, c->pending_close, c->pending_reason);
-                c->pending_close = 0;
-            }
         }
     }
+    if (!c->big && !c->queued && c->pending_close) {
+        uint16_t code = c->pending_close;
+        c->pending_close = 0;
+        conn_send_close_frame(c, code, c->pending_reason);
+    }
+}
+
+/* Start the next queued message: its frame header, then its body as big. */
+static bool conn_big_next(struct conn *c)
+{
+    struct conn_msg *m = c->queued;
+    uint8_t hdr[10];
+    size_t hl = wsf_header(hdr, WSF_TEXT, true, m->len);
+    struct iovec iov = {hdr, hl};
+    if (!conn_send_iov(c, &iov, 1))
+        return false;
+    c->queued = m->next;
+    c->nqueued--;
+    c->big = m->text;
+    c->big_owned = true;
+    c->big_len = m->len;
+    c->big_off = 0;
+    free(m);
+    return true;
+}
+
+bool conn_send_text_queued(struct server *s, struct conn *c, const char *json, size_t n)
+{
+    if (c->state != CONN_WS)
+        return false;
+    if (conn_send_text(s, c, json, n))
+        return true;
+    if (c->nqueued >= CONN_QUEUE_MAX) {
+        log_event(LOG_WARN, c->id, "send_queue_full", "closing with 1013");
+        conn_close_ws(s, c, 1013, "client not reading");
+        return false;
+    }
+    struct conn_msg *m = malloc(sizeof *m);
+    char *copy = malloc(n);
+    if (!m || !copy) {
+        free(m);
+        free(copy);
+        return false;
+    }
+    memcpy(copy, json, n);
+    *m = (struct conn_msg){.text = copy, .len = n};
+    struct conn_msg **tail = &c->queued;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = m;
+    c->nqueued++;
+    conn_big_pump(c);
+    conn_update_events(c);
+    return true;
 }
 
 bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n)
@@ -192,7 +246,7 @@ bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n
     uint8_t hdr[10];
     size_t hl = wsf_header(hdr, WSF_TEXT, true, n);
     struct iovec iov = {hdr, hl};
-    if (c->state != CONN_WS || c->big || !conn_send_iov(c, &iov, 1)) {
+    if (c->state != CONN_WS || c->big || c->queued || !conn_send_iov(c, &iov, 1)) {
         free(json);
         return false;
     }
@@ -208,15 +262,14 @@ bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n
 
 bool conn_send_binary(struct server *s, struct conn *c, const void *p, size_t n)
 {
-    (void)s;
-    if (c->state != CONN_WS)
+    if (c->state != CONN_WS || n > conn_send_room(c, s))
         return false;
     return conn_send_frame(c, WSF_BINARY, p, n);
 }
 
 static void conn_send_close_frame(struct conn *c, uint16_t code, const char *reason)
 {
-    if (c->big) { /* frames cannot interleave with a message: close after it */
+    if (c->big || c->queued) { /* frames cannot interleave with a message: close after it */
         c->pending_close = code;
         c->pending_reason = reason;
         return;
@@ -719,7 +772,7 @@ static bool conn_flush(struct conn *c)
         ring_consume(&c->tx, (uint32_t)w);
         c->tx_stall_ms = conn_now(c);
     }
-    if (c->big)
+    if (c->big || c->queued)
         conn_big_pump(c);
     if (c->tx.buf && ring_len(&c->tx) == 0) {
         conn_give_ring(&s->tx_pool, &c->tx);
@@ -821,6 +874,12 @@ static void conn_destroy(struct conn *c, const char *why)
     conn_give_msg(c);
     if (c->big_owned)
         free((void *)c->big);
+    while (c->queued) {
+        struct conn_msg *m = c->queued;
+        c->queued = m->next;
+        free(m->text);
+        free(m);
+    }
     uint32_t idx = (uint32_t)(c - s->conns);
     if (c->refused)
         s->refusing--;
@@ -942,7 +1001,9 @@ void conn_sweep(struct server *s)
         }
         switch (c->state) {
         case CONN_HTTP:
-            if (c->deadline_ms && now >= c->deadline_ms) {
+            if (conn_has_output(c)) /* a response is draining: SEND_TIMEOUT guards it */
+                c->deadline_ms = now + cfg->handshake_timeout_ms;
+            else if (c->deadline_ms && now >= c->deadline_ms) {
                 if (c->rx.buf && ring_len(&c->rx)) {
                     conn_http_error(c, 408, "request head not received in time", NULL);
                     conn_update_events(c);
@@ -996,3 +1057,4 @@ void conn_shutdown_all(struct server *s)
 #undef CONN_ACCEPT_BURST
 #undef CONN_HTTP_OUT_MAX
 #undef CONN_INLINE_BODY
+#undef CONN_QUEUE_MAX

@@ -65,8 +65,8 @@ static void dlg_send(struct dlg *d, cJSON *o)
     cJSON_Delete(o);
     if (!text)
         return;
-    if (!conn_send_text(d->srv, d->conn, text, strlen(text)))
-        log_event(LOG_WARN, d->conn->id, "event_not_sent", "send ring full or closing");
+    if (!conn_send_text_queued(d->srv, d->conn, text, strlen(text)))
+        log_event(LOG_WARN, d->conn->id, "event_not_sent", "closing or out of memory");
     free(text);
 }
 

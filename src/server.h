@@ -60,6 +60,13 @@ enum conn_state {
     CONN_LINGER,    /* response sent, write side shut; discarding input until EOF */
 };
 
+/* A text message waiting for the send ring (see conn_send_text_queued). */
+struct conn_msg {
+    struct conn_msg *next;
+    char *text;
+    size_t len;
+};
+
 #define SERVER_REFUSE_SLOTS 64 /* extra slots beyond max_connections, to say 503 politely */
 
 struct server;
@@ -87,6 +94,8 @@ struct conn {
     const char *big; /* one large body or message being streamed through tx */
     bool big_owned;  /* free(big) when done */
     size_t big_len, big_off;
+    struct conn_msg *queued; /* messages waiting behind big, in order */
+    uint8_t nqueued;
     uint16_t pending_close;    /* close frame waiting for the large message */
     const char *pending_reason; /* static string */
     uint8_t *msg;  /* borrowed assembly buffer, NULL when none */
@@ -139,6 +148,10 @@ size_t conn_send_room(const struct conn *c, const struct server *s);
  * (malloc'd) and streams it through the send ring; until it is out, nothing
  * else is sent and reading pauses. */
 bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n);
+/* Like conn_send_text, but when the ring is full the message waits in a
+ * short per-client queue (in order, streamed later) instead of failing; a
+ * client with CONN_QUEUE_MAX messages waiting is closed with 1013. */
+bool conn_send_text_queued(struct server *s, struct conn *c, const char *json, size_t n);
 /* Ask for app_on_drain() once the send ring has room again. */
 void conn_want_drain(struct conn *c);
 /* Start the closing handshake with code and a short reason. */

@@ -72,12 +72,12 @@ static bool stream_send(struct stream *st, cJSON *o)
     cJSON_AddStringToObject(o, "timestamp", clock_iso8601(ts));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    bool ok = text && conn_send_text(st->srv, st->conn, text, strlen(text));
+    bool ok = text && conn_send_text_queued(st->srv, st->conn, text, strlen(text));
     free(text);
     if (ok)
         st->sent++;
     else
-        log_event(LOG_WARN, st->conn->id, "event_not_sent", "send ring full or closing");
+        log_event(LOG_WARN, st->conn->id, "event_not_sent", "closing or out of memory");
     return ok;
 }
 
@@ -275,11 +275,17 @@ static void stream_audio(struct stream *st, const cJSON *msg)
 static void stream_chat(struct stream *st, const cJSON *msg)
 {
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(msg, "message");
+    struct server *s = st->srv;
     if (!cJSON_IsString(text)) {
         stream_error(st, "INVALID_MESSAGE", "chat needs a string field \"message\"");
         return;
     }
-    struct server *s = st->srv;
+    /* Each receiver gets its own copy in its send ring: keep broadcasts
+     * small enough to fit, so memory stays bounded by the rings. */
+    if (strlen(text->valuestring) + 512 > s->cfg.tx_buffer_size / 2) {
+        stream_error(st, "MESSAGE_TOO_LARGE", "chat message longer than half the send ring");
+        return;
+    }
     for (uint32_t i = 0; i < s->conns_used; i++) {
         struct conn *c = &s->conns[i];
         struct stream *to = c->srv && c->state == CONN_WS && c->route == ROUTE_WS_STREAM ? c->app : NULL;
@@ -335,7 +341,8 @@ bool stream_on_message(struct server *s, struct conn *c, const char *type, const
         size_t len;
         if (!stream_data(st, msg, &buf, &len, false))
             return true;
-        if (!buf && st->audio_len) { /* no data: transcribe the audio sent so far */
+        if (!buf && st->audio_len && !st->stt && st->srv->turn.have_key) {
+            /* no data: transcribe the audio sent so far */
             buf = st->audio;
             len = st->audio_len;
             st->audio = NULL;

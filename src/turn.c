@@ -15,8 +15,8 @@
 #include "upstream.h"
 
 #define TURN_REPLY_MAX 4096      /* reply text kept (150 tokens is ~800 bytes) */
-#define TURN_TEXT_MAX 4096       /* one transcript */
-#define TURN_STT_BODY_MAX 16384  /* transcription response body */
+#define TURN_TEXT_MAX 16384      /* one transcript (10 minutes of speech is ~9 KB) */
+#define TURN_STT_BODY_MAX 65536  /* transcription response body */
 #define TURN_CHAT_BODY_MAX 65536 /* chat request JSON: prompt + 10 messages */
 #define TURN_SPEECH_BODY_MAX 8192
 #define TURN_SSE_MAX 16384       /* one SSE event */
@@ -207,6 +207,23 @@ static void turn_maybe_finish(struct session *s)
 
 /* ---- audio relay ------------------------------------------------------ */
 
+/* The longest run of whole frames from the start of abuf within limit bytes
+ * (a piece must fit the client's send ring), but never fewer than two. */
+static size_t turn_mp3_cut(const struct session *s, size_t limit)
+{
+    size_t need = 0, off = mp3_skip_id3(s->abuf, s->alen, &need), best = 0;
+    for (uint32_t frames = 0; off < s->alen; frames++) {
+        struct mp3_frame f;
+        if (mp3_frame_at(s->abuf + off, s->alen - off, &f) != 1 || off + f.len > s->alen)
+            break;
+        if (off + f.len > limit && frames >= 2)
+            break;
+        off += f.len;
+        best = off;
+    }
+    return best;
+}
+
 /* Bytes at the start of abuf that form whole MP3 frames we may send now.
  * Until the answer is final, the last two frames stay behind so that the
  * sentence's last piece always carries at least two frames (a browser's
@@ -245,13 +262,18 @@ static size_t turn_mp3_ready(struct session *s, bool final, uint8_t *gain)
         if (f.gain > *gain)
             *gain = f.gain;
     }
-    if (final)
-        return frames ? ends[2] : 0;
-    if (frames < 4)
-        return 0;
-    size_t ready = ends[0]; /* all but the last two frames */
-    bool full = s->alen + 4096 > s->acap;
-    return ready >= s->cfg->audio_chunk_bytes || full ? ready : 0;
+    size_t ready;
+    if (final) {
+        ready = frames ? ends[2] : 0;
+    } else {
+        if (frames < 4)
+            return 0;
+        ready = ends[0]; /* all but the last two frames */
+        bool full = s->alen + 4096 > s->acap;
+        if (ready < s->cfg->audio_chunk_bytes && !full)
+            return 0;
+    }
+    return ready > s->cfg->max_piece_bytes ? turn_mp3_cut(s, s->cfg->max_piece_bytes) : ready;
 }
 
 static void turn_consume_audio(struct session *s, size_t n)
@@ -298,9 +320,11 @@ static bool turn_emit_pcm(struct session *s, bool final)
         s->wav_header_done = true;
     }
     for (;;) {
-        size_t n = s->alen & ~(size_t)1;
-        if (n > s->cfg->audio_chunk_bytes)
-            n = s->cfg->audio_chunk_bytes & ~(size_t)1;
+        size_t n = s->alen & ~(size_t)1, cap = s->cfg->audio_chunk_bytes;
+        if (cap > s->cfg->max_piece_bytes)
+            cap = s->cfg->max_piece_bytes;
+        if (n > cap)
+            n = cap & ~(size_t)1;
         if (n == 0 || (!final && n < s->cfg->audio_chunk_bytes))
             break;
         if (!s->sink->audio_room(s->ctx, n + 44 + TURN_AUDIO_ROOM_EXTRA))
@@ -348,12 +372,21 @@ static void turn_tts_head(void *ctx, const struct up_head *h)
 static size_t turn_tts_body(void *ctx, const uint8_t *p, size_t n)
 {
     struct session *s = ctx;
-    size_t room = s->acap - s->alen, take = n < room ? n : room;
-    memcpy(s->abuf + s->alen, p, take);
-    s->alen += take;
-    turn_emit(s);
-    s->tts_stalled = take < n;
-    return take;
+    size_t done = 0;
+    for (;;) {
+        size_t room = s->acap - s->alen, take = n - done < room ? n - done : room;
+        memcpy(s->abuf + s->alen, p + done, take);
+        s->alen += take;
+        done += take;
+        size_t before = s->alen;
+        bool sent = turn_emit(s);
+        /* Stop when everything is in, or when the client has no room (the
+         * drain resumes us) or nothing could leave (the tick resumes us). */
+        if (done == n || !sent || s->alen == before)
+            break;
+    }
+    s->tts_stalled = done < n;
+    return done;
 }
 
 static void turn_tts_done(void *ctx, int err, int status, const char *message)
@@ -362,10 +395,10 @@ static void turn_tts_done(void *ctx, int err, int status, const char *message)
     s->tts = NULL;
     if (err != UP_OK) {
         char msg[256];
-        snprintf(msg, sizeof msg, "text-to-speech failed: %s%s%d", message,
-                 status ? " (HTTP " : "", status);
         if (status)
-            strncat(msg, ")", sizeof msg - strlen(msg) - 1);
+            snprintf(msg, sizeof msg, "text-to-speech failed: %s (HTTP %d)", message, status);
+        else
+            snprintf(msg, sizeof msg, "text-to-speech failed: %s", message);
         s->audio_ok = false; /* the rest of the reply goes out as text only */
         s->alen = 0;
         s->sink->error(s->ctx, TURN_E_TTS, msg);
@@ -466,8 +499,9 @@ static size_t turn_chat_body(void *ctx, const uint8_t *p, size_t n)
             s->chat_done = s->chat_broken = true;
         } else if (kind == OAI_CHUNK_DELTA && dlen) {
             size_t room = sizeof s->reply - 1 - s->reply_len;
-            if (dlen > room)
-                dlen = sentence_next(delta, room, true, 0, room); /* cut on a boundary */
+            if (dlen > room) /* keep whole UTF-8 sequences: the reply is sent as text */
+                for (dlen = room; dlen > 0 && ((unsigned char)delta[dlen] & 0xC0) == 0x80; dlen--)
+                    ;
             memcpy(s->reply + s->reply_len, delta, dlen);
             s->reply_len += dlen;
             s->reply[s->reply_len] = '\0';

@@ -23,6 +23,7 @@ struct turn_config {
     uint32_t max_answer_samples; /* answer buffer cap (16 kHz samples) */
     uint32_t history_messages;   /* last N messages sent as context */
     uint32_t audio_chunk_bytes;  /* target size of one binary audio message */
+    uint32_t max_piece_bytes;    /* hard cap of one piece: it must fit the client's send ring */
     bool have_key;               /* false: every AI call fails fast with TURN_E_NO_KEY */
 };
 

@@ -710,9 +710,22 @@ static void up_error_message(struct up_req *r, char *out, size_t cap)
         return;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
     const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
-    if (cJSON_IsString(m) && m->valuestring && m->valuestring[0])
-        snprintf(out, cap, "%s", m->valuestring);
+    if (cJSON_IsString(m) && m->valuestring && m->valuestring[0]) {
+        /* Keep whole UTF-8 sequences: this text reaches clients as JSON. */
+        size_t n = strlen(m->valuestring);
+        if (n >= cap)
+            for (n = cap - 1; n > 0 && ((unsigned char)m->valuestring[n] & 0xC0) == 0x80; n--)
+                ;
+        memcpy(out, m->valuestring, n);
+        out[n] = '\0';
+    }
     cJSON_Delete(j);
+    /* The API quotes (masked) keys back in auth errors: never pass that on. */
+    if (r->status == 401 || r->status == 403)
+        snprintf(out, cap, "the API refused the key (HTTP %d)", r->status);
+    for (char *k = strstr(out, "sk-"); k; k = strstr(k, "sk-"))
+        for (k += 3; *k && *k != ' ' && *k != '.' && *k != ','; k++)
+            *k = '*';
 }
 
 static void up_pause(struct up_req *r)

@@ -399,6 +399,38 @@ def test_loop_responsive():
             asyncio.run(go(srv, mock))
 
 
+def test_slow_reader():
+    """A client that reads slowly through a small socket buffer and a small
+    send ring still gets every audio piece and the final event (backpressure
+    pauses the TTS download instead of dropping anything)."""
+    import socket as so
+
+    async def go(srv, mock):
+        sock = so.socket()
+        sock.setsockopt(so.SOL_SOCKET, so.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", srv.port))
+        async with websockets.connect(srv.url("/ws/slowpoke"), sock=sock, max_size=None,
+                                      max_queue=1, read_limit=2048) as ws:
+            await ws.recv()
+            await ws.send('{"type":"start_interview"}')
+            events = []
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                m = await asyncio.wait_for(ws.recv(), 30)
+                events.append((time.time(), m if isinstance(m, bytes) else json.loads(m)))
+                await asyncio.sleep(0.02)
+                if isinstance(events[-1][1], dict) and events[-1][1]["type"] in ("interview_started", "error"):
+                    break
+            check("slow reader: the reply completes (interview_started)",
+                  events[-1][1].get("type") == "interview_started", types(events)[-3:])
+            check_audio("slow reader", events, mock)
+    long_reply = " ".join(["This is a fairly long sentence that the interviewer says out loud."] * 12)
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply=long_reply, tts_chunk_bytes=4000)
+        with server_for(mock, TX_BUFFER_SIZE="16k", AUDIO_CHUNK_BYTES="8k") as srv:
+            asyncio.run(go(srv, mock))
+
+
 # ---- seed 000 ------------------------------------------------------------------
 
 async def seed000_flow(srv, mock):
@@ -439,7 +471,7 @@ def test_seed000():
 
 if __name__ == "__main__":
     for t in [test_seed001, test_validation, test_no_key, test_history_window, test_faults, test_tls_faults,
-              test_loop_responsive, test_seed000]:
+              test_loop_responsive, test_slow_reader, test_seed000]:
         try:
             t()
         except Exception as e:  # a crashed test is a failed test
