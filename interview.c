@@ -409,6 +409,7 @@ int main(int argc, char **argv)
 /* ---- the rest of the program (unity build) -------------------------- */
 #include "src/app.c"
 #include "src/audio.c"
+#include "src/b64.c"
 #include "src/cfgval.c"
 #include "src/clock.c"
 #include "src/conn.c"

@@ -4,7 +4,7 @@
  * ai_response with the audio in base64). The variant is told per message
  * from the shape of audio_chunk's data, so a seed 001 client gets everything
  * seed 001 promises and at most a few extra message types it may ignore.
- * deps: turn.c, cJSON, mbedTLS base64 */
+ * deps: turn.c b64.c, cJSON, mbedTLS base64 */
 #include "dialect.h"
 
 #include <cJSON.h>
@@ -16,6 +16,7 @@
 #include <mbedtls/base64.h>
 
 #include "audio.h"
+#include "b64.h"
 #include "clock.h"
 #include "log.h"
 #include "server.h"
@@ -262,15 +263,13 @@ static bool dlg_samples_from_array(struct dlg *d, const cJSON *data, size_t *n)
 /* Seed 000: data is base64 of 16 kHz mono s16le PCM. */
 static bool dlg_samples_from_base64(struct dlg *d, const char *b64, size_t *n)
 {
-    size_t len = strlen(b64), out = 0;
-    if (mbedtls_base64_decode((unsigned char *)dlg_samples, sizeof dlg_samples, &out,
-                              (const unsigned char *)b64, len) != 0 ||
-        out % 2) {
+    ssize_t out = b64_decode(b64, strlen(b64), (uint8_t *)dlg_samples, sizeof dlg_samples);
+    if (out < 0 || out % 2) {
         dlg_error(d, "INVALID_AUDIO",
                   "audio_chunk data must be base64 of 16-bit PCM, at most 32000 bytes");
         return false;
     }
-    *n = out / 2; /* little-endian hosts only: x86-64 and arm64 */
+    *n = (size_t)out / 2; /* little-endian hosts only: x86-64 and arm64 */
     return true;
 }
 

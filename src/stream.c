@@ -6,7 +6,7 @@
  * Policies: a second connection with a session id that is connected replaces
  * the first (close 4000). A broadcast receiver whose send ring cannot take a
  * chat message is closed with 1013 rather than silently skipped, so the
- * others never wait for it. deps: upstream.c oai.c, cJSON, mbedTLS base64 */
+ * others never wait for it. deps: upstream.c oai.c b64.c, cJSON */
 #include "stream.h"
 
 #include <cJSON.h>
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/base64.h>
 
+#include "b64.h"
 #include "clock.h"
 #include "log.h"
 #include "oai.h"
@@ -224,17 +224,18 @@ static bool stream_data(struct stream *st, const cJSON *msg, uint8_t **out, size
         stream_error(st, "INVALID_MESSAGE", "data must be a base64 string");
         return false;
     }
-    size_t n = strlen(data->valuestring), need = 0;
+    size_t n = strlen(data->valuestring);
     if (n == 0)
         return true;
-    mbedtls_base64_decode(NULL, 0, &need, (const unsigned char *)data->valuestring, n);
-    uint8_t *buf = need ? malloc(need) : NULL;
-    if (!buf || mbedtls_base64_decode(buf, need, len, (const unsigned char *)data->valuestring, n) != 0) {
+    uint8_t *buf = malloc(b64_decoded_max(n));
+    ssize_t r = buf ? b64_decode(data->valuestring, n, buf, b64_decoded_max(n)) : B64_E_TOO_BIG;
+    if (r < 0) {
         free(buf);
         stream_error(st, "INVALID_DATA", "data is not valid base64");
         return false;
     }
     *out = buf;
+    *len = (size_t)r;
     return true;
 }
 

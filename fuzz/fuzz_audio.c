@@ -1,0 +1,43 @@
+// deps: src/audio.c
+/* WAV header parser fuzzer (TTS wav answers go through it). Invariants: a
+ * header found is within the input and AUDIO_WAV_MAX_HEADER, describes
+ * 16-bit PCM, and is found again at the same length in every longer prefix
+ * (incremental: "need more" never turns into a different answer); a header
+ * we write ourselves parses back to what we wrote; the RMS amplitude of the
+ * input read as samples is within [0, 1]. Exact-size heap copies throughout. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t *in = malloc(size ? size : 1);
+    memcpy(in, data, size);
+    struct audio_wav w;
+    int whole = audio_wav_parse(in, size, &w);
+    if (whole > 0 && ((size_t)whole > size || whole > (int)AUDIO_WAV_MAX_HEADER || w.bits != 16))
+        abort();
+    for (size_t k = 0; k < size; k += 1 + k / 8) { /* prefixes: undecided, or the same answer */
+        uint8_t *pre = malloc(k ? k : 1);
+        memcpy(pre, in, k);
+        int r = audio_wav_parse(pre, k, &w);
+        free(pre);
+        if (r != 0 && r != whole)
+            abort();
+    }
+    uint32_t rate = 8000 + (size >= 2 ? ((uint32_t)data[0] << 8 | data[1]) % 40001 : 8000);
+    uint8_t hdr[44];
+    audio_wav_header(hdr, rate, 1, (uint32_t)size);
+    if (audio_wav_parse(hdr, sizeof hdr, &w) != 44 || w.sample_rate != rate || w.channels != 1)
+        abort();
+    size_t ns = size / 2;
+    int16_t *s = malloc(ns ? ns * sizeof *s : 1);
+    memcpy(s, in, ns * sizeof *s);
+    double a = audio_rms_amplitude(s, ns);
+    if (!(a >= 0.0 && a <= 1.0))
+        abort();
+    free(s);
+    free(in);
+    return 0;
+}
