@@ -192,14 +192,16 @@ static bool httpq_in_reqline(uint8_t state)
  * exactly max_head bytes (or a line of exactly max_target) still passes. */
 static int httpq_scan_byte(struct httpq_parser *st, size_t i, unsigned char c)
 {
-    if (i >= httpq_limit(st->max_head, HTTPQ_DEFAULT_MAX_HEAD))
-        return HTTPQ_E_HEAD_TOO_LARGE;
+    /* The line limit first: a request line that also exceeds the head limit
+     * (max_target == max_head in the server) is still a 414, as documented. */
     if (httpq_in_reqline(st->line_state)) {
         if (i == 0 && c == ' ')
             return HTTPQ_E_BAD; /* empty method */
         if (c != '\r' && i >= httpq_limit(st->max_target, HTTPQ_DEFAULT_MAX_TARGET))
             return HTTPQ_E_URI_TOO_LONG;
     }
+    if (i >= httpq_limit(st->max_head, HTTPQ_DEFAULT_MAX_HEAD))
+        return HTTPQ_E_HEAD_TOO_LARGE;
     if (st->line_state <= HTTPQ_S_REQLINE_CR)
         return httpq_scan_reqline(&st->line_state, c);
     if (st->line_state == HTTPQ_S_LINE_START)

@@ -377,6 +377,10 @@ static void test_limits(void)
     CHECK(runl("GET /01234 HTTP/1.1\r\nHost: a\r\n\r\n", 32, lim) == 32);  /* 19 */
     CHECK(runl("GET /012345 HTTP/1.1\r\nHost: a\r\n\r\n", 33, lim) == 33); /* 20 */
     CHECK(runl("GET /0123456 HTTP/1.1\r\nHost: a\r\n\r\n", 34, lim) == HTTPQ_E_URI_TOO_LONG);
+    /* the server sets max_target == max_head: a line over both is still 414, not 431 */
+    lim.max_head = 20;
+    CHECK(runs("GET /0123456789abcdef", lim) == HTTPQ_E_URI_TOO_LONG);
+    lim.max_head = limits.max_head;
 
     /* 431 for size: a head of exactly max_head passes. */
     lim = limits;
