@@ -27,7 +27,10 @@ apt_install() {
 }
 
 build_tools() { apt_install musl-tools gcc binutils ca-certificates dpkg-dev xz-utils bzip2; }
-test_tools() { apt_install clang libclang-rt-14-dev python3 python3-websockets procps coreutils openssl; }
+test_tools() {
+    apt_install clang libclang-rt-14-dev python3 python3-websockets procps coreutils openssl \
+        valgrind cppcheck clang-tidy nginx-light haproxy
+}
 
 # vendor/fetch.sh downloads, verifies and builds mbedTLS and cJSON (see vendor/MANIFEST).
 # It is incremental: a second run with nothing to do takes about a second.
@@ -136,6 +139,58 @@ build_asan() {
     log "built build/interview-asan"
 }
 
+# Plain glibc debug build (no sanitizer), for valgrind: valgrind cannot see
+# malloc inside the static musl binary.
+build_debug() {
+    vendor_libs debug
+    local V=$B/vendor-debug
+    gcc $WARN -g -O1 -I"$V/include" -o "$B/interview-debug" interview.c "$B/gen/ca_bundle.c" "$B/gen/pages.c" \
+        -L"$V/lib" $LIBS -lm -lpthread
+    printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --log-file="%s/valgrind/%%p.log" "%s/interview-debug" "$@"\n' \
+        "$B" "$B" >"$B/interview-valgrind"
+    chmod +x "$B/interview-valgrind"
+}
+
+# cppcheck: warning/portability/performance classes; inline suppressions carry
+# their reason. CHAR_BIT is predefined because cppcheck does not read
+# <limits.h> and mbedTLS's check_config.h #errors without it.
+CPPCHECK_OPTS="--std=c11 --enable=warning,portability,performance --inline-suppr --error-exitcode=1 -q
+    -D_GNU_SOURCE -DCHAR_BIT=8 -Isrc --suppress=missingIncludeSystem --suppress=missingInclude"
+
+# clang -Werror (compile of the whole unity build), cppcheck, clang-tidy (.clang-tidy).
+run_analysis() {
+    local st=0
+    clang $WARN -O2 -I"$B/vendor/include" -c interview.c -o "$B/interview-clang.o" >"$B/clang.log" 2>&1 || st=1
+    [ $st = 0 ] || cat "$B/clang.log"
+    result "clang -Wall -Wextra -Werror builds the server" $st
+    st=0
+    # shellcheck disable=SC2086
+    cppcheck $CPPCHECK_OPTS src/*.c interview.c >"$B/cppcheck.log" 2>&1 || st=1
+    [ $st = 0 ] || cat "$B/cppcheck.log"
+    result "cppcheck clean" $st
+    st=0
+    clang-tidy --quiet interview.c -- $WARN -Isrc -I"$B/vendor-asan/include" >"$B/clang-tidy.log" 2>&1 || st=1
+    grep -q 'warning:\|error:' "$B/clang-tidy.log" && st=1
+    [ $st = 0 ] || grep -A5 'warning:\|error:' "$B/clang-tidy.log" | head -60
+    result "clang-tidy clean (checks in .clang-tidy)" $st
+}
+
+# A representative subset of the integration tests under valgrind memcheck;
+# every server process's log must be empty: 0 errors, 0 definite/indirect leaks.
+run_valgrind() {
+    rm -rf "$B/valgrind"; mkdir -p "$B/valgrind"
+    INTERVIEW_BIN=$B/interview-valgrind timeout 900 /usr/bin/python3 tests/integ/valgrind_subset.py \
+        >"$B/valgrind-subset.log" 2>&1 || true
+    grep -E '^FAIL|passed' "$B/valgrind-subset.log" | sed 's/^/[valgrind] /'
+    tally "$B/valgrind-subset.log"
+    local n bad st=1
+    n=$(find "$B/valgrind" -name '*.log' | wc -l)
+    bad=$(find "$B/valgrind" -name '*.log' -size +0 | wc -l)
+    [ "$bad" = 0 ] || find "$B/valgrind" -name '*.log' -size +0 -exec head -40 {} \;
+    [ "$bad" = 0 ] && [ "$n" -gt 0 ] && st=0
+    result "valgrind memcheck: $n server processes, $bad with errors or leaks" $st
+}
+
 deps_of() { sed -n '1s#^// deps:##p' "$1"; }
 # Line 2 "// libs: cjson mbedtls" links the third-party libraries built for $2 (asan or fuzz).
 libs_of() {
@@ -231,6 +286,8 @@ cmd_test() {
     result "build/interview is static (no interpreter, no shared library)" $st
     echo "== unit tests (ASan+UBSan)"
     run_unit
+    echo "== static analysis (clang, cppcheck, clang-tidy)"
+    run_analysis
     echo "== fuzz harnesses (${FUZZ_SECS_TEST}s each, ASan+UBSan)"
     build_fuzzers
     run_fuzz "$FUZZ_SECS_TEST"
@@ -243,6 +300,9 @@ cmd_test() {
     INTERVIEW_BIN=$B/interview timeout 120 /usr/bin/python3 tests/integ/static_chroot.py >"$B/chroot.log" 2>&1 || true
     grep -E '^(FAIL|ok)|passed' "$B/chroot.log" | sed 's/^/[chroot] /'
     tally "$B/chroot.log"
+    echo "== valgrind memcheck (glibc debug build, integration subset)"
+    build_debug
+    run_valgrind
     echo "== browser tests (headless Chromium, playwright-core)"
     timeout 600 tests/browser/run.sh "$B/interview" >"$B/browser.log" 2>&1 || true
     grep -E '^(FAIL|ok)|passed' "$B/browser.log" | sed 's/^/[browser] /'

@@ -403,7 +403,11 @@ int main(int argc, char **argv)
     }
     if (wire_openai(&srv) != 0)
         return 1;
-    return server_run(&srv) == 0 ? 0 : 1;
+    int rc = server_run(&srv) == 0 ? 0 : 1;
+    /* Joins the resolver thread, so a clean exit leaves nothing behind
+     * (glibc keeps per-thread resolver state that valgrind counts as lost). */
+    up_destroy(srv.up);
+    return rc;
 }
 
 /* ---- the rest of the program (unity build) -------------------------- */

@@ -138,6 +138,7 @@ static ssize_t route_split(const char *path, size_t n, struct route_seg *segs)
         while (end < n && path[end] != '/')
             end++;
         struct route_seg tmp;
+        /* cppcheck-suppress uninitvar ; tmp is only written (decoded into) before it is read */
         struct route_seg *g = count < ROUTE_MAX_SEGS ? &segs[count] : &tmp;
         ssize_t len = route_decode_count(path + i, end - i, g->s, sizeof g->s);
         if (len < 0)

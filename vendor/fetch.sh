@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vendor/fetch.sh OUTDIR [musl|asan|fuzz]
+# vendor/fetch.sh OUTDIR [musl|asan|fuzz|debug]
 #
 # Fetches the Debian (trixie) source packages of mbedtls and cjson with a
 # private apt configuration, verifies them against vendor/MANIFEST, unpacks
@@ -9,6 +9,7 @@
 #   musl (default)  musl-gcc, hardened -Os        -> OUTDIR/{include,lib}
 #   asan            gcc   -g -O1 ASan+UBSan       -> OUTDIR-asan/{include,lib}
 #   fuzz            clang -g -O1 ASan+UBSan       -> OUTDIR-fuzz/{include,lib}
+#   debug           gcc   -g -O1 (for valgrind)   -> OUTDIR-debug/{include,lib}
 #
 # lib/:     libmbedtls.a libmbedx509.a libmbedcrypto.a libcjson.a
 # include/: mbedtls/ psa/ (mbedtls/mbedtls_config.h is OUR vendor config) cJSON.h
@@ -18,7 +19,7 @@
 # notes about accepted newer versions, and logs only when something fails.
 set -euo pipefail
 
-usage() { echo "usage: $0 OUTDIR [musl|asan|fuzz]" >&2; exit 2; }
+usage() { echo "usage: $0 OUTDIR [musl|asan|fuzz|debug]" >&2; exit 2; }
 die() { echo "vendor/fetch.sh: $*" >&2; exit 1; }
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 MODE=${2:-musl}
@@ -38,6 +39,7 @@ case $MODE in
     musl) DEST=$OUT;      CC=musl-gcc; CFLAGS="-std=c17 $HARDEN" ;;
     asan) DEST=$OUT-asan; CC=gcc;      CFLAGS="-std=c17 $SAN" ;;
     fuzz) DEST=$OUT-fuzz; CC=clang;    CFLAGS="-std=c17 $SAN"; PKGS="$PKGS clang" ;;
+    debug) DEST=$OUT-debug; CC=gcc;    CFLAGS="-std=c17 -g -O1" ;;
     *) usage ;;
 esac
 
