@@ -660,6 +660,7 @@ def test_leaks():
             print(f"leaks: baseline fds={fd0} rss={rss0} KiB; after {cycles} cycles ({dt_cycles:.1f}s) fds={fd1} "
                   f"rss={rss1} KiB; after {turns} aborted turns ({dt_turns:.1f}s, {len(mock.requests())} upstream "
                   f"requests) fds={fd2} rss={rss2} KiB", flush=True)
+            measure("leak_fds_and_rss_kib_baseline_cycles_aborted", f"{fd0}/{rss0},{fd1}/{rss1},{fd2}/{rss2}")
             measure("leak_rss_delta_kib_after_cycles", rss1 - rss0)
             measure("leak_rss_delta_kib_after_aborted_turns", rss2 - rss0)
             check(f"{cycles} connect/disconnect cycles: every upgrade answered 101", bad == 0, bad)
