@@ -554,7 +554,12 @@ def test_sigterm_turns():
         srv.__enter__()
 
         async def client(i, started, codes):
-            async with websockets.connect(srv.url(f"/ws/t{i}"), max_size=None, open_timeout=20) as ws:
+            # one source address per client, so a per-IP connection limit cannot interfere
+            sock = socket.socket()
+            sock.bind((f"127.0.2.{1 + i}", 0))
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", srv.port))
+            async with websockets.connect(srv.url(f"/ws/t{i}"), sock=sock, max_size=None, open_timeout=20) as ws:
                 await ws.recv()
                 await ws.send('{"type":"start_interview"}')
                 while True:
