@@ -26,6 +26,14 @@ static void fz_inside(struct slice in, struct slice part)
         __builtin_trap();
 }
 
+static bool fz_plain_host(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '-'))
+            return false;
+    return true;
+}
+
 static void fz_cidrs(const char *s, size_t n)
 {
     struct access_cidr l[ACCESS_CIDR_MAX];
@@ -107,13 +115,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         access_token_valid(f[i], fn[i]);
         if (i + 1 < nf)
             access_same_origin(in, (struct slice){f[i + 1], fn[i + 1]});
-        if (fn[i] < 200 && !memchr(f[i], '/', fn[i]) && !memchr(f[i], '@', fn[i])) {
+        if (fn[i] > 0 && fn[i] < 200 && fz_plain_host(f[i], fn[i])) {
             char o[220];
             int m = snprintf(o, sizeof o, "http://%.*s", (int)fn[i], f[i]);
-            struct slice host = {f[i], fn[i]};
-            /* a Host with a valid authority is same-origin with http://Host */
-            bool same = access_same_origin((struct slice){o, (size_t)m}, host);
-            (void)same;
+            /* a plain host name is same-origin with http://<it>, and not with https:// */
+            if (!access_same_origin((struct slice){o, (size_t)m}, in) ||
+                access_same_origin((struct slice){o + 7, (size_t)m - 7}, in))
+                __builtin_trap();
+            m = snprintf(o, sizeof o, "https://%.*s", (int)fn[i], f[i]);
+            if (access_same_origin((struct slice){o, (size_t)m}, (struct slice){o + 8, (size_t)m - 8}) !=
+                true)
+                __builtin_trap();
         }
     }
     for (size_t i = 0; i < nf; i++)
