@@ -235,6 +235,8 @@ def test_origin():
             ("Origin null (sandboxed page, file:)", "Origin: null\r\n", f"127.0.0.1:{p}", 403),
             ("scheme not http(s)", f"Origin: ftp://127.0.0.1:{p}\r\n", f"127.0.0.1:{p}", 403),
             ("listed in ALLOWED_ORIGINS", "Origin: http://127.0.0.1:3000\r\n", f"127.0.0.1:{p}", 101),
+            ("seed 000's front-end (default list)", "Origin: http://localhost:3001\r\n", f"localhost:{p}", 101),
+            ("listed origin's other port", "Origin: http://localhost:3002\r\n", f"localhost:{p}", 403),
         ]
         for name, extra, host, want in cases:
             for path in ("/ws/o1", "/api/stream/ws/o1"):
