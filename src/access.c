@@ -251,6 +251,31 @@ static bool access_prev_entry(struct slice v, size_t *end, struct slice *e)
     return true;
 }
 
+/* An X-Forwarded-For entry: an address, or one with a port as some proxies
+ * write it ("192.0.2.1:4711", "[2001:db8::1]:4711", "[2001:db8::1]"). */
+static int access_xff_entry(struct slice e, struct access_addr *a)
+{
+    if (access_addr_parse(e.p, e.n, a) == ACCESS_OK)
+        return ACCESS_OK;
+    const char *end = e.n ? memchr(e.p, e.p[0] == '[' ? ']' : ':', e.n) : NULL;
+    if (!end)
+        return ACCESS_E_SYNTAX;
+    size_t rest = e.n - (size_t)(end - e.p) - (e.p[0] == '[');
+    const char *port = end + (e.p[0] == '[');
+    if (rest && (port[0] != ':' || rest < 2 || rest > 6))
+        return ACCESS_E_SYNTAX;
+    for (size_t i = 1; i < rest; i++)
+        if (port[i] < '0' || port[i] > '9')
+            return ACCESS_E_SYNTAX;
+    if (e.p[0] == '[')
+        return access_addr_parse(e.p + 1, (size_t)(end - e.p) - 1, a) == ACCESS_OK && memchr(e.p, ':', (size_t)(end - e.p))
+                   ? ACCESS_OK
+                   : ACCESS_E_SYNTAX;
+    return access_addr_parse(e.p, (size_t)(end - e.p), a) == ACCESS_OK && memchr(e.p, '.', (size_t)(end - e.p))
+               ? ACCESS_OK
+               : ACCESS_E_SYNTAX;
+}
+
 int access_client_addr(const struct access_cidr *trusted, size_t ntrusted, const struct access_addr *peer,
                        const struct slice *xff, size_t nxff, struct access_addr *client)
 {
@@ -263,7 +288,7 @@ int access_client_addr(const struct access_cidr *trusted, size_t ntrusted, const
         struct slice e;
         while (access_prev_entry(xff[f], &end, &e)) {
             struct access_addr a;
-            if (believed >= ACCESS_XFF_HOPS_MAX || access_addr_parse(e.p, e.n, &a) != ACCESS_OK)
+            if (believed >= ACCESS_XFF_HOPS_MAX || access_xff_entry(e, &a) != ACCESS_OK)
                 return believed;
             *client = a;
             believed++;

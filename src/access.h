@@ -65,8 +65,10 @@ bool access_cidr_match(const struct access_cidr *list, size_t n, const struct ac
 /* The client address: when peer is a trusted proxy, the X-Forwarded-For
  * values (all fields, in order, each a comma-separated list) are read right
  * to left and the first address that is not a trusted proxy is the client;
- * when every entry is trusted, the left-most one. An entry that is not an
- * address stops the walk: the last address believed (a trusted hop) is used.
+ * when every entry is trusted, the left-most one. Entries are addresses,
+ * optionally with a port ("192.0.2.1:80", "[2001:db8::1]:80"). An entry that
+ * is not an address stops the walk: the last address believed (a trusted hop)
+ * is used.
  * Returns the number of XFF entries believed (0 = the peer itself). */
 int access_client_addr(const struct access_cidr *trusted, size_t ntrusted, const struct access_addr *peer,
                        const struct slice *xff, size_t nxff, struct access_addr *client);

@@ -134,8 +134,20 @@ static void test_xff(void)
     CHECK(access_client_addr(t, nt, &peer, all, 1, &c) == 2 && addr_is(&c, "10.0.0.5"));
     struct slice bad[] = {S("198.51.100.1, junk, 10.0.0.6")};
     CHECK(access_client_addr(t, nt, &peer, bad, 1, &c) == 1 && addr_is(&c, "10.0.0.6"));
-    struct slice badfirst[] = {S("198.51.100.1, 1.2.3.4:80")};
+    struct slice badfirst[] = {S("198.51.100.1, 1.2.3.4:x80")};
     CHECK(access_client_addr(t, nt, &peer, badfirst, 1, &c) == 0 && addr_is(&c, "127.0.0.1"));
+    struct slice ports[] = {S("198.51.100.1:4711, 10.0.0.1:80")};
+    CHECK(access_client_addr(t, nt, &peer, ports, 1, &c) == 2 && addr_is(&c, "198.51.100.1"));
+    struct slice v6port[] = {S("[2001:db8::9]:4711")};
+    CHECK(access_client_addr(t, nt, &peer, v6port, 1, &c) == 1 && addr_is(&c, "2001:db8::9"));
+    struct slice v6br[] = {S("[2001:db8::9]")};
+    CHECK(access_client_addr(t, nt, &peer, v6br, 1, &c) == 1 && addr_is(&c, "2001:db8::9"));
+    const char *badports[] = {"1.2.3.4:", "1.2.3.4:1234567", "[2001:db8::9]x", "[2001:db8::9]:", "[1.2.3.4]:80",
+                              "2001:db8::9:80x", "[2001:db8::9", ":80", "[]:80", "1.2.3.4:80:80"};
+    for (size_t i = 0; i < sizeof badports / sizeof *badports; i++) {
+        struct slice one_bad[] = {S(badports[i])};
+        CHECK(access_client_addr(t, nt, &peer, one_bad, 1, &c) == 0 && addr_is(&c, "127.0.0.1"));
+    }
     struct slice empty[] = {S("")};
     CHECK(access_client_addr(t, nt, &peer, empty, 1, &c) == 0 && addr_is(&c, "127.0.0.1"));
     CHECK(access_client_addr(t, nt, &peer, NULL, 0, &c) == 0 && addr_is(&c, "127.0.0.1"));
