@@ -380,6 +380,10 @@ def test_proxies():
         e = upgrade(p, "/ws/x5", "X-Forwarded-For: 203.0.113.5\r\nX-Forwarded-For: 203.0.113.7\r\n")
         check("xff: repeated fields form one list, the right-most untrusted (203.0.113.7) is the client -> 101",
               e[0] == 101, e[0])
+        g = upgrade(p, "/ws/x7", "X-Forwarded-For: 203.0.113.8:4711, 127.0.0.1:5000\r\n")
+        check("xff: entries with a port (203.0.113.8:4711) are read as their address -> 101", g[0] == 101, g[0])
+        if g[3]:
+            g[3].close()
         a[3].close()
         time.sleep(0.3)
         f = upgrade(p, "/ws/x6", xff)
@@ -388,6 +392,7 @@ def test_proxies():
         log = srv.log()
         check("xff: logs name the forwarded client and the proxy",
               "forwarded_client" in log and "peer=203.0.113.5 via=127.0.0.1:" in log and
+              "peer=203.0.113.8 via=127.0.0.1:" in log and
               "peer=203.0.113.5" in log.split("ws_open", 1)[-1])
         for x in (b, d, e, f):
             if x[3]:
