@@ -57,6 +57,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"HOST", "host", CFG_HOST, O(host), 0, 0, "0.0.0.0", "listen address (IPv4/IPv6 literal or localhost)", NULL, 0, false},
     {"PORT", "port", CFG_UINT, O(port), 1, 65535, "8000", "listen port", NULL, 0, false},
     {"OPENAI_API_KEY", "openai-api-key", CFG_STR, O(openai_api_key), 0, 0, "", "OpenAI API key (never logged)", NULL, 0, true},
+    {"OPENAI_API_KEY_FILE", "openai-api-key-file", CFG_FILE, O(openai_api_key_file), 0, 0, "", "file holding the OpenAI key (container secrets); not with OPENAI_API_KEY", NULL, 0, false},
     {"OPENAI_BASE_URL", "openai-base-url", CFG_URL, O(openai_base_url), 0, 0, "https://api.openai.com/v1", "OpenAI-compatible API base (http:// allowed for local servers)", NULL, 0, false},
     {"SSL_CERT_FILE", "ssl-cert-file", CFG_FILE, O(ssl_cert_file), 0, 0, "", "PEM CA bundle replacing the built-in one", NULL, 0, false},
     {"MAX_CONNECTIONS", "max-connections", CFG_UINT, O(max_connections), 1, 1000000, "10000", "open connections; beyond it HTTP 503", NULL, 0, false},
@@ -96,7 +97,17 @@ static const struct cfg_opt cfg_opts[] = {
     {"UPSTREAM_IDLE_TIMEOUT", "upstream-idle-timeout", CFG_MS, O(upstream_idle_timeout_ms), 100, 600 * SEC, "15s", "silence between response bytes", NULL, 0, false},
     {"UPSTREAM_TOTAL_TIMEOUT", "upstream-total-timeout", CFG_MS, O(upstream_total_timeout_ms), 100, 3600 * SEC, "60s", "one API call including retries", NULL, 0, false},
     {"DNS_CACHE_TTL", "dns-cache-ttl", CFG_MS, O(dns_cache_ms), 0, 86400 * SEC, "60s", "how long a resolved API address is reused", NULL, 0, false},
-    {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000", "comma-separated origins that get CORS headers on /api/stream/* and /health", NULL, 0, false},
+    {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000,http://localhost:3001,http://127.0.0.1:3001", "comma-separated origins that get CORS headers on /api/stream/* and /health, and may open WebSockets from another origin", NULL, 0, false},
+    {"INTERVIEW_AUTH_TOKEN", "auth-token", CFG_STR, O(auth_token), 0, 0, "", "bearer token required on WebSocket upgrades and /api/stream/* (16..255 of A-Z a-z 0-9 . _ ~ + -)", NULL, 0, true},
+    {"INTERVIEW_AUTH_TOKEN_FILE", "auth-token-file", CFG_FILE, O(auth_token_file), 0, 0, "", "file holding INTERVIEW_AUTH_TOKEN (one trailing newline ignored)", NULL, 0, false},
+    {"TRUSTED_PROXIES", "trusted-proxies", CFG_STR, O(trusted_proxies), 0, 0, "", "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", NULL, 0, false},
+    {"WS_MESSAGES_PER_SEC", "ws-messages-per-sec", CFG_UINT, O(ws_messages_per_sec), 0, 1000000, "50", "WebSocket data messages per second per connection (0 = no limit)", NULL, 0, false},
+    {"WS_MESSAGES_BURST", "ws-messages-burst", CFG_UINT, O(ws_messages_burst), 1, 1000000, "100", "messages a connection may send at once above the rate", NULL, 0, false},
+    {"WS_BYTES_PER_SEC", "ws-bytes-per-sec", CFG_SIZE, O(ws_bytes_per_sec), 0, 1 * K * K * K, "1m", "WebSocket message bytes per second per connection (0 = no limit)", NULL, 0, false},
+    {"WS_BYTES_BURST", "ws-bytes-burst", CFG_SIZE, O(ws_bytes_burst), 1 * K, 1 * K * K * K, "4m", "bytes a connection may send at once above the rate", NULL, 0, false},
+    {"AI_TURNS_PER_MINUTE", "ai-turns-per-minute", CFG_UINT, O(ai_turns_per_minute), 0, 100000, "30", "AI requests (turns, transcriptions) per connection per minute, also the burst (0 = no limit)", NULL, 0, false},
+    {"RATE_LIMIT_STRIKES", "rate-limit-strikes", CFG_UINT, O(rate_limit_strikes), 1, 100000, "10", "refused messages (faster than 1/s) before close 1008", NULL, 0, false},
+    {"MAX_WEBSOCKETS_PER_IP", "max-websockets-per-ip", CFG_UINT, O(max_websockets_per_ip), 1, 1000000, "256", "open WebSockets per client address; beyond it 429", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
 };
@@ -253,8 +264,68 @@ static char cfg_system_prompt[16384] =
     "briefly to the candidate's last answer, then ask a relevant follow-up or the next "
     "question. Your words are spoken aloud, so never use lists, markdown, code or emoji.";
 
-static void cfg_check(const struct config *cfg)
+static void cfg_fail(const char *msg)
 {
+    fprintf(stderr, "interview: %s\n", msg);
+    exit(EXIT_CONFIG);
+}
+
+/* A secret from a file: one trailing newline (LF or CRLF) is ignored; the
+ * contents never appear in a message. */
+static void cfg_read_secret(const char *env, const char *path, char *dst, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(dst, 1, cap - 1, f) : 0;
+    bool more = f && fgetc(f) != EOF;
+    if (f)
+        fclose(f);
+    if (n && dst[n - 1] == '\n')
+        n--;
+    if (n && dst[n - 1] == '\r')
+        n--;
+    dst[n] = '\0';
+    if (!f || more || n == 0 || memchr(dst, '\0', n)) {
+        fprintf(stderr, "interview: invalid %s=\"%s\": unreadable, empty or over %zu bytes\n", env, path,
+                cap - 1);
+        exit(EXIT_CONFIG);
+    }
+}
+
+static bool cfg_printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return false;
+    return true;
+}
+
+static void cfg_check_access(struct config *cfg)
+{
+    if (cfg->openai_api_key[0] && cfg->openai_api_key_file[0])
+        cfg_fail("set OPENAI_API_KEY or OPENAI_API_KEY_FILE, not both");
+    if (cfg->openai_api_key_file[0])
+        cfg_read_secret("OPENAI_API_KEY_FILE", cfg->openai_api_key_file, cfg->openai_api_key,
+                        sizeof cfg->openai_api_key);
+    if (!cfg_printable(cfg->openai_api_key)) /* it goes into a header line */
+        cfg_fail("invalid OpenAI API key: must be printable ASCII without spaces");
+    if (cfg->auth_token[0] && cfg->auth_token_file[0])
+        cfg_fail("set INTERVIEW_AUTH_TOKEN or INTERVIEW_AUTH_TOKEN_FILE, not both");
+    if (cfg->auth_token_file[0])
+        cfg_read_secret("INTERVIEW_AUTH_TOKEN_FILE", cfg->auth_token_file, cfg->auth_token,
+                        sizeof cfg->auth_token);
+    if (cfg->auth_token[0] && !access_token_valid(cfg->auth_token, strlen(cfg->auth_token)))
+        cfg_fail("invalid INTERVIEW_AUTH_TOKEN: expected 16..255 characters of A-Z a-z 0-9 . _ ~ + -");
+    if (access_cidr_parse(cfg->trusted_proxies, strlen(cfg->trusted_proxies), cfg->trusted, ACCESS_CIDR_MAX,
+                          &cfg->ntrusted) != ACCESS_OK) {
+        fprintf(stderr, "interview: invalid TRUSTED_PROXIES=\"%s\": expected comma-separated IPv4/IPv6 "
+                        "addresses or CIDRs (at most %d)\n", cfg->trusted_proxies, ACCESS_CIDR_MAX);
+        exit(EXIT_CONFIG);
+    }
+}
+
+static void cfg_check(struct config *cfg)
+{
+    cfg_check_access(cfg);
     if (cfg->rx_buffer_size <= cfg->max_header_size) {
         fprintf(stderr, "interview: invalid RX_BUFFER_SIZE: must exceed MAX_HEADER_SIZE (%llu)\n",
                 (unsigned long long)cfg->max_header_size);
@@ -412,12 +483,14 @@ int main(int argc, char **argv)
 
 /* ---- the rest of the program (unity build) -------------------------- */
 #include "src/app.c"
+#include "src/access.c"
 #include "src/audio.c"
 #include "src/b64.c"
 #include "src/cfgval.c"
 #include "src/clock.c"
 #include "src/conn.c"
 #include "src/dialect.c"
+#include "src/guard.c"
 #include "src/http_req.c"
 #include "src/http_resp.c"
 #include "src/jsonv.c"
@@ -426,6 +499,7 @@ int main(int argc, char **argv)
 #include "src/mp3.c"
 #include "src/oai.c"
 #include "src/pool.c"
+#include "src/ratelimit.c"
 #include "src/resolver.c"
 #include "src/ring.c"
 #include "src/route.c"

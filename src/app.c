@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "dialect.h"
+#include "guard.h"
 #include "stream.h"
 #include "jsonv.h"
 #include "log.h"
@@ -84,6 +85,14 @@ static void app_pong(struct server *s, struct conn *c)
     app_send_obj(s, c, o);
 }
 
+/* Messages that start an upstream pipeline: counted against AI_TURNS_PER_MINUTE. */
+static bool app_starts_ai(const struct conn *c, const char *type)
+{
+    if (c->route == ROUTE_WS_STREAM)
+        return strcmp(type, "transcription_request") == 0;
+    return strcmp(type, "send_for_AI_processing") == 0 || strcmp(type, "start_interview") == 0;
+}
+
 void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
     size_t off = 0;
@@ -104,6 +113,8 @@ void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
         app_error(s, c, "INVALID_MESSAGE", "message must be a JSON object");
     else if (!cJSON_IsString(type))
         app_error(s, c, "INVALID_MESSAGE", "message needs a string field \"type\"");
+    else if (app_starts_ai(c, type->valuestring) && !guard_ai_turn(s, c))
+        ; /* answered with RATE_LIMITED */
     else if (c->route == ROUTE_WS_STREAM)
         stream_on_message(s, c, type->valuestring, root);
     else if (strcmp(type->valuestring, "ping") == 0)

@@ -28,6 +28,7 @@
 
 #include "app.h"
 #include "clock.h"
+#include "guard.h"
 #include "log.h"
 #include "server.h"
 #include "stream.h"
@@ -323,6 +324,7 @@ static const char *conn_reason(int status)
     case 101: return "Switching Protocols";
     case 200: return "OK";
     case 204: return "No Content";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 400: return "Bad Request";
     case 404: return "Not Found";
@@ -330,6 +332,7 @@ static const char *conn_reason(int status)
     case 408: return "Request Timeout";
     case 414: return "URI Too Long";
     case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
@@ -421,6 +424,8 @@ static bool conn_method_is(const struct httpq_request *req, const char *m)
     return slice_eq(req->method, m, strlen(m));
 }
 
+static bool conn_origin_allowed(const struct server *s, struct slice origin);
+
 /* Returns true when the connection became a WebSocket. */
 static bool conn_upgrade(struct conn *c, const struct httpq_request *req, const struct route_match *m)
 {
@@ -451,11 +456,19 @@ static bool conn_upgrade(struct conn *c, const struct httpq_request *req, const 
         conn_http_error(c, 503, "server shutting down", NULL);
         return false;
     }
-    char out[256];
+    struct slice proto; /* the client's own "bearer.<t>" offer, echoed as RFC 6455 4.2.2 requires */
+    const char *why, *extra;
+    int refuse = guard_upgrade(s, c, req, conn_origin_allowed(s, req->origin), &proto, &why, &extra);
+    if (refuse) {
+        conn_http_error(c, refuse, why, extra);
+        return false;
+    }
+    char out[256 + ACCESS_TOKEN_MAX];
     int n = snprintf(out, sizeof out,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                     accept);
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%.*s%s\r\n",
+                     accept, proto.n ? "Sec-WebSocket-Protocol: " : "", (int)proto.n,
+                     proto.n ? proto.p : "", proto.n ? "\r\n" : "");
     struct iovec iov = {out, (size_t)n};
     if (!conn_send_iov(c, &iov, 1))
         return false;
@@ -535,6 +548,12 @@ static void conn_stream_api(struct conn *c, const struct httpq_request *req, con
         conn_http_respond(c, 204, extra, "text/plain", NULL, false, keep);
         return;
     }
+    const char *why, *extra;
+    int refuse = guard_http(c->srv, c, req, &why, &extra);
+    if (refuse) {
+        conn_http_error(c, refuse, why, extra);
+        return;
+    }
     if (!conn_method_is(req, method) && !(status && conn_method_is(req, "HEAD"))) {
         char allow[64];
         snprintf(allow, sizeof allow, "Allow: %s%s, OPTIONS\r\n", method, status ? ", HEAD" : "");
@@ -607,8 +626,9 @@ static bool conn_process_http(struct conn *c)
             conn_http_error(c, httpq_status(r), "malformed request", NULL);
             return true;
         }
-        log_event(LOG_DEBUG, c->id, "http_request", "%.*s %.*s", (int)req.method.n, req.method.p,
-                  (int)req.target.n, req.target.p);
+        /* The path only: the query may carry ?token= */
+        log_event(LOG_DEBUG, c->id, "http_request", "%.*s %.*s%s", (int)req.method.n, req.method.p,
+                  (int)req.path.n, req.path.p, req.query.n ? "?(query not logged)" : "");
         conn_route(c, &req); /* req points into rx: consume only afterwards */
         conn_cors[0] = '\0';
         ring_consume(&c->rx, (uint32_t)r);
@@ -624,6 +644,8 @@ static bool conn_process_http(struct conn *c)
 static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *p, size_t n)
 {
     c->last_msg_ms = conn_now(c);
+    if (!guard_message(c->srv, c, n))
+        return; /* answered with RATE_LIMITED, or closing with 1008 */
     if (opcode == WSF_TEXT)
         app_on_text(c->srv, c, p, n);
     else
@@ -937,6 +959,7 @@ static void conn_accept_one(struct server *s, int fd, const struct sockaddr_stor
     c->deadline_ms = s->loop.now_ms + s->cfg.handshake_timeout_ms;
     c->last_rx_ms = s->loop.now_ms;
     conn_format_peer(ss, c->peer, sizeof c->peer);
+    guard_on_accept(c, ss);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->refused = over;

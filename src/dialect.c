@@ -6,6 +6,7 @@
  * seed 001 promises and at most a few extra message types it may ignore.
  * deps: turn.c b64.c, cJSON, mbedTLS base64 */
 #include "dialect.h"
+#include "guard.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -300,8 +301,10 @@ static void dlg_audio_chunk(struct dlg *d, const cJSON *msg)
         return;
     }
     bool now = cJSON_IsTrue(speaking);
-    if (d->speaking && !now && dlg_sess(d))
-        session_answer(d->sess); /* seed 000: speech ended */
+    /* seed 000: speech ended. Under the AI-turn limit the audio stays and
+     * goes with the next answer. */
+    if (d->speaking && !now && guard_ai_turn(d->srv, d->conn) && dlg_sess(d))
+        session_answer(d->sess);
     d->speaking = now;
 }
 

@@ -8,7 +8,9 @@
 #include "loop.h"
 #include "pool.h"
 #include "ring.h"
+#include "access.h"
 #include "http_req.h"
+#include "ratelimit.h"
 #include "route.h"
 #include "turn.h"
 #include "upstream.h"
@@ -48,7 +50,15 @@ struct config {
     uint64_t upstream_max_inflight, upstream_pool_size, upstream_max_retries;
     uint64_t upstream_connect_timeout_ms, upstream_tls_timeout_ms, upstream_first_byte_timeout_ms;
     uint64_t upstream_idle_timeout_ms, upstream_total_timeout_ms, dns_cache_ms;
-    char allowed_origins[2048]; /* comma-separated, for CORS */
+    char allowed_origins[2048]; /* comma-separated, for CORS and the upgrade Origin rule */
+    /* access control and limits against abuse (guard.c) */
+    char auth_token[ACCESS_TOKEN_MAX + 1]; /* never logged; empty = no token required */
+    char auth_token_file[1024], openai_api_key_file[1024];
+    char trusted_proxies[2048];
+    struct access_cidr trusted[ACCESS_CIDR_MAX]; /* parsed trusted_proxies */
+    size_t ntrusted;
+    uint64_t ws_messages_per_sec, ws_messages_burst, ws_bytes_per_sec, ws_bytes_burst;
+    uint64_t ai_turns_per_minute, rate_limit_strikes, max_websockets_per_ip;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
 };
@@ -105,7 +115,11 @@ struct conn {
         struct wsf_parser wsf;
     } p;
     char client_id[ROUTE_ID_MAX + 1];
-    char peer[56]; /* INET6_ADDRSTRLEN + ":65535" */
+    char peer[56]; /* INET6_ADDRSTRLEN + ":65535"; the believed client after an upgrade */
+    struct conn_guard {            /* guard.c: who the client is and what it has used */
+        struct access_addr addr;   /* TCP peer, or the X-Forwarded-For client behind a trusted proxy */
+        struct rl_bucket msgs, bytes, turns, strikes;
+    } guard;
     void *app; /* dialect state */
 };
 

@@ -87,6 +87,14 @@ done
 [ $healthy = 1 ] || { echo "FAIL browser: server not healthy" >&2; tail -20 "$ART/browser-server.log" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 # ---- tests -----------------------------------------------------------------------------
+# A second server with INTERVIEW_AUTH_TOKEN: the pages pass the token from their #fragment.
+export AUTH_TOKEN=browser-token-$RANDOM$RANDOM$RANDOM
+TPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HOST=127.0.0.1 PORT=$TPORT INTERVIEW_AUTH_TOKEN=$AUTH_TOKEN OPENAI_API_KEY=$MOCK_OPENAI_API_KEY \
+    OPENAI_BASE_URL=$MOCK_BASE SSL_CERT_FILE=$MOCK_CA "$BIN" >"$ART/browser-server-token.log" 2>&1 &
+PIDS+=($!)
+export TOKEN_URL=http://127.0.0.1:$TPORT
+
 export INTERVIEW_URL=http://127.0.0.1:$PORT
 export MOCK_URL=https://127.0.0.1:$MOCK_PORT
 export NODE_EXTRA_CA_CERTS=$MOCK_CA

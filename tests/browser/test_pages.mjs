@@ -125,6 +125,48 @@ async function streamPage() {
   }
 }
 
+// ---- pages against a server with INTERVIEW_AUTH_TOKEN ------------------------------
+
+const TOKEN_URL = process.env.TOKEN_URL || '';
+const AUTH_TOKEN = process.env.AUTH_TOKEN || '';
+
+async function tokenPages() {
+  if (!TOKEN_URL || PAGES_DIR) return;
+  const { context, page, errors } = await newPage({ viewport: { width: 1280, height: 900 } });
+  try {
+    await check('token: stream_test without #token cannot connect (401 on the upgrade)', async () => {
+      await page.goto(`${TOKEN_URL}/api/stream/test-page`);
+      await page.click('#connect');
+      await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'error',
+        null, { timeout: 5000 });
+    });
+    await check('token: stream_test with #token=<token> connects (subprotocol bearer.<token>) and pings', async () => {
+      await page.goto(`${TOKEN_URL}/api/stream/test-page#token=${AUTH_TOKEN}`);
+      await page.reload();
+      await page.click('#connect');
+      await page.waitForFunction(() => document.querySelector('#status').dataset.state === 'connected', null, { timeout: 5000 });
+      await page.click('#send-ping');
+      await page.waitForFunction(() => /"type":"pong"/.test(document.querySelector('#log').textContent), null, { timeout: 5000 });
+    });
+    await check('token: stream_test automated suite passes with the token (WebSockets and status fetches)', async () => {
+      await page.click('#run-tests');
+      await page.waitForFunction(() => window.__testResults && window.__testResults.done, null, { timeout: 60_000 });
+      const r = await page.evaluate(() => window.__testResults);
+      for (const d of r.details) if (!d.ok) console.log(`   FAIL ${d.name}${d.detail ? ` — ${d.detail}` : ''}`);
+      assert(r.failed === 0, `${r.failed} of ${r.passed + r.failed} checks failed`);
+      return `${r.passed} checks`;
+    });
+    await check('token: interview page with #token=<token> reaches ready', async () => {
+      await page.goto(`${TOKEN_URL}/#token=${AUTH_TOKEN}`);
+      await page.reload();
+      await page.waitForFunction(() => window.__stats && window.__stats.state === 'ready', null, { timeout: 10_000 });
+    });
+    void errors;
+  } finally {
+    await context.close();
+  }
+}
+
 // ---- interview page ----------------------------------------------------------------
 
 const stats = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__stats)));
@@ -240,6 +282,7 @@ try {
   await check('GET / serves the interview page', () => checkServed('/', 'start_interview'));
   await streamPage();
   await interviewPage();
+  await tokenPages();
 } catch (err) {
   fail('run', err && err.stack ? err.stack : err);
 } finally {

@@ -356,7 +356,8 @@ def test_limits_and_timeouts():
 
 
 def test_backpressure():
-    with Server(TX_BUFFER_SIZE="4k", SEND_TIMEOUT="2s") as srv:
+    # a ping flood on purpose: above the rate limits, which would close it first (test_access.py)
+    with Server(TX_BUFFER_SIZE="4k", SEND_TIMEOUT="2s", WS_MESSAGES_PER_SEC=0, WS_BYTES_PER_SEC=0) as srv:
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(("127.0.0.1", srv.port))
@@ -442,7 +443,7 @@ def test_logs():
 
 def test_scale():
     raise_nofile()
-    with Server() as srv:
+    with Server(MAX_WEBSOCKETS_PER_IP=2000) as srv:  # all from 127.0.0.1
         base = srv.rss_kib()
         idle = []
         for i in range(1000):

@@ -162,7 +162,8 @@ def test_slow_receiver():
             check("the stuck receiver was closed (1013) instead of holding up broadcasts", st == 404, st)
             check("its closing is logged", "broadcast_receiver_too_slow" in srv.log())
         s.close()
-    with Server(TX_BUFFER_SIZE="16k") as srv:
+    # 1200 chats as fast as possible: far above the per-connection rate limits (test_access.py)
+    with Server(TX_BUFFER_SIZE="16k", WS_MESSAGES_PER_SEC=0, WS_BYTES_PER_SEC=0) as srv:
         asyncio.run(go(srv))
 
 

@@ -1,0 +1,225 @@
+/* deps: access.c ratelimit.c route.c log.c clock.c, cJSON (and the server) */
+#include "guard.h"
+
+#include <cJSON.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "access.h"
+#include "clock.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "route.h"
+#include "server.h"
+#include "stream.h"
+
+#define GUARD_XFF_FIELDS 8   /* X-Forwarded-For header lines looked at */
+#define GUARD_RETRY_AFTER "Retry-After: 10\r\n"
+
+void guard_on_accept(struct conn *c, const struct sockaddr_storage *ss)
+{
+    struct access_addr *a = &c->guard.addr;
+    memset(a, 0, sizeof *a);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const void *)ss;
+        a->b[10] = a->b[11] = 0xff;
+        memcpy(a->b + 12, &v4->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const void *)ss;
+        memcpy(a->b, &v6->sin6_addr, 16);
+    }
+}
+
+/* Behind a trusted proxy, the client is the right-most untrusted
+ * X-Forwarded-For address; it replaces the peer for logs and per-IP limits. */
+static void guard_resolve_client(struct server *s, struct conn *c, const struct httpq_request *req)
+{
+    if (!s->cfg.ntrusted)
+        return;
+    struct slice xff[GUARD_XFF_FIELDS];
+    size_t n = 0;
+    for (size_t i = 0; i < req->num_headers && n < GUARD_XFF_FIELDS; i++) {
+        const struct httpq_header *h = &req->headers[i];
+        if (h->name.n == 15 && strncasecmp(h->name.p, "X-Forwarded-For", 15) == 0)
+            xff[n++] = h->value;
+    }
+    struct access_addr client;
+    if (access_client_addr(s->cfg.trusted, s->cfg.ntrusted, &c->guard.addr, xff, n, &client) == 0)
+        return;
+    char text[INET6_ADDRSTRLEN + 8];
+    access_addr_format(&client, text, sizeof text);
+    log_event(LOG_INFO, c->id, "forwarded_client", "peer=%s via=%s", text, c->peer);
+    c->guard.addr = client;
+    snprintf(c->peer, sizeof c->peer, "%s", text);
+}
+
+static bool guard_token_matches(const struct server *s, struct slice got)
+{
+    const char *want = s->cfg.auth_token;
+    return access_token_eq(want, strlen(want), got.p, got.n);
+}
+
+/* Any credential that matches admits; *offer is a bearer subprotocol the
+ * client offered (to echo). *seen says whether any credential came at all. */
+static bool guard_token_ok(const struct server *s, const struct httpq_request *req, struct slice *offer,
+                           bool *seen)
+{
+    bool ok = false;
+    struct slice cred;
+    *seen = false;
+    offer->n = 0;
+    const struct httpq_header *auth = httpq_header_get(req, "Authorization");
+    if (auth && access_bearer(auth->value, &cred)) {
+        *seen = true;
+        ok |= guard_token_matches(s, cred);
+    }
+    char q[ACCESS_TOKEN_MAX + 2];
+    ssize_t qn = req->query.p ? route_query_get(req->query.p, req->query.n, "token", q, sizeof q) : -1;
+    if (qn != -1) {
+        *seen = true;
+        ok |= qn >= 0 && guard_token_matches(s, (struct slice){q, (size_t)qn});
+    }
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const struct httpq_header *h = &req->headers[i];
+        struct slice entry;
+        if (h->name.n == 22 && strncasecmp(h->name.p, "Sec-WebSocket-Protocol", 22) == 0 &&
+            access_subproto_bearer(h->value, &entry, &cred)) {
+            *seen = true;
+            if (guard_token_matches(s, cred)) {
+                ok = true;
+                *offer = entry;
+            }
+        }
+    }
+    return ok;
+}
+
+static int guard_auth(struct server *s, struct conn *c, const struct httpq_request *req, struct slice *offer,
+                      const char **why, const char **extra)
+{
+    bool seen;
+    offer->n = 0;
+    if (!s->cfg.auth_token[0] || guard_token_ok(s, req, offer, &seen))
+        return 0;
+    /* The token itself never reaches a log line. */
+    log_event(LOG_WARN, c->id, "auth_refused", "peer=%s %s", c->peer,
+              seen ? "wrong token" : "no token");
+    *why = seen ? "invalid token" : "authentication required";
+    *extra = "WWW-Authenticate: Bearer realm=\"interview\"\r\n";
+    return 401;
+}
+
+static uint32_t guard_ws_from(const struct server *s, const struct access_addr *a)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->conns_used; i++) {
+        const struct conn *o = &s->conns[i];
+        if (o->srv && o->counted_ws && memcmp(o->guard.addr.b, a->b, 16) == 0)
+            n++;
+    }
+    return n;
+}
+
+int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
+                  struct slice *echo, const char **why, const char **extra)
+{
+    *extra = NULL;
+    echo->n = 0;
+    guard_resolve_client(s, c, req);
+    if (req->origin.p && !origin_listed && !(req->host.p && access_same_origin(req->origin, req->host))) {
+        /* A browser page from another site: cross-site WebSocket hijacking. */
+        log_event(LOG_WARN, c->id, "origin_refused", "peer=%s origin=%.*s", c->peer,
+                  (int)(req->origin.n > 200 ? 200 : req->origin.n), req->origin.p);
+        *why = "origin not allowed";
+        return 403;
+    }
+    int st = guard_auth(s, c, req, echo, why, extra);
+    if (st)
+        return st;
+    uint32_t have = guard_ws_from(s, &c->guard.addr);
+    if (have >= s->cfg.max_websockets_per_ip) {
+        log_event(LOG_WARN, c->id, "per_ip_limit", "peer=%s websockets=%u max=%llu", c->peer, have,
+                  (unsigned long long)s->cfg.max_websockets_per_ip);
+        *why = "too many WebSocket connections from this address";
+        *extra = GUARD_RETRY_AFTER;
+        return 429;
+    }
+    return 0;
+}
+
+int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, const char **why,
+               const char **extra)
+{
+    struct slice unused;
+    *extra = NULL;
+    return guard_auth(s, c, req, &unused, why, extra);
+}
+
+/* Answer a refused message in the dialect's error shape, or close 1008 once
+ * the client has been refused more than rate_limit_strikes times faster than
+ * one per second. */
+static bool guard_refuse(struct server *s, struct conn *c, const char *what)
+{
+    if (c->state != CONN_WS)
+        return false;
+    if (!rl_take(&c->guard.strikes, 1, 1000, s->cfg.rate_limit_strikes, 1, s->loop.now_ms)) {
+        log_event(LOG_WARN, c->id, "rate_limit_close", "peer=%s %s, refused repeatedly", c->peer, what);
+        conn_close_ws(s, c, 1008, "rate limit exceeded repeatedly");
+        return false;
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg, "rate limit exceeded: %s; this message was not processed", what);
+    log_event(LOG_INFO, c->id, "rate_limited", "peer=%s %s", c->peer, what);
+    if (c->route == ROUTE_WS_STREAM) {
+        stream_on_invalid(s, c, "RATE_LIMITED", msg);
+        return false;
+    }
+    cJSON *o = cJSON_CreateObject();
+    char out[512];
+    if (o) {
+        cJSON_AddStringToObject(o, "type", "error");
+        cJSON_AddStringToObject(o, "message", msg); /* seed 001 reads message, seed 000 error */
+        cJSON_AddStringToObject(o, "error", msg);
+        cJSON_AddStringToObject(o, "code", "RATE_LIMITED");
+        cJSON_AddStringToObject(o, "timestamp", clock_iso8601((char[CLOCK_ISO_LEN]){0}));
+        if (cJSON_PrintPreallocated(o, out, (int)sizeof out, false))
+            conn_send_text_queued(s, c, out, strlen(out));
+        cJSON_Delete(o);
+    }
+    return false;
+}
+
+bool guard_message(struct server *s, struct conn *c, size_t n)
+{
+    const struct config *cfg = &s->cfg;
+    uint64_t now = s->loop.now_ms;
+    char what[96];
+    if (!rl_take(&c->guard.msgs, cfg->ws_messages_per_sec, 1000, cfg->ws_messages_burst, 1, now)) {
+        snprintf(what, sizeof what, "over %llu messages per second (WS_MESSAGES_PER_SEC)",
+                 (unsigned long long)cfg->ws_messages_per_sec);
+        return guard_refuse(s, c, what);
+    }
+    if (!rl_take(&c->guard.bytes, cfg->ws_bytes_per_sec, 1000, cfg->ws_bytes_burst, n, now)) {
+        snprintf(what, sizeof what, "over %llu bytes per second (WS_BYTES_PER_SEC)",
+                 (unsigned long long)cfg->ws_bytes_per_sec);
+        return guard_refuse(s, c, what);
+    }
+    return true;
+}
+
+bool guard_ai_turn(struct server *s, struct conn *c)
+{
+    const struct config *cfg = &s->cfg;
+    if (rl_take(&c->guard.turns, cfg->ai_turns_per_minute, 60000, cfg->ai_turns_per_minute, 1, s->loop.now_ms))
+        return true;
+    char what[96];
+    snprintf(what, sizeof what, "over %llu AI requests per minute (AI_TURNS_PER_MINUTE)",
+             (unsigned long long)cfg->ai_turns_per_minute);
+    return guard_refuse(s, c, what);
+}
+
+#undef GUARD_XFF_FIELDS
+#undef GUARD_RETRY_AFTER

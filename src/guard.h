@@ -1,0 +1,39 @@
+/* Access control and limits against abuse, applied to one connection: the
+ * bearer token, the Origin rule and the per-IP cap on upgrades, the token on
+ * the /api/stream/... HTTP endpoints, and the per-connection token buckets on
+ * WebSocket messages and AI turns. Decisions come from the pure access.c and
+ * ratelimit.c; this file only applies them. A refused message is answered
+ * with an error RATE_LIMITED (never dropped silently); a client that keeps
+ * being refused is closed with 1008.
+ * deps: access.c ratelimit.c log.c (and the server: conn_send_*, stream.c) */
+#ifndef GUARD_H
+#define GUARD_H
+#include "base.h"
+#include "http_req.h"
+
+struct server;
+struct conn;
+struct sockaddr_storage;
+
+/* The TCP peer as the client address until a trusted proxy says otherwise. */
+void guard_on_accept(struct conn *c, const struct sockaddr_storage *ss);
+
+/* An upgrade request that passed the RFC 6455 checks. Returns 0 to accept,
+ * else the HTTP status to refuse with (*why: the error text; *extra: header
+ * lines). *echo is the Sec-WebSocket-Protocol value to select in the 101
+ * (the client's own "bearer.<t>" offer), n == 0 for none. origin_listed: the
+ * Origin is in ALLOWED_ORIGINS. */
+int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
+                  struct slice *echo, const char **why, const char **extra);
+
+/* The bearer token for the /api/stream/... HTTP endpoints: 0 or 401. */
+int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, const char **why,
+               const char **extra);
+
+/* A whole WebSocket data message of n bytes: true to process it, false when
+ * it was refused (answered with RATE_LIMITED, or the connection is closing). */
+bool guard_message(struct server *s, struct conn *c, size_t n);
+
+/* A message that starts an AI pipeline (a turn or a transcription). */
+bool guard_ai_turn(struct server *s, struct conn *c);
+#endif
