@@ -54,8 +54,19 @@ def wait_tls(port, ctx, timeout=10):
     return None, None
 
 
+async def refused_status(port, ctx, origin):
+    try:
+        async with websockets.connect(f"wss://localhost:{port}/ws/foreign", ssl=ctx, origin=origin):
+            return 101
+    except websockets.exceptions.InvalidStatusCode as e:
+        return e.status_code
+
+
 async def turn_through(port, ctx):
-    async with websockets.connect(f"wss://localhost:{port}/ws/deployed", ssl=ctx, max_size=None) as ws:
+    # Sent as a browser on the proxy's own origin would: the Origin rule compares
+    # it with the Host the proxy passes on, so this fails if the port is dropped.
+    async with websockets.connect(f"wss://localhost:{port}/ws/deployed", ssl=ctx, max_size=None,
+                                  origin=f"https://localhost:{port}") as ws:
         greet = json.loads(await ws.recv())
         await ws.send(json.dumps({"type": "audio_chunk", "data": [1200, -1200] * 4000}))
         await ws.recv()
@@ -83,6 +94,8 @@ def run_proxy(name, argv, port, ctx, srv, mock):
               f"(greeting, user_transcript ... ai_response_complete, audio relayed)",
               greet == "greeting" and kinds[0] == "user_transcript" and last["type"] == "ai_response_complete"
               and last["text"].strip() == mock.config()["reply"] and audio > 0, (kinds, audio))
+        st = asyncio.run(refused_status(port, ctx, "https://evil.example"))
+        check(f"{name}: a cross-site Origin is refused through the proxy -> 403", st == 403, st)
     finally:
         proc.terminate()
         try:
@@ -100,7 +113,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="interview-deploy-")
     os.chmod(tmp, 0o755)
     with MockOpenAI(cert_dir=CERTS) as mock:
-        with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca) as srv:
+        with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                    TRUSTED_PROXIES="127.0.0.1") as srv:
             backend = f"127.0.0.1:{srv.port}"
             if shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"):
                 port = free_port()

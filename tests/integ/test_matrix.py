@@ -147,7 +147,9 @@ def test_disconnect_phases():
     # so "back to the baseline descriptor count" means "closed".
     up = StallingUpstream()
     env = {"OPENAI_API_KEY": "sk-test-matrix", "OPENAI_BASE_URL": f"https://localhost:{up.port}/v1",
-           "SSL_CERT_FILE": up.ca, "UPSTREAM_POOL_SIZE": "0", "UPSTREAM_FIRST_BYTE_TIMEOUT": "20s"}
+           "SSL_CERT_FILE": up.ca, "UPSTREAM_POOL_SIZE": "0", "UPSTREAM_FIRST_BYTE_TIMEOUT": "20s",
+           # 60 s of audio sent faster than real time: not a rate-limit test
+           "WS_BYTES_PER_SEC": "0"}
     with Server(**env) as srv:
         time.sleep(0.2)
         base = srv.fds()
