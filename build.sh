@@ -220,6 +220,17 @@ run_integ() { # $1 binary, $2 label
     done
 }
 
+run_coach() { # tests/coach/run.py: node + npm ci (pinned lock file), ffmpeg for real webm/opus answers
+    apt_install ffmpeg nodejs npm
+    INTERVIEW_BIN=$B/interview timeout 600 /usr/bin/python3 tests/coach/run.py >"$B/coach-release.log" 2>&1 || true
+    grep -E '^(FAIL|ok|measure)|passed' "$B/coach-release.log" | sed 's/^/[coach release] /'
+    tally "$B/coach-release.log"
+    INTERVIEW_BIN=$B/interview-asan INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        timeout 600 /usr/bin/python3 tests/coach/run.py >"$B/coach-asan.log" 2>&1 || true
+    grep -E '^(FAIL|ok|measure)|passed' "$B/coach-asan.log" | sed 's/^/[coach asan] /'
+    tally "$B/coach-asan.log"
+}
+
 cmd_test() {
     build_release
     test_tools
@@ -249,6 +260,8 @@ cmd_test() {
     tally "$B/browser.log"
     echo "== integration tests (ASan+UBSan binary)"
     INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run_integ "$B/interview-asan" asan
+    echo "== Socket.IO coach: the seed 003 client (socket.io-client from npm), release and ASan+UBSan"
+    run_coach
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" = 0 ]
 }

@@ -97,6 +97,17 @@ static const struct cfg_opt cfg_opts[] = {
     {"UPSTREAM_TOTAL_TIMEOUT", "upstream-total-timeout", CFG_MS, O(upstream_total_timeout_ms), 100, 3600 * SEC, "60s", "one API call including retries", NULL, 0, false},
     {"DNS_CACHE_TTL", "dns-cache-ttl", CFG_MS, O(dns_cache_ms), 0, 86400 * SEC, "60s", "how long a resolved API address is reused", NULL, 0, false},
     {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000", "comma-separated origins that get CORS headers on /api/stream/* and /health", NULL, 0, false},
+    {"SIO_PING_INTERVAL", "sio-ping-interval", CFG_MS, O(sio_ping_interval_ms), 100, 3600 * SEC, "25s", "Engine.IO heartbeat: server ping (2) this often", NULL, 0, false},
+    {"SIO_PING_TIMEOUT", "sio-ping-timeout", CFG_MS, O(sio_ping_timeout_ms), 100, 3600 * SEC, "20s", "Engine.IO: close when a ping gets no pong (3) this long", NULL, 0, false},
+    {"SIO_CONNECT_TIMEOUT", "sio-connect-timeout", CFG_MS, O(sio_connect_timeout_ms), 100, 3600 * SEC, "45s", "Socket.IO: close an Engine.IO connection with no CONNECT this long", NULL, 0, false},
+    {"SIO_RECOVERY_WINDOW", "sio-recovery-window", CFG_MS, O(sio_recovery_window_ms), 0, 86400 * SEC, "2m", "a dropped Socket.IO session (and its interview) is kept this long for recovery", NULL, 0, false},
+    {"SIO_REPLAY_EVENTS", "sio-replay-events", CFG_UINT, O(sio_replay_events), 1, 100000, "64", "events kept per session for replay after a reconnect", NULL, 0, false},
+    {"SIO_REPLAY_BYTES", "sio-replay-bytes", CFG_SIZE, O(sio_replay_bytes), 64 * K, 1024 * K * K, "4m", "bytes (packets + attachments) kept per session for replay", NULL, 0, false},
+    {"COACH_MAX_SESSIONS", "coach-max-sessions", CFG_UINT, O(coach_max_sessions), 1, 100000, "100", "Socket.IO sessions (connected or awaiting recovery); beyond it CONNECT_ERROR", NULL, 0, false},
+    {"COACH_MAX_POSTING", "coach-max-posting", CFG_SIZE, O(coach_max_posting), 1 * K, 1 * K * K, "32k", "job posting text bytes", NULL, 0, false},
+    {"COACH_MAX_RESUME", "coach-max-resume", CFG_SIZE, O(coach_max_resume), 1 * K, 1 * K * K, "16k", "resume text bytes", NULL, 0, false},
+    {"COACH_MAX_AUDIO_BYTES", "coach-max-audio-bytes", CFG_SIZE, O(coach_max_audio_bytes), 1 * K, 64 * K * K, "1m", "one recorded answer (its binary attachment)", NULL, 0, false},
+    {"COACH_MAX_ANSWER_SECONDS", "coach-max-answer-seconds", CFG_UINT, O(coach_max_answer_seconds), 1, 3600, "300", "longest answer the coach analyses (from the transcript's duration)", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
 };
@@ -427,6 +438,9 @@ int main(int argc, char **argv)
 #include "src/route.c"
 #include "src/sentence.c"
 #include "src/server.c"
+#include "src/sio.c"
+#include "src/sio_packet.c"
+#include "src/coach.c"
 #include "src/sse.c"
 #include "src/stream.c"
 #include "src/turn.c"

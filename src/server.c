@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "sio.h"
 
 #define SERVER_TICK_MS 250 /* timer resolution: deadlines are swept this often */
 #define SERVER_BACKLOG 1024
@@ -92,6 +93,7 @@ static void server_tick(void *ctx)
 {
     struct server *s = ctx;
     conn_sweep(s);
+    sio_tick(s);
     if (s->up)
         up_tick(s->up);
     if (s->shutting_down && (s->active + s->refusing == 0 || s->loop.now_ms >= s->shutdown_deadline_ms)) {

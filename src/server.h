@@ -49,6 +49,11 @@ struct config {
     uint64_t upstream_connect_timeout_ms, upstream_tls_timeout_ms, upstream_first_byte_timeout_ms;
     uint64_t upstream_idle_timeout_ms, upstream_total_timeout_ms, dns_cache_ms;
     char allowed_origins[2048]; /* comma-separated, for CORS */
+    /* seed 003: Socket.IO and the coach (sio.c, coach.c) */
+    uint64_t sio_ping_interval_ms, sio_ping_timeout_ms, sio_connect_timeout_ms;
+    uint64_t sio_recovery_window_ms, sio_replay_events, sio_replay_bytes;
+    uint64_t coach_max_sessions, coach_max_posting, coach_max_resume;
+    uint64_t coach_max_audio_bytes, coach_max_answer_seconds;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
 };
@@ -65,6 +70,7 @@ struct conn_msg {
     struct conn_msg *next;
     char *text;
     size_t len;
+    uint8_t opcode; /* WSF_TEXT, or WSF_BINARY (conn_send_binary_queued) */
 };
 
 #define SERVER_REFUSE_SLOTS 64 /* extra slots beyond max_connections, to say 503 politely */
@@ -152,6 +158,9 @@ bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n
  * short per-client queue (in order, streamed later) instead of failing; a
  * client with CONN_QUEUE_MAX messages waiting is closed with 1013. */
 bool conn_send_text_queued(struct server *s, struct conn *c, const char *json, size_t n);
+/* The same for a binary message (Socket.IO attachments must follow their
+ * packet in order, whatever the ring holds). */
+bool conn_send_binary_queued(struct server *s, struct conn *c, const void *p, size_t n);
 /* Ask for app_on_drain() once the send ring has room again. */
 void conn_want_drain(struct conn *c);
 /* Start the closing handshake with code and a short reason. */

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Seed 003 (Socket.IO coach) tests against the binary in INTERVIEW_BIN:
+the unchanged seed client flow in Node (socket.io-client from npm, websocket
+transport; coach_client.mjs) with real webm/opus answers made by ffmpeg at
+test time, plus raw-socket checks (polling refused, malformed packets,
+missed pong) and the upstream requests as the mock OpenAI saw them.
+Prints ok/FAIL lines and "N passed, N failed"."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integ"))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from mock_openai import MockOpenAI  # noqa: E402
+from wsutil import RawWS, Server, check, finish, frame, measure  # noqa: E402
+
+TRANSCRIPT = ("Um, I led the Kubernetes migration with the team, you know, and like basically "
+              "we cut latency by 40 percent.")
+
+
+def npm_ready():
+    if os.path.isdir(os.path.join(HERE, "node_modules", "socket.io-client")):
+        return True
+    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True)
+    if r.returncode != 0:
+        print(r.stdout[-2000:], r.stderr[-2000:])
+    return r.returncode == 0
+
+
+def make_webm(tmp):
+    """A real webm/opus recording, as MediaRecorder would send (ffmpeg, libopus)."""
+    path = os.path.join(tmp, "answer.webm")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=330:duration=3",
+                    "-c:a", "libopus", "-b:a", "32k", path], check=True)
+    return path
+
+
+def node(srv, webm, mode, extra_env=None):
+    env = dict(os.environ, COACH_URL=f"http://127.0.0.1:{srv.port}", COACH_WEBM=webm, **(extra_env or {}))
+    r = subprocess.run(["node", os.path.join(HERE, "coach_client.mjs"), mode], env=env, capture_output=True,
+                       text=True, timeout=300)
+    for line in r.stdout.splitlines():
+        if line.startswith("ok ") or line.startswith("ok   "):
+            check(line[5:].strip() if line.startswith("ok   ") else line[3:].strip(), True)
+        elif line.startswith("FAIL"):
+            check(line[5:].strip(), False)
+        elif line.startswith("measure "):
+            print(line, flush=True)
+        elif line.startswith("#"):
+            print(line, flush=True)
+    if r.returncode != 0 and "FAIL" not in r.stdout:
+        check(f"node {mode} exited cleanly", False, r.stderr[-3000:])
+
+
+def http_get(port, target):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+class Sio:
+    """Engine.IO over a raw WebSocket (wsutil.RawWS): what real clients never send."""
+
+    def __init__(self, port):
+        self.ws = RawWS(port, "/socket.io/?EIO=4&transport=websocket", timeout=20)
+        self.first = self.ws.hello[1].decode() if self.ws.status == 101 else None
+
+    def send(self, m):
+        self.ws.send(frame(1, m.encode()) if isinstance(m, str) else frame(2, m))
+
+    def recv(self, timeout=None):
+        if self.first is not None:
+            first, self.first = self.first, None
+            return first
+        while True:
+            op, p = self.ws.recv_frame()
+            if op == 1:
+                return p.decode()
+            if op == 2:
+                return p
+            if op == 8:
+                raise ConnectionError("closed %d" % (int.from_bytes(p[:2], "big") if len(p) >= 2 else 1005))
+
+    def expect_close(self):
+        return self.ws.expect_close()
+
+    def close(self):
+        self.ws.close()
+
+
+def raw_sio(srv):
+    return Sio(srv.port)
+
+
+def closed_with(ws, code, sends, binary=None):
+    for m in sends:
+        ws.send(m)
+    if binary is not None:
+        ws.send(binary)
+    return ws.expect_close() == code
+
+
+def raw_checks(srv):
+    st, body = http_get(srv.port, "/socket.io/?EIO=4&transport=polling")
+    check("transport=polling -> 400 {\"code\":0,\"message\":\"Transport unknown\"}",
+          st == 400 and json.loads(body) == {"code": 0, "message": "Transport unknown"}, f"{st} {body}")
+    st, body = http_get(srv.port, "/socket.io/?EIO=3&transport=websocket")
+    check("EIO=3 -> 400 Unsupported protocol version", st == 400 and json.loads(body)["code"] == 5, f"{st} {body}")
+    ws = raw_sio(srv)
+    op = ws.recv(timeout=5)
+    o = json.loads(op[1:]) if op.startswith("0") else {}
+    check("open packet 0{sid, upgrades:[], pingInterval, pingTimeout, maxPayload}",
+          set(o) == {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"} and o["upgrades"] == []
+          and len(o["sid"]) == 20, op)
+    ws.send("40")
+    ca = ws.recv(timeout=5)
+    c = json.loads(ca[2:]) if ca.startswith("40") else {}
+    check("CONNECT 40 -> 40{sid, pid}", set(c) == {"sid", "pid"} and c["sid"] != o.get("sid"), ca)
+    ws.send("40/admin,")
+    check("CONNECT to /admin -> 44/admin,{\"message\":\"Invalid namespace\"}",
+          ws.recv(timeout=5) == '44/admin,{"message":"Invalid namespace"}')
+    ws.send('42["start_interview",{"resume":"x"}]')
+    ev = ws.recv(timeout=5)
+    check("event answers carry the offset as last argument", ev.startswith('42["error",{') and ev.endswith(',"1"]'), ev)
+    cases = [
+        ("JSON that does not parse", ["42[\"a\","], None),
+        ("event before CONNECT is refused", None, None),
+        ("placeholder count mismatch", ['451-["submit_answer",{"audioBlob":{"_placeholder":true,"num":1}}]'], None),
+        ("binary message with no attachment due", [], b"\x1a\x45\xdf\xa3"),
+        ("text while an attachment is due", ['451-["submit_answer",{"questionId":"q1","audioBlob":{"_placeholder":true,"num":0}}]', "3"], None),
+        ("unknown Engine.IO type", ["9"], None),
+        ("Socket.IO type 7", ["47[]"], None),
+        ("too many attachments (5)", ['455-["submit_answer",{}]'], None),
+        ("ACK from the client that nobody asked for", ["431[]"], None),
+    ]
+    for name, sends, binary in cases:
+        w = raw_sio(srv)
+        w.recv(timeout=5)
+        if sends is None:  # no CONNECT first
+            ok = closed_with(w, 1008, ['42["start_interview",{}]'])
+        else:
+            w.send("40")
+            w.recv(timeout=5)
+            ok = closed_with(w, 1008, sends, binary)
+        check(f"malformed: {name} -> close 1008", ok)
+        w.close()
+    ws.close()
+    st, body = http_get(srv.port, "/health")
+    check("server still healthy after the malformed input", st == 200, body)
+
+
+def heartbeat_checks(mock):
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                SIO_PING_INTERVAL="300ms", SIO_PING_TIMEOUT="400ms") as srv:
+        ws = raw_sio(srv)
+        ws.recv(timeout=5)
+        ws.send("40")
+        ws.recv(timeout=5)
+        got = ws.recv(timeout=5)
+        check("server heartbeat: ping 2 after pingInterval", got == "2", got)
+        ws.send("3")
+        got = ws.recv(timeout=5)
+        check("a pong 3 keeps the connection, next ping follows", got == "2", got)
+        check("missed pong -> connection closed", closed_with(ws, 1011, []))
+
+
+def upstream_checks(mock):
+    stt = mock.requests("transcriptions")
+    check("transcriptions: verbose_json with word timestamps, webm named answer.webm",
+          stt and all(r.get("fields", {}).get("response_format") == "verbose_json"
+                      and r.get("fields", {}).get("timestamp_granularities[]") == ["word"]
+                      and r.get("filename") == "answer.webm" and r.get("content_type") == "audio/webm"
+                      for r in stt), json.dumps([r.get("fields") for r in stt][:2]))
+    chat = mock.requests("chat")
+    check("chat completions in JSON mode (response_format json_object), not streamed",
+          chat and all(r.get("response_format") == {"type": "json_object"} and not r.get("stream") for r in chat))
+    kinds = [r.get("json_kind") for r in chat]
+    check("one questions call, analyses and one report", kinds.count("questions") >= 1 and "analysis" in kinds
+          and "report" in kinds, json.dumps(kinds))
+
+
+def retry_checks(mock, webm):
+    mock.reset()
+    mock.configure(transcript=TRANSCRIPT, json_faults={"questions": ["malformed"], "analysis": ["not_json"]})
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca) as srv:
+        ws = raw_sio(srv)
+        ws.recv(timeout=5)
+        ws.send("40")
+        ws.recv(timeout=5)
+        ws.send('42["start_interview",{"jobDescription":"Kubernetes engineer wanted","resume":"r"}]')
+        got = []
+        deadline = time.time() + 20
+        while time.time() < deadline and not any(isinstance(m, str) and "question_audio" in m for m in got):
+            got.append(ws.recv(timeout=20))
+        got.append(ws.recv(timeout=20))  # the attachment follows its packet
+        qs = [m for m in got if isinstance(m, str) and m.startswith('42["questions_generated"')]
+        check("7 questions from the model -> asked again once -> 8 questions", len(qs) == 1 and
+              len(json.loads(qs[0][2:])[1]) == 8, str(got)[:300])
+        check("questions call retried once", [r.get("json_fault") for r in mock.requests("chat")] == ["malformed", None])
+        check("question_audio is a binary event 451-[...] then the mp3 bytes as the next message",
+              got[-2].startswith('451-["question_audio",{"questionId":"q1","audioBlob":{"_placeholder":true,"num":0}},"')
+              and isinstance(got[-1], bytes) and (got[-1][:3] == b"ID3" or got[-1][0] == 0xFF), str(got[-2:])[:300])
+        with open(webm, "rb") as f:
+            audio = f.read()
+        ws.send('451-["submit_answer",{"questionId":"q1","audioBlob":{"_placeholder":true,"num":0}}]')
+        ws.send(audio)
+        a = None
+        deadline = time.time() + 20
+        while time.time() < deadline and a is None:
+            m = ws.recv(timeout=20)
+            if isinstance(m, str) and m.startswith('42["answer_analyzed"'):
+                a = json.loads(m[2:])[1]
+        check("analysis that was not JSON -> asked again once -> answer_analyzed", a is not None and a["fillerWords"] == 4,
+              json.dumps(a))
+        ws.close()
+
+
+def main():
+    if not npm_ready():
+        check("npm ci in tests/coach", False)
+        finish()
+    with tempfile.TemporaryDirectory() as tmp:
+        webm = make_webm(tmp)
+        with open(webm, "rb") as f:
+            head = f.read(4)
+        check("ffmpeg made a webm/opus answer", head == b"\x1a\x45\xdf\xa3")
+        with MockOpenAI(cert_dir=tmp) as mock:
+            mock.configure(transcript=TRANSCRIPT)
+            with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca) as srv:
+                t0 = time.time()
+                node(srv, webm, "text")
+                check("the reconnect recovered the session and replayed events missed while it was down",
+                      "recovered=1 replay=yes" in srv.log(), srv.log()[-2000:])
+                upstream_checks(mock)
+                node(srv, webm, "errors")
+                raw_checks(srv)
+                measure("coach_suite_s", round(time.time() - t0, 1))
+            heartbeat_checks(mock)
+            retry_checks(mock, webm)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
