@@ -227,6 +227,95 @@ def retry_checks(mock, webm):
         ws.close()
 
 
+def connect(srv, auth=None):
+    ws = raw_sio(srv)
+    ws.recv()
+    ws.send("40" + (json.dumps(auth) if auth else ""))
+    return ws, json.loads(ws.recv()[2:])
+
+
+def recovery_checks(mock):
+    """Recovery limits: expired window, unknown pid, offset older than the replay buffer, session cap."""
+    mock.reset()
+    mock.configure(transcript=TRANSCRIPT)
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                SIO_RECOVERY_WINDOW="700ms", SIO_REPLAY_EVENTS="2", COACH_MAX_SESSIONS="3") as srv:
+        ws, c = connect(srv)
+        for _ in range(3):  # three error events: offsets 1..3, only 2..3 kept
+            ws.send('42["resume_interview",{"currentQuestion":1}]')
+            ws.recv()
+        ws.close()
+        time.sleep(0.3)
+        ws2, c2 = connect(srv, {"pid": c["pid"], "offset": "2"})
+        m = ws2.recv()
+        check("recovery within the window: same sid, the missed event replayed", c2["sid"] == c["sid"]
+              and m.endswith(',"3"]'), f"{c} {c2} {m}")
+        ws2.close()
+        time.sleep(0.3)
+        ws3, c3 = connect(srv, {"pid": c["pid"], "offset": "0"})
+        check("offset older than the replay buffer -> a new session", c3["sid"] != c["sid"], f"{c} {c3}")
+        ws4, c4 = connect(srv, {"pid": "nonexistent-pid-000", "offset": "1"})
+        check("unknown pid -> a new session", c4["sid"] not in (c["sid"], c3["sid"]))
+        w5 = raw_sio(srv)
+        w5.recv()
+        w5.send("40")
+        m = w5.recv()
+        check("COACH_MAX_SESSIONS reached -> 44{\"message\":\"server full: too many sessions\"}",
+              m == '44{"message":"server full: too many sessions"}', m)
+        w5.close()
+        ws3.send("41")  # DISCONNECT: dropped at once, nothing to recover
+        time.sleep(0.2)
+        ws3b, c3b = connect(srv, {"pid": c3["pid"], "offset": "0"})
+        check("after DISCONNECT 41 the session is gone (no recovery)", c3b["sid"] != c3["sid"])
+        ws4.close()
+        time.sleep(1.2)
+        ws6, c6 = connect(srv, {"pid": c4["pid"]})
+        ws6.send('42["resume_interview",{"currentQuestion":3}]')
+        m = ws6.recv()
+        check("after SIO_RECOVERY_WINDOW: a new session, resume_interview -> SESSION_NOT_FOUND",
+              c6["sid"] != c4["sid"] and '"code":"SESSION_NOT_FOUND"' in m, m)
+        ws6.close()
+        ws3.close()
+        ws3b.close()
+
+
+def failure_checks(mock, webm):
+    """Upstream failures become error events; the question stays open."""
+    mock.reset()
+    mock.configure(transcript=TRANSCRIPT, faults={"transcriptions": ["400"], "speech": ["ok", "400"]})
+    with open(webm, "rb") as f:
+        audio = f.read()
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca) as srv:
+        ws, _ = connect(srv)
+        ws.send('42["start_interview",{"jobDescription":"Kubernetes engineer wanted","resume":"r"}]')
+
+        def until(pred):
+            while True:
+                m = ws.recv()
+                if isinstance(m, str) and pred(m):
+                    return m
+
+        until(lambda m: m.startswith('451-["question_audio"'))
+        ws.recv()
+        ans = '451-["submit_answer",{"questionId":"q1","audioBlob":{"_placeholder":true,"num":0}}]'
+        ws.send(ans)
+        ws.send(audio)
+        m = until(lambda m: m.startswith('42["error"') or m.startswith('42["answer_analyzed"'))
+        check("transcription refused (400) -> error TRANSCRIPTION_ERROR with questionId",
+              '"code":"TRANSCRIPTION_ERROR"' in m and '"questionId":"q1"' in m, m)
+        ws.send(ans)
+        ws.send(audio)
+        m = until(lambda m: m.startswith('42["error"') or m.startswith('42["answer_analyzed"'))
+        check("the same answer sent again is analysed", m.startswith('42["answer_analyzed"'), m)
+        m = until(lambda m: m.startswith('42["error"') or m.startswith('451-["question_audio"'))
+        check("speech refused (400) -> error TTS_ERROR for q2", '"code":"TTS_ERROR"' in m and '"q2"' in m, m)
+        ws.send('42["resume_interview",{"currentQuestion":"q2"}]')
+        until(lambda m: m.startswith('42["interview_resumed"'))
+        m = until(lambda m: m.startswith('451-["question_audio"'))
+        check("resume_interview asks for the missing audio again", '"questionId":"q2"' in m, m)
+        ws.close()
+
+
 def main():
     if not npm_ready():
         check("npm ci in tests/coach", False)
@@ -248,6 +337,8 @@ def main():
                 raw_checks(srv)
                 measure("coach_suite_s", round(time.time() - t0, 1))
             heartbeat_checks(mock)
+            recovery_checks(mock)
+            failure_checks(mock, webm)
             retry_checks(mock, webm)
     finish()
 
