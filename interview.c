@@ -97,6 +97,11 @@ static const struct cfg_opt cfg_opts[] = {
     {"UPSTREAM_TOTAL_TIMEOUT", "upstream-total-timeout", CFG_MS, O(upstream_total_timeout_ms), 100, 3600 * SEC, "60s", "one API call including retries", NULL, 0, false},
     {"DNS_CACHE_TTL", "dns-cache-ttl", CFG_MS, O(dns_cache_ms), 0, 86400 * SEC, "60s", "how long a resolved API address is reused", NULL, 0, false},
     {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000", "comma-separated origins that get CORS headers on /api/stream/* and /health", NULL, 0, false},
+    /* job-posting fetch (seed 003 coach): see README "Job posting fetch" */
+    {"JOB_URL_ALLOWED_HOSTS", "job-url-allowed-hosts", CFG_STR, O(job_url_allowed_hosts), 0, 0, "", "comma-separated job-board hosts postings may be fetched from (exact, case-insensitive; empty = fetching off)", NULL, 0, false},
+    {"JOB_URL_MAX_BYTES", "job-url-max-bytes", CFG_SIZE, O(job_url_max_bytes), 1 * K, 16 * K * K, "512k", "job posting page bytes; beyond it JOB_URL_TOO_LARGE", NULL, 0, false},
+    {"JOB_URL_TIMEOUT", "job-url-timeout", CFG_MS, O(job_url_timeout_ms), 100, 120 * SEC, "10s", "whole job posting fetch incl. redirects; beyond it JOB_URL_TIMEOUT", NULL, 0, false},
+    {"JOB_URL_TEST_ALLOW_ADDRESSES", "job-url-test-allow-addresses", CFG_STR, O(job_url_test_allow_addresses), 0, 0, "", "TESTS ONLY: comma-separated IP addresses the job fetch treats as public (never set in production)", NULL, 0, false},
     {"SIO_PING_INTERVAL", "sio-ping-interval", CFG_MS, O(sio_ping_interval_ms), 100, 3600 * SEC, "25s", "Engine.IO heartbeat: server ping (2) this often", NULL, 0, false},
     {"SIO_PING_TIMEOUT", "sio-ping-timeout", CFG_MS, O(sio_ping_timeout_ms), 100, 3600 * SEC, "20s", "Engine.IO: close when a ping gets no pong (3) this long", NULL, 0, false},
     {"SIO_CONNECT_TIMEOUT", "sio-connect-timeout", CFG_MS, O(sio_connect_timeout_ms), 100, 3600 * SEC, "45s", "Socket.IO: close an Engine.IO connection with no CONNECT this long", NULL, 0, false},
@@ -390,6 +395,26 @@ static int wire_openai(struct server *s)
     return 0;
 }
 
+/* The job-posting fetch for the coach; disabled (no thread, no TLS) when
+ * JOB_URL_ALLOWED_HOSTS is empty. */
+static int wire_jobs(struct server *s)
+{
+    const struct config *cfg = &s->cfg;
+    struct jobfetch_config jc = {
+        .allowed_hosts = cfg->job_url_allowed_hosts, .max_bytes = cfg->job_url_max_bytes,
+        .timeout_ms = cfg->job_url_timeout_ms, .ca_file = cfg->ssl_cert_file,
+        .ca_pem = ca_bundle_pem, .ca_pem_len = ca_bundle_pem_len,
+        .test_allow_addresses = cfg->job_url_test_allow_addresses,
+    };
+    char err[256];
+    s->jobs = jobfetch_create(&s->loop, &jc, err, sizeof err);
+    if (!s->jobs) {
+        fprintf(stderr, "interview: cannot set up the job posting fetch: %s\n", err);
+        exit(EXIT_CONFIG); /* a bad JOB_URL_* setting or CA file */
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct server srv;
@@ -412,21 +437,27 @@ int main(int argc, char **argv)
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
         return 1;
     }
-    if (wire_openai(&srv) != 0)
+    if (wire_openai(&srv) != 0 || wire_jobs(&srv) != 0)
         return 1;
-    return server_run(&srv) == 0 ? 0 : 1;
+    int rc = server_run(&srv) == 0 ? 0 : 1;
+    jobfetch_destroy(srv.jobs);
+    srv.jobs = NULL;
+    return rc;
 }
 
 /* ---- the rest of the program (unity build) -------------------------- */
 #include "src/app.c"
+#include "src/addrclass.c"
 #include "src/audio.c"
 #include "src/b64.c"
 #include "src/cfgval.c"
 #include "src/clock.c"
 #include "src/conn.c"
 #include "src/dialect.c"
+#include "src/html_text.c"
 #include "src/http_req.c"
 #include "src/http_resp.c"
+#include "src/jobfetch.c"
 #include "src/jsonv.c"
 #include "src/log.c"
 #include "src/loop.c"
@@ -444,6 +475,7 @@ int main(int argc, char **argv)
 #include "src/sse.c"
 #include "src/stream.c"
 #include "src/turn.c"
+#include "src/url.c"
 #include "src/upstream.c"
 #include "src/utf8.c"
 #include "src/ws_frame.c"

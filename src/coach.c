@@ -1,4 +1,4 @@
-/* deps: sio.c upstream.c oai.c jsonv.c utf8.c, cJSON */
+/* deps: sio.c upstream.c jobfetch.c oai.c jsonv.c utf8.c, cJSON */
 #include "coach.h"
 
 #include <cJSON.h>
@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "clock.h"
+#include "jobfetch.h"
 #include "jsonv.h"
 #include "log.h"
 #include "oai.h"
@@ -69,6 +70,7 @@ struct coach {
     int next;      /* index of the question to be answered next */
     int answering; /* its index while its answer is processed, else -1 */
     struct coach_call work, tts;
+    struct jobfetch *fetch; /* the posting being fetched (takes the work slot) */
     int tts_want;  /* question whose audio is wanted after the running TTS, -1 none */
     int audio_q;   /* question whose audio is cached in audio (for resume_interview) */
     uint8_t *audio;
@@ -861,6 +863,52 @@ static char *coach_copy_text(const cJSON *s, size_t max, bool *too_long)
     return *too_long ? NULL : strdup(s->valuestring);
 }
 
+/* The posting as fetched: cut to COACH_MAX_POSTING at a character boundary. */
+static void coach_fetched(void *ctx, const char *code, const char *message, const char *text, size_t len)
+{
+    struct coach *co = ctx;
+    co->fetch = NULL;
+    if (code) {
+        co->stage = COACH_IDLE;
+        coach_error(co, code, message);
+        return;
+    }
+    size_t cap = co->srv->cfg.coach_max_posting;
+    if (len > cap) {
+        len = cap;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+            len--;
+    }
+    free(co->posting);
+    co->posting = malloc(len + 1);
+    if (co->posting) {
+        memcpy(co->posting, text, len);
+        co->posting[len] = '\0';
+    }
+    log_event(LOG_INFO, coach_log(co), "coach_posting_fetched", "bytes=%zu", len);
+    if (!co->posting || !coach_questions_start(co)) {
+        co->stage = COACH_IDLE;
+        coach_error(co, "QUESTIONS_ERROR", "too many upstream requests in flight");
+        return;
+    }
+    co->work.attempt = 0;
+}
+
+/* Fetching runs through jobfetch's allowlist and address checks; any refusal
+ * is its code and sentence, passed on as an error event. */
+static void coach_fetch(struct coach *co, const char *url)
+{
+    const char *code = "JOB_URL_DISABLED",
+               *message = "Fetching job postings by URL is turned off on this server; paste the job description "
+                          "as text instead.";
+    co->fetch = co->srv->jobs ? jobfetch_start(co->srv->jobs, url, coach_fetched, co, &code, &message) : NULL;
+    if (!co->fetch) {
+        coach_error(co, code, message);
+        return;
+    }
+    co->stage = COACH_PREPARING;
+}
+
 static void coach_on_start(struct coach *co, const cJSON *d)
 {
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(d, "jobDescriptionUrl");
@@ -896,8 +944,7 @@ static void coach_on_start(struct coach *co, const cJSON *d)
             return;
         }
     } else if (url) {
-        coach_error(co, "JOB_URL_FETCH_DISABLED", "fetching job postings by URL is not enabled on this server: "
-                                                  "send the posting as jobDescription");
+        coach_fetch(co, url->valuestring);
         return;
     } else {
         coach_error(co, "INVALID_PAYLOAD", "the job description is empty");
@@ -1040,6 +1087,8 @@ struct coach *coach_new(struct server *s, struct sio_sock *k)
 
 void coach_free(struct coach *co)
 {
+    if (co->fetch)
+        jobfetch_cancel(co->fetch);
     coach_call_reset(&co->work);
     coach_call_reset(&co->tts);
     for (int i = 0; i < COACH_QUESTIONS; i++) {

@@ -25,7 +25,15 @@ struct jobfetch_config {
     const char *ca_file;        /* NULL/"" = embedded bundle */
     const unsigned char *ca_pem; size_t ca_pem_len;
     /* add the documented, off-by-default test-only escape here (see jobfetch.c) */
+    /* JOB_URL_TEST_ALLOW_ADDRESSES: comma-separated IP literals treated as
+     * public (tests run a job board on 127.0.0.2). NULL/"" = none: the default. */
+    const char *test_allow_addresses;
+    size_t max_text;       /* text handed to the callback, bytes; 0 = JOBFETCH_TEXT_MAX */
+    uint32_t max_inflight; /* fetches at once; 0 = JOBFETCH_MAX_INFLIGHT */
 };
+
+#define JOBFETCH_TEXT_MAX (64 * 1024)
+#define JOBFETCH_MAX_INFLIGHT 16 /* also the loop slots to reserve (+1 for the resolver) */
 
 struct jobfetch_client;
 struct jobfetch;
@@ -49,7 +57,8 @@ bool jobfetch_enabled(const struct jobfetch_client *jc);
  * *message are set and cb is never called. */
 struct jobfetch *jobfetch_start(struct jobfetch_client *jc, const char *url, jobfetch_cb cb,
                                 void *ctx, const char **code, const char **message);
-/* Abandon a fetch: no callback afterwards, its memory and socket freed. */
+/* Abandon a fetch: no callback afterwards, its memory and socket freed.
+ * The handle is invalid once its callback has returned: do not cancel it then. */
 void jobfetch_cancel(struct jobfetch *f);
 /* Call every loop tick (deadlines). */
 void jobfetch_tick(struct jobfetch_client *jc);

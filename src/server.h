@@ -9,6 +9,7 @@
 #include "pool.h"
 #include "ring.h"
 #include "http_req.h"
+#include "jobfetch.h"
 #include "route.h"
 #include "turn.h"
 #include "upstream.h"
@@ -49,6 +50,10 @@ struct config {
     uint64_t upstream_connect_timeout_ms, upstream_tls_timeout_ms, upstream_first_byte_timeout_ms;
     uint64_t upstream_idle_timeout_ms, upstream_total_timeout_ms, dns_cache_ms;
     char allowed_origins[2048]; /* comma-separated, for CORS */
+    /* job-posting fetch (seed 003 coach, jobfetch.c) */
+    char job_url_allowed_hosts[2048];
+    uint64_t job_url_max_bytes, job_url_timeout_ms;
+    char job_url_test_allow_addresses[512]; /* test-only SSRF escape, "" = off */
     /* seed 003: Socket.IO and the coach (sio.c, coach.c) */
     uint64_t sio_ping_interval_ms, sio_ping_timeout_ms, sio_connect_timeout_ms;
     uint64_t sio_recovery_window_ms, sio_replay_events, sio_replay_bytes;
@@ -133,6 +138,7 @@ struct server {
     uint32_t ws_active; /* WebSocket connections */
     uint64_t next_id;
     struct up_client *up;   /* OpenAI client */
+    struct jobfetch_client *jobs; /* job-posting fetch (never NULL once wired; may be disabled) */
     struct turn_config turn;
     bool shutting_down;
     uint64_t shutdown_deadline_ms;

@@ -16,6 +16,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integ"))
 sys.path.insert(0, os.path.join(HERE, ".."))
+from jobboard import JobBoard  # noqa: E402
 from mock_openai import MockOpenAI  # noqa: E402
 from wsutil import RawWS, Server, check, finish, frame, measure  # noqa: E402
 
@@ -316,6 +317,44 @@ def failure_checks(mock, webm):
         ws.close()
 
 
+def jobfetch_checks(mock, board, webm):
+    """start_interview {jobDescriptionUrl}: the test job board (allowlisted, on 127.0.0.2, treated as public
+    only through the documented test escape JOB_URL_TEST_ALLOW_ADDRESSES), and every SSRF attempt refused."""
+    mock.reset()
+    mock.configure(transcript=TRANSCRIPT)
+    b = f"https://{board.host}:{board.port}"
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                JOB_URL_ALLOWED_HOSTS=f"{board.host},127.0.0.1,localhost,10.0.0.1,192.168.1.10,169.254.169.254",
+                JOB_URL_TEST_ALLOW_ADDRESSES=board.host, JOB_URL_TIMEOUT="5s") as srv:
+        node(srv, webm, "url", {"COACH_POSTING_URL": b + "/posting"})
+        q = [r for r in mock.requests("chat") if r.get("json_kind") == "questions"]
+        user = q[0]["messages"][-1]["content"] if q and q[0].get("messages") else ""
+        check("the questions were asked from the fetched posting's text (HTML reduced, no script)",
+              "Senior Backend Engineer" in user and "Kubernetes" in user and "do-not-include" not in user, user[:300])
+        cases = [
+            ("loopback literal (allowlisted, but 127.0.0.1)", f"https://127.0.0.1:{board.port}/posting", "JOB_URL_BLOCKED_ADDRESS"),
+            ("localhost (resolves to loopback)", f"https://localhost:{board.port}/posting", "JOB_URL_BLOCKED_ADDRESS"),
+            ("private 10.0.0.0/8", "https://10.0.0.1/posting", "JOB_URL_BLOCKED_ADDRESS"),
+            ("private 192.168.0.0/16", "https://192.168.1.10/posting", "JOB_URL_BLOCKED_ADDRESS"),
+            ("cloud metadata 169.254.169.254", "https://169.254.169.254/latest/meta-data/", "JOB_URL_BLOCKED_ADDRESS"),
+            ("redirect to loopback", f"{b}/redirect?to=https://127.0.0.1:{board.port}/posting", "JOB_URL_BLOCKED_ADDRESS"),
+            ("redirect to metadata", f"{b}/redirect?to=https://169.254.169.254/latest/meta-data/", "JOB_URL_BLOCKED_ADDRESS"),
+            ("redirect to http", f"{b}/redirect?to=http://{board.host}:{board.port}/posting", "JOB_URL_NOT_HTTPS"),
+            ("redirect to a host off the list", f"{b}/redirect?to=https://evil.example/", "JOB_URL_NOT_ALLOWED"),
+            ("http URL", f"http://{board.host}:{board.port}/posting", "JOB_URL_NOT_HTTPS"),
+            ("host off the list", "https://evil.example/posting", "JOB_URL_NOT_ALLOWED"),
+            ("javascript: scheme", "javascript:alert(1)", "JOB_URL_NOT_HTTPS"),
+            ("not a URL", "https://", "JOB_URL_INVALID"),
+        ]
+        fetched_before = len(board.paths)
+        node(srv, webm, "ssrf", {"COACH_SSRF": json.dumps(cases)})
+        check("no refused URL reached the job board beyond its redirecting page",
+              all(p.startswith("/redirect") for p in board.paths[fetched_before:]), str(board.paths[fetched_before:]))
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca) as srv:
+        node(srv, webm, "ssrf", {"COACH_SSRF": json.dumps([
+            ("any URL with JOB_URL_ALLOWED_HOSTS empty (the default)", b + "/posting", "JOB_URL_DISABLED")])})
+
+
 def main():
     if not npm_ready():
         check("npm ci in tests/coach", False)
@@ -336,6 +375,11 @@ def main():
                 node(srv, webm, "errors")
                 raw_checks(srv)
                 measure("coach_suite_s", round(time.time() - t0, 1))
+            board = JobBoard(tmp).start()
+            try:
+                jobfetch_checks(mock, board, webm)
+            finally:
+                board.stop()
             heartbeat_checks(mock)
             recovery_checks(mock)
             failure_checks(mock, webm)
