@@ -1034,7 +1034,11 @@ static void coach_on_resume(struct coach *co, const cJSON *d)
         qi = (int)cq->valuedouble - 1;
     else if (cJSON_IsString(cq))
         qi = coach_find_question(co, cq);
-    if (co->stage == COACH_IDLE || co->stage == COACH_PREPARING || !co->q[0].text) {
+    if (co->stage == COACH_PREPARING) {
+        coach_error(co, "NOT_STARTED", "the questions are still being prepared: they will follow");
+        return;
+    }
+    if (co->stage == COACH_IDLE || !co->q[0].text) {
         coach_error(co, "SESSION_NOT_FOUND", "no interview on this session (it expired or was not recovered): "
                                              "send start_interview again");
         return;

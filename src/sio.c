@@ -517,6 +517,16 @@ void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
     if (!sc)
         return;
     int r = sio_rx_binary(&sc->rx, n, &idx, &last);
+    if (r == SIO_E_ATTACH_SIZE) { /* dropped in step with the sender, answered once */
+        sio_free_att(sc);
+        if (last) {
+            cJSON_Delete(sc->pending);
+            sc->pending = NULL;
+            if (sc->sock)
+                sio_error(sc->sock, "ANSWER_TOO_LARGE", "binary data over COACH_MAX_AUDIO_BYTES: not accepted");
+        }
+        return;
+    }
     if (r != SIO_OK || idx >= SIO_MAX_ATTACH) {
         sio_free_att(sc);
         cJSON_Delete(sc->pending);
@@ -557,8 +567,7 @@ void sio_on_open(struct server *s, struct conn *c)
     sc->conn = c;
     sc->opened_ms = s->loop.now_ms;
     sc->next_ping_ms = s->loop.now_ms + s->cfg.sio_ping_interval_ms;
-    uint64_t cap = s->cfg.coach_max_audio_bytes;
-    sc->rx.max_bytes = cap < s->cfg.max_message_size * SIO_MAX_ATTACH ? cap : s->cfg.max_message_size * SIO_MAX_ATTACH;
+    sc->rx.max_bytes = s->cfg.coach_max_audio_bytes; /* all attachments of one packet */
     c->app = sc;
     char out[256];
     int n = snprintf(out, sizeof out,

@@ -114,6 +114,7 @@ int sio_rx_text(struct sio_rx *rx, const struct sio_packet *pkt)
         rx->want = pkt->attachments;
         rx->got = 0;
         rx->bytes = 0;
+        rx->over = false;
     }
     return SIO_OK;
 }
@@ -122,16 +123,14 @@ int sio_rx_binary(struct sio_rx *rx, size_t n, uint32_t *idx, bool *last)
 {
     if (rx->state != SIO_RX_ATTACH)
         return SIO_E_UNEXPECTED_BINARY;
-    if (n > rx->max_bytes || rx->bytes + n > rx->max_bytes) {
-        rx->state = SIO_RX_IDLE;
-        return SIO_E_ATTACH_SIZE;
-    }
-    rx->bytes += n;
+    rx->over |= n > rx->max_bytes - rx->bytes;
+    if (!rx->over)
+        rx->bytes += n;
     *idx = rx->got++;
     *last = rx->got == rx->want;
     if (*last)
         rx->state = SIO_RX_IDLE;
-    return SIO_OK;
+    return rx->over ? SIO_E_ATTACH_SIZE : SIO_OK;
 }
 
 bool sio_rx_pending(const struct sio_rx *rx) { return rx->state == SIO_RX_ATTACH; }

@@ -67,12 +67,16 @@ struct sio_rx {
     enum sio_rx_state state;
     uint32_t want, got;  /* attachments announced / received */
     uint64_t bytes, max_bytes; /* attachment bytes so far / cap for one packet */
+    bool over;           /* the cap was passed: the packet's attachments are refused */
 };
 /* A text packet arrived and parsed as pkt: SIO_OK, or SIO_E_UNEXPECTED_TEXT.
  * Afterwards sio_rx_pending() tells whether attachments are due. */
 int sio_rx_text(struct sio_rx *rx, const struct sio_packet *pkt);
 /* A binary message of n bytes: SIO_OK (index in *idx; *last when it was the
- * final one), SIO_E_UNEXPECTED_BINARY or SIO_E_ATTACH_SIZE. */
+ * final one) or SIO_E_UNEXPECTED_BINARY. Once the packet's attachments pass
+ * max_bytes, this and every later one of the packet give SIO_E_ATTACH_SIZE
+ * (with *idx and *last still set), so the caller can drop them all and
+ * answer once the last has arrived, in step with the sender. */
 int sio_rx_binary(struct sio_rx *rx, size_t n, uint32_t *idx, bool *last);
 bool sio_rx_pending(const struct sio_rx *rx);
 

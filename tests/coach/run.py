@@ -355,6 +355,50 @@ def jobfetch_checks(mock, board, webm):
             ("any URL with JOB_URL_ALLOWED_HOSTS empty (the default)", b + "/posting", "JOB_URL_DISABLED")])})
 
 
+def limits_checks(mock, webm):
+    """Answer caps: size (attachment dropped, error event, connection kept), duration, silence; connect timeout."""
+    mock.reset()
+    mock.configure(transcript=TRANSCRIPT)  # 20 words: about 8 s by the mock's word timings
+    with open(webm, "rb") as f:
+        audio = f.read()
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                COACH_MAX_AUDIO_BYTES=str(len(audio) + 100), COACH_MAX_ANSWER_SECONDS="5",
+                SIO_CONNECT_TIMEOUT="500ms") as srv:
+        ws, _ = connect(srv)
+        ws.send('42["start_interview",{"jobDescription":"Kubernetes engineer wanted","resume":"r"}]')
+
+        def until(pred):
+            while True:
+                m = ws.recv()
+                if isinstance(m, str) and pred(m):
+                    return m
+
+        until(lambda m: m.startswith('451-["question_audio"'))
+        ws.recv()
+        ws.send('452-["submit_answer",{"questionId":"q1","audioBlob":{"_placeholder":true,"num":0},'
+                '"x":{"_placeholder":true,"num":1}}]')
+        ws.send(audio)
+        ws.send(b"\0" * 200)
+        m = until(lambda m: m.startswith('42["error"'))
+        check("attachments over COACH_MAX_AUDIO_BYTES -> error ANSWER_TOO_LARGE, connection kept",
+              '"code":"ANSWER_TOO_LARGE"' in m, m)
+        ans = '451-["submit_answer",{"questionId":"q1","audioBlob":{"_placeholder":true,"num":0}}]'
+        ws.send(ans)
+        ws.send(audio)
+        m = until(lambda m: m.startswith('42["error"') or m.startswith('42["answer_analyzed"'))
+        check("an answer longer than COACH_MAX_ANSWER_SECONDS -> error ANSWER_TOO_LONG", '"code":"ANSWER_TOO_LONG"' in m, m)
+        mock.configure(transcript="")
+        ws.send(ans)
+        ws.send(audio)
+        m = until(lambda m: m.startswith('42["error"') or m.startswith('42["answer_analyzed"'))
+        check("silence (no words) -> error EMPTY_TRANSCRIPT", '"code":"EMPTY_TRANSCRIPT"' in m, m)
+        ws.close()
+        w = raw_sio(srv)
+        w.recv()
+        check("no CONNECT within SIO_CONNECT_TIMEOUT -> close 1008", w.expect_close() == 1008)
+        w.close()
+
+
 def main():
     if not npm_ready():
         check("npm ci in tests/coach", False)
@@ -381,6 +425,7 @@ def main():
             finally:
                 board.stop()
             heartbeat_checks(mock)
+            limits_checks(mock, webm)
             recovery_checks(mock)
             failure_checks(mock, webm)
             retry_checks(mock, webm)

@@ -68,8 +68,13 @@ static void test_rx(void)
     CHECK(sio_rx_text(&rx, &p) == SIO_E_UNEXPECTED_TEXT);
     CHECK(sio_rx_binary(&rx, 4, &idx, &last) == SIO_OK && idx == 0 && !last);
     CHECK(sio_rx_binary(&rx, 6, &idx, &last) == SIO_OK && idx == 1 && last && !sio_rx_pending(&rx));
-    CHECK(sio_rx_text(&rx, &p) == SIO_OK);
-    CHECK(sio_rx_binary(&rx, 11, &idx, &last) == SIO_E_ATTACH_SIZE && !sio_rx_pending(&rx));
+    CHECK(parse("451-[\"a\"]", &p) == SIO_OK && sio_rx_text(&rx, &p) == SIO_OK);
+    CHECK(sio_rx_binary(&rx, 11, &idx, &last) == SIO_E_ATTACH_SIZE && last && !sio_rx_pending(&rx));
+    CHECK(parse("453-[\"a\"]", &p) == SIO_OK && sio_rx_text(&rx, &p) == SIO_OK);
+    CHECK(sio_rx_binary(&rx, 6, &idx, &last) == SIO_OK && !last);
+    CHECK(sio_rx_binary(&rx, 5, &idx, &last) == SIO_E_ATTACH_SIZE && idx == 1 && !last && sio_rx_pending(&rx));
+    CHECK(sio_rx_binary(&rx, 0, &idx, &last) == SIO_E_ATTACH_SIZE && idx == 2 && last && !sio_rx_pending(&rx));
+    CHECK(sio_rx_text(&rx, &p) == SIO_OK && sio_rx_binary(&rx, 10, &idx, &last) == SIO_OK); /* over is per packet */
 }
 
 static void test_encode(void)
