@@ -37,7 +37,7 @@ struct html_text {
     /* private (html_text_init) */
     unsigned flags;
     uint8_t st, ws, ret_st;
-    bool any, closing, selfclose, skipping;
+    bool any, closing, selfclose, skipping, after_eq;
     uint8_t need;          /* UTF-8 continuation bytes still expected */
     uint32_t cp, min;      /* code point being decoded, its smallest legal value */
     char name[HTML_TEXT_NAME_MAX + 1];
