@@ -415,7 +415,8 @@ static void html_text_cp(struct html_text *h, uint32_t cp)
 static void html_text_byte(struct html_text *h, uint8_t b)
 {
     if (h->flags & HTML_TEXT_LATIN1) {
-        html_text_cp(h, b);
+        /* WHATWG Encoding: the iso-8859-1 and latin1 labels mean windows-1252. */
+        html_text_cp(h, b >= 0x80 && b <= 0x9f ? html_text_cp1252[b - 0x80] : b);
         return;
     }
     if (h->need) {

@@ -120,7 +120,9 @@ static void test_bytes(void)
     CHECK(is("\xef\xbb\xbfstart", "start"));
     const char *l1in = "<p>caf\xe9 \xa0 \x80</p>";
     const char *l1 = reduce_n(l1in, strlen(l1in), HTML_TEXT_LATIN1, sizeof OUT);
-    CHECK(strcmp(l1, "café") == 0);
+    CHECK(strcmp(l1, "café €") == 0);
+    const char *w = "\x93quoted\x94 \x85 it\x92s \x81";
+    CHECK(strcmp(reduce_n(w, strlen(w), HTML_TEXT_LATIN1, sizeof OUT), "“quoted” … it’s \xef\xbf\xbd") == 0);
     const char *plin = "Title\r\n\r\n\n  a  b\n<p>&amp;\n";
     const char *pl = reduce_n(plin, strlen(plin), HTML_TEXT_PLAIN, sizeof OUT);
     CHECK(strcmp(pl, "Title\n\na b\n<p>&amp;") == 0);
