@@ -211,6 +211,7 @@ static void html_text_tag_done(struct html_text *h)
     if (h->name_long)
         return;
     int skip = html_text_find(html_text_skip, ARRAY_LEN(html_text_skip), n);
+    bool was_skipping = h->skipping;
     if (h->skip_el) {
         if (skip == h->skip_el && !h->selfclose)
             h->skip_depth += h->closing ? (uint32_t)-1 : 1u;
@@ -231,6 +232,8 @@ static void html_text_tag_done(struct html_text *h)
         h->st = HT_RAW;
         return;
     }
+    if (was_skipping || h->skipping)
+        return; /* dropped content leaves no line breaks behind */
     if (html_text_find(html_text_para, ARRAY_LEN(html_text_para), n) >= 0)
         html_text_break(h, HT_WS_PARA);
     else if (html_text_find(html_text_line, ARRAY_LEN(html_text_line), n) >= 0)
@@ -288,6 +291,7 @@ static void html_text_raw_char(struct html_text *h, uint32_t cp)
         h->name_long = false;
         h->closing = true;
         h->selfclose = false;
+        h->after_eq = false;
         h->st = HT_ATTRS;
         if (cp == '>')
             html_text_tag_done(h);
@@ -348,6 +352,7 @@ static void html_text_cp(struct html_text *h, uint32_t cp)
     case HT_NAME:
         if (html_text_tag_space(cp) || cp == '/') {
             h->selfclose = cp == '/';
+            h->after_eq = false;
             h->st = HT_ATTRS;
         } else if (cp == '>') {
             html_text_tag_done(h);
@@ -359,13 +364,18 @@ static void html_text_cp(struct html_text *h, uint32_t cp)
         }
         return;
     case HT_ATTRS:
-        if (cp == '>')
+        /* Quotes open a value only right after '=' (spaces allowed):
+         * <a title=don't> has no quoted part. */
+        if (cp == '>') {
             html_text_tag_done(h);
-        else if (cp == '"' || cp == '\'') {
+        } else if ((cp == '"' || cp == '\'') && h->after_eq) {
             h->quote = (char)cp;
             h->st = HT_QUOTED;
-        } else if (!html_text_tag_space(cp))
+            h->after_eq = false;
+        } else if (!html_text_tag_space(cp)) {
             h->selfclose = cp == '/';
+            h->after_eq = cp == '=';
+        }
         return;
     case HT_QUOTED:
         if (cp == (uint32_t)(unsigned char)h->quote)
@@ -377,7 +387,7 @@ static void html_text_cp(struct html_text *h, uint32_t cp)
     case HT_BANG_DASH:
         if (cp == '-') {
             h->st = HT_COMMENT;
-            h->dashes = 0;
+            h->dashes = 2; /* "<!-->" and "<!--->" end at once, as in browsers */
         } else {
             h->st = cp == '>' ? HT_TEXT : HT_BOGUS;
         }
@@ -405,7 +415,8 @@ static void html_text_cp(struct html_text *h, uint32_t cp)
 static void html_text_byte(struct html_text *h, uint8_t b)
 {
     if (h->flags & HTML_TEXT_LATIN1) {
-        html_text_cp(h, b);
+        /* WHATWG Encoding: the iso-8859-1 and latin1 labels mean windows-1252. */
+        html_text_cp(h, b >= 0x80 && b <= 0x9f ? html_text_cp1252[b - 0x80] : b);
         return;
     }
     if (h->need) {

@@ -14,7 +14,8 @@
  *     line; no leading or trailing whitespace; control characters become
  *     whitespace;
  *   - input is UTF-8 (invalid sequences become U+FFFD) or, with
- *     HTML_TEXT_LATIN1, ISO-8859-1; HTML_TEXT_PLAIN treats it as text/plain
+ *     HTML_TEXT_LATIN1, windows-1252 (what browsers use for an iso-8859-1
+ *     label); HTML_TEXT_PLAIN treats it as text/plain
  *     (no markup, no references, newlines kept);
  *   - output capped at cap - 1 bytes plus a NUL, cut only between whole
  *     characters; then `truncated` is set and the rest of the input is
@@ -36,8 +37,8 @@ struct html_text {
     bool truncated;
     /* private (html_text_init) */
     unsigned flags;
-    uint8_t st, ws, ret_st;
-    bool any, closing, selfclose, skipping;
+    uint8_t st, ws;
+    bool any, closing, selfclose, skipping, after_eq;
     uint8_t need;          /* UTF-8 continuation bytes still expected */
     uint32_t cp, min;      /* code point being decoded, its smallest legal value */
     char name[HTML_TEXT_NAME_MAX + 1];

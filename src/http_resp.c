@@ -227,6 +227,8 @@ static int httpr_apply_header(struct httpr_parser *p, struct slice name, struct 
             p->location[0] = '\0';
         else
             httpr_copy(p->location, sizeof p->location, v);
+    } else if (httpr_ieq(name, "content-encoding")) {
+        p->content_encoded |= !httpr_ieq(v, "identity");
     } else if (httpr_ieq(name, "x-request-id")) {
         httpr_copy(p->request_id, sizeof p->request_id, v);
     } else if (httpr_ieq(name, "retry-after-ms")) {
@@ -288,6 +290,7 @@ static void httpr_clear_results(struct httpr_parser *p)
     p->request_id[0] = '\0';
     p->location[0] = '\0';
     p->location_long = false;
+    p->content_encoded = false;
     p->nheaders = 0;
     p->te_seen = p->te_chunked = false;
     p->conn_close = p->conn_keep_alive = false;

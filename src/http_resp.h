@@ -56,6 +56,7 @@ struct httpr_parser {
     char request_id[128];
     char location[HTTPR_LOCATION_MAX + 1]; /* "" when absent */
     bool location_long;     /* Location repeated or over HTTPR_LOCATION_MAX (location[] is then "") */
+    bool content_encoded;   /* a Content-Encoding other than "identity" (e.g. gzip) */
     /* private state (zero-initialise; httpr_reset() between responses) */
     uint8_t state;
     uint16_t nheaders;

@@ -56,7 +56,7 @@ enum jf_state { JF_RESOLVING, JF_CONNECTING, JF_HANDSHAKE, JF_SENDING, JF_READIN
 enum jf_why {
     JF_DISABLED, JF_INVALID, JF_NOT_HTTPS, JF_NOT_ALLOWED, JF_BLOCKED, JF_BUSY, JF_DNS, JF_FETCH,
     JF_TLS, JF_TIMEOUT, JF_TOO_LARGE, JF_HTTP_STATUS, JF_CONTENT_TYPE, JF_REDIRECTS,
-    JF_BAD_REDIRECT, JF_EMPTY, JF_INTERNAL,
+    JF_BAD_REDIRECT, JF_EMPTY, JF_ENCODING, JF_INTERNAL,
 };
 
 static const struct {
@@ -78,6 +78,7 @@ static const struct {
     [JF_REDIRECTS] = {"JOB_URL_TOO_MANY_REDIRECTS", "The job board redirected too many times.", NULL},
     [JF_BAD_REDIRECT] = {"JOB_URL_BAD_REDIRECT", "The job board sent a redirect without a usable target URL.", NULL},
     [JF_EMPTY] = {"JOB_URL_EMPTY", "The job posting page contains no text.", NULL},
+    [JF_ENCODING] = {"JOB_URL_BAD_ENCODING", "The job board sent the page compressed although it was asked not to.", NULL},
     [JF_INTERNAL] = {"JOB_URL_INTERNAL", "The server could not fetch the job posting (internal error).", NULL},
 };
 
@@ -474,6 +475,10 @@ static bool jf_on_head(struct jobfetch *f)
         jf_finish(f, JF_CONTENT_TYPE, ct[0] ? ct : "no Content-Type");
         return false;
     }
+    if (f->hp.content_encoded) {
+        jf_finish(f, JF_ENCODING, NULL);
+        return false;
+    }
     if (f->hp.content_length >= 0 && (uint64_t)f->hp.content_length > c->max_bytes) {
         jf_finish(f, JF_TOO_LARGE, "Content-Length over the cap");
         return false;
@@ -485,7 +490,7 @@ static bool jf_on_head(struct jobfetch *f)
         if (*cs == '"')
             cs++;
         if (strncasecmp(cs, "iso-8859-1", 10) == 0 || strncasecmp(cs, "latin1", 6) == 0 ||
-            strncasecmp(cs, "windows-1252", 12) == 0)
+            strncasecmp(cs, "windows-1252", 12) == 0 || strncasecmp(cs, "us-ascii", 8) == 0)
             flags |= HTML_TEXT_LATIN1;
     }
     f->text = malloc(c->max_text + 1);
@@ -558,9 +563,11 @@ static void jf_read(struct jobfetch *f)
         }
         if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
             continue;
-        if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_NET_CONN_RESET) {
-            /* Framed by close: the end of the stream ends the body (a reset
-             * counts only if the parser already has it all). */
+        if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF ||
+            ret == MBEDTLS_ERR_NET_CONN_RESET) {
+            /* Framed by close: the end of the stream ends the body. Many
+             * servers close without close_notify (CONN_EOF); for a posting's
+             * text that is acceptable. A reset never ends a body. */
             if (httpr_eof(&f->hp) == HTTPR_EV_DONE && f->text && ret != MBEDTLS_ERR_NET_CONN_RESET)
                 jf_complete(f);
             else

@@ -16,6 +16,8 @@ Pages (GET):
   /plain          text/plain posting
   /latin1         text/html; charset=iso-8859-1 ("Café" as one byte)
   /empty          HTML with nothing but script/style
+  /until-close    HTML without Content-Length, ended by closing the connection
+  /gzip           text/html with Content-Encoding: gzip (we asked for identity)
   /redirect?to=U&status=S   S (default 302) with Location: U (as given, may be relative)
   /no-location    302 without Location
   /chain/N        N > 0: 302 to /chain/N-1; N = 0: the posting
@@ -27,6 +29,7 @@ Pages (GET):
   anything else   404
 """
 import argparse
+import gzip
 import json
 import os
 import signal
@@ -172,6 +175,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, "text/plain", PLAIN.encode())
         if p == "/latin1":
             return self._send(200, "text/html; charset=ISO-8859-1", "<p>Caf\u00e9 job</p>".encode("latin-1"))
+        if p == "/until-close":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"<p>Framed by close: Site Reliability Engineer</p>")
+            self.close_connection = True
+            return
+        if p == "/gzip":
+            return self._send(200, "text/html", gzip.compress(POSTING.encode()), [("Content-Encoding", "gzip")])
         if p == "/empty":
             return self._send(200, "text/html", b"<html><script>x()</script><style>a{}</style></html>")
         if p == "/redirect":

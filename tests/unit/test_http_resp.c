@@ -92,7 +92,8 @@ static bool same_outcome(const struct outcome *a, const struct outcome *b)
            x->chunked == y->chunked && x->keep_alive == y->keep_alive && x->until_close == y->until_close &&
            x->retry_after_ms == y->retry_after_ms && x->should_retry == y->should_retry &&
            strcmp(x->content_type, y->content_type) == 0 && strcmp(x->request_id, y->request_id) == 0 &&
-           strcmp(x->location, y->location) == 0 && x->location_long == y->location_long;
+           strcmp(x->location, y->location) == 0 && x->location_long == y->location_long &&
+           x->content_encoded == y->content_encoded;
 }
 
 static int runx(const void *s, size_t n, bool head)
@@ -354,6 +355,10 @@ static void test_location(void)
     /* an interim head's Location does not leak into the final one */
     CHECK(run("HTTP/1.1 103 Early\r\nLocation: /x\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") == 0);
     CHECK(O.p.location[0] == '\0' && !O.p.location_long);
+    /* Content-Encoding: only "identity" (or none) means the bytes are the text */
+    CHECK(run("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n") == 0 && O.p.content_encoded);
+    CHECK(run("HTTP/1.1 200 OK\r\nContent-Encoding: Identity\r\nContent-Length: 0\r\n\r\n") == 0 && !O.p.content_encoded);
+    CHECK(run("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") == 0 && !O.p.content_encoded);
 }
 
 static void test_connection(void)

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -194,6 +195,7 @@ static pid_t start_board(char *dir)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphaned board if this test dies */
         dup2(p[1], 1);
         close(p[0]);
         const char *py = getenv("JOBBOARD_PY") ? getenv("JOBBOARD_PY") : "tests/jobboard.py";
@@ -399,6 +401,7 @@ int main(void)
     test_text_ok(jc, u("https://127.0.0.2:%d/posting", P), "Senior Backend Engineer"); /* IP SAN */
     test_text_ok(jc, u("https://board.test:%d/plain", P), "Staff Data Engineer\n\nAcme Corp, Remote.\nRequirements:\n- Python\n- Spark");
     test_text_ok(jc, u("https://jobs.test:%d/latin1", P), "Café job");
+    test_text_ok(jc, u("https://jobs.test:%d/until-close", P), "Framed by close: Site Reliability Engineer");
     test_text_ok(jc, u("https://jobs.test:%d/redirect?to=/posting", P), "Senior Backend Engineer");
     test_text_ok(jc, u("https://jobs.test:%d/redirect?status=308&to=https://board.test:%d/plain", P, P), "Spark");
     test_text_ok(jc, u("https://jobs.test:%d/redirect?status=301&to=chain/0", P), "Acme");
@@ -456,6 +459,7 @@ int main(void)
     expect(jc, u("https://jobs.test:%d/json", P), "JOB_URL_BAD_CONTENT_TYPE");
     expect(jc, u("https://jobs.test:%d/pdf", P), "JOB_URL_BAD_CONTENT_TYPE");
     expect(jc, u("https://jobs.test:%d/empty", P), "JOB_URL_EMPTY");
+    expect(jc, u("https://jobs.test:%d/gzip", P), "JOB_URL_BAD_ENCODING");
     expect(jc, u("https://jobs.test:%d/missing", P), "JOB_URL_HTTP_STATUS");
     expect(jc, u("https://wrong.test:%d/posting", P), "JOB_URL_TLS_FAILED");
     expect(jc, u("https://jobs.test:%d/posting", untrusted_port), "JOB_URL_TLS_FAILED");
@@ -474,6 +478,10 @@ int main(void)
     free(L.slots);
     kill(board, SIGTERM);
     waitpid(board, NULL, 0);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    if (system(rm) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
     printf("measure test_jobfetch %llu ms\n", (unsigned long long)(clock_mono_ms() - t0));
     return T_DONE();
 }
