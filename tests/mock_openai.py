@@ -12,7 +12,11 @@ Script use:
     prints one JSON line {"port":..,"ca":..,"base_url":..} then serves until SIGTERM/SIGINT.
 
 Endpoints (prefix default /v1): POST audio/transcriptions (multipart), chat/completions
-(JSON, SSE when stream=true), audio/speech (chunked mp3/wav/pcm). Control, no auth:
+(JSON, SSE when stream=true), audio/speech (chunked mp3/wav/pcm). Seed 003 coach: transcriptions
+with response_format=verbose_json ({duration, language, text, words[{word,start,end}] when
+timestamp_granularities[] has "word", segments otherwise}); chat in JSON mode (response_format
+json_object; refused without "json" in the messages, as the API does) answers questions, STAR
+analysis or the final report as chosen by the system prompt (json_faults break them). Control, no auth:
 POST /_mock/config, GET /_mock/config, GET /_mock/requests, GET /_mock/stats, POST /_mock/reset.
 The API key is never printed, logged, recorded or echoed."""
 import argparse
