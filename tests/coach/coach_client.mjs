@@ -186,7 +186,24 @@ async function ssrfChecks(cases) {
   s.disconnect();
 }
 
+// Several seed clients at once, each with its own drop and recovery: no event crosses sessions.
+async function parallelChecks(n) {
+  const t0 = Date.now();
+  const runs = await Promise.allSettled(Array.from({ length: n }, () =>
+    fullInterview({ jobDescription: POSTING, resume: RESUME })));
+  console.log(`measure coach_parallel_${n}_interviews_ms=${Date.now() - t0}`);
+  const good = runs.filter((r) => r.status === 'fulfilled' && r.value.recoveredFlag === true &&
+    r.value.analyses.map((a) => a.questionId).join() === 'q1,q2,q3,q4,q5,q6,q7,q8' && r.value.report &&
+    r.value.seen.every((e, i) => Number(e[2]) === i + 1));
+  check(`${n} interviews at once, each dropped and recovered, all complete with gapless offsets`, good.length === n,
+    JSON.stringify(runs.map((r) => r.status === 'fulfilled' ? r.value.seen.length : String(r.reason))));
+}
+
 const mode = process.argv[2] || 'all';
+if (mode === 'parallel') {
+  await parallelChecks(Number(process.env.COACH_PARALLEL || 4));
+  process.exit(failed ? 1 : 0);
+}
 if (mode === 'ssrf') {
   await ssrfChecks(JSON.parse(process.env.COACH_SSRF));
   process.exit(failed ? 1 : 0);

@@ -417,6 +417,7 @@ def main():
                       "recovered=1 replay=yes" in srv.log(), srv.log()[-2000:])
                 upstream_checks(mock)
                 node(srv, webm, "errors")
+                node(srv, webm, "parallel", {"COACH_PARALLEL": "4"})
                 raw_checks(srv)
                 measure("coach_suite_s", round(time.time() - t0, 1))
             board = JobBoard(tmp).start()
