@@ -96,12 +96,22 @@ static uint64_t coach_log(const struct coach *co) { return sio_log_id(co->k); }
 
 static void coach_error_q(struct coach *co, const char *code, const char *message, const char *qid)
 {
-    log_event(LOG_INFO, coach_log(co), "coach_error", "code=%s %s", code, message);
+    /* Messages may quote the API and be cut by snprintf: never cut a UTF-8
+     * sequence, or the text frame would be invalid and the client would drop. */
+    char safe[512];
+    size_t n = strlen(message);
+    if (n >= sizeof safe)
+        n = sizeof safe - 1;
+    while (n > 0 && !utf8_valid((const uint8_t *)message, n))
+        n--;
+    memcpy(safe, message, n);
+    safe[n] = '\0';
+    log_event(LOG_INFO, coach_log(co), "coach_error", "code=%s %s", code, safe);
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return;
     cJSON_AddStringToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddStringToObject(o, "message", safe);
     if (qid)
         cJSON_AddStringToObject(o, "questionId", qid);
     sio_emit(co->k, "error", o, NULL, 0);
