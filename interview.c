@@ -108,7 +108,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"SIO_RECOVERY_WINDOW", "sio-recovery-window", CFG_MS, O(sio_recovery_window_ms), 0, 86400 * SEC, "2m", "a dropped Socket.IO session (and its interview) is kept this long for recovery", NULL, 0, false},
     {"SIO_REPLAY_EVENTS", "sio-replay-events", CFG_UINT, O(sio_replay_events), 1, 100000, "64", "events kept per session for replay after a reconnect", NULL, 0, false},
     {"SIO_REPLAY_BYTES", "sio-replay-bytes", CFG_SIZE, O(sio_replay_bytes), 64 * K, 1024 * K * K, "4m", "bytes (packets + attachments) kept per session for replay", NULL, 0, false},
-    {"COACH_MAX_SESSIONS", "coach-max-sessions", CFG_UINT, O(coach_max_sessions), 1, 100000, "100", "Socket.IO sessions (connected or awaiting recovery); beyond it CONNECT_ERROR", NULL, 0, false},
+    {"COACH_MAX_SESSIONS", "coach-max-sessions", CFG_UINT, O(coach_max_sessions), 1, 100000, "100", "Socket.IO sessions (connected or awaiting recovery); at the cap the longest-dropped one is evicted, else CONNECT_ERROR", NULL, 0, false},
     {"COACH_MAX_POSTING", "coach-max-posting", CFG_SIZE, O(coach_max_posting), 1 * K, 1 * K * K, "32k", "job posting text bytes", NULL, 0, false},
     {"COACH_MAX_RESUME", "coach-max-resume", CFG_SIZE, O(coach_max_resume), 1 * K, 1 * K * K, "16k", "resume text bytes", NULL, 0, false},
     {"COACH_MAX_AUDIO_BYTES", "coach-max-audio-bytes", CFG_SIZE, O(coach_max_audio_bytes), 1 * K, 64 * K * K, "1m", "one recorded answer (its binary attachment)", NULL, 0, false},

@@ -365,6 +365,17 @@ static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, co
         k->sc = NULL;
         conn_close_ws(s, old->conn, 4000, "session recovered on another connection");
     }
+    if (!k && sio_g.nsocks >= s->cfg.coach_max_sessions) {
+        /* a live client outranks a session that may never come back */
+        struct sio_sock *old = NULL;
+        for (struct sio_sock *o = sio_g.socks; o; o = o->next)
+            if (!o->sc && (!old || o->detached_ms < old->detached_ms))
+                old = o;
+        if (old) {
+            log_event(LOG_INFO, sc->conn->id, "sio_session_evicted", "socket=%s (sessions full)", old->id);
+            sio_sock_free(old);
+        }
+    }
     if (!k) {
         if (sio_g.nsocks >= s->cfg.coach_max_sessions) {
             log_event(LOG_WARN, sc->conn->id, "sio_sessions_full", "limit=%llu",

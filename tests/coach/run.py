@@ -257,13 +257,16 @@ def recovery_checks(mock):
         check("offset older than the replay buffer -> a new session", c3["sid"] != c["sid"], f"{c} {c3}")
         ws4, c4 = connect(srv, {"pid": "nonexistent-pid-000", "offset": "1"})
         check("unknown pid -> a new session", c4["sid"] not in (c["sid"], c3["sid"]))
-        w5 = raw_sio(srv)
-        w5.recv()
-        w5.send("40")
-        m = w5.recv()
-        check("COACH_MAX_SESSIONS reached -> 44{\"message\":\"server full: too many sessions\"}",
-              m == '44{"message":"server full: too many sessions"}', m)
+        # 3 sessions now: c's (dropped, awaiting recovery), c3's and c4's (connected)
+        w5, c5 = connect(srv)
+        ws7, c7 = connect(srv, {"pid": c["pid"], "offset": "3"})
+        check("COACH_MAX_SESSIONS reached: the session awaiting recovery longest makes room for a new client",
+              "sid" in c5 and c7.get("sid") != c["sid"], f"{c5} {c7}")
+        check("... and when every session is connected, CONNECT_ERROR 44{\"message\":\"server full: too many sessions\"}",
+              c7 == {"message": "server full: too many sessions"}, str(c7))
         w5.close()
+        ws7.close()
+        time.sleep(0.2)
         ws3.send("41")  # DISCONNECT: dropped at once, nothing to recover
         time.sleep(0.2)
         ws3b, c3b = connect(srv, {"pid": c3["pid"], "offset": "0"})
