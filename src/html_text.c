@@ -20,11 +20,17 @@ enum html_text_state {
 
 enum { HT_WS_NONE, HT_WS_SPACE, HT_WS_LINE, HT_WS_PARA };
 
+/* Raw text: no markup inside, up to the matching end tag. noscript is one too,
+ * as in a browser with scripting on. */
 static const char *const html_text_raw[] = {"script", "style", "title", "textarea", "xmp",
-                                            "plaintext", "noembed", "noframes"};
-static const char *const html_text_skip[] = {"", "head", "noscript", "template", "svg", "math",
+                                            "plaintext", "noembed", "noframes", "noscript"};
+static const char *const html_text_skip[] = {"", "head", "template", "svg", "math",
                                              "iframe", "object", "canvas", "video", "audio",
                                              "select"};
+/* Start tags that stay inside <head>; any other one ends it (HTML "in head" mode). */
+static const char *const html_text_in_head[] = {"head", "title", "meta", "link", "base", "style",
+                                                "script", "noscript", "template", "basefont",
+                                                "bgsound"};
 static const char *const html_text_para[] = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
                                              "dl", "table", "section", "article", "header",
                                              "footer", "main", "aside", "nav", "blockquote",
@@ -215,8 +221,9 @@ static void html_text_tag_done(struct html_text *h)
     if (h->skip_el) {
         if (skip == h->skip_el && !h->selfclose)
             h->skip_depth += h->closing ? (uint32_t)-1 : 1u;
-        if (h->skip_el == 1 && !h->closing && strcmp(n, "body") == 0)
-            h->skip_depth = 0; /* <body> ends an unclosed head */
+        if (h->skip_el == 1 && !h->closing &&
+            html_text_find(html_text_in_head, ARRAY_LEN(html_text_in_head), n) < 0)
+            h->skip_depth = 0; /* <body>, <p>, ... end an unclosed head, as in browsers */
         if (h->skip_depth == 0)
             h->skip_el = 0;
         h->skipping = h->skip_el != 0;

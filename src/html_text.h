@@ -1,7 +1,9 @@
 /* Incremental HTML-to-text reducer for fetched job postings: feed the body in
  * pieces as it arrives, get plain UTF-8 text in a caller-owned buffer.
- *   - script, style, title, textarea (raw text) and the contents of head,
- *     noscript, template, svg, math, iframe, object, canvas, video, audio,
+ *   - raw-text elements (script, style, title, textarea, noscript, xmp,
+ *     noembed, noframes, plaintext) and the contents of head (ended by
+ *     </head> or any start tag that does not belong in a head, as browsers
+ *     do), template, svg, math, iframe, object, canvas, video, audio and
  *     select are dropped; comments, doctype and processing instructions too;
  *   - block elements end a line (p, h1-6, ul/ol/table/section... a blank
  *     line; br, div, li, tr, dt/dd... a line break; li starts with "- ";

@@ -429,6 +429,56 @@ static void jf_tls_start(struct jobfetch *f)
     jf_io(f, 0);
 }
 
+/* A 3xx with a Location: the target passes every rule again, then a new hop. */
+static void jf_redirect(struct jobfetch *f)
+{
+    if (f->redirects >= JOBFETCH_MAX_REDIRECTS) {
+        jf_finish(f, JF_REDIRECTS, NULL);
+        return;
+    }
+    if (f->hp.location_long || !f->hp.location[0]) {
+        jf_finish(f, JF_BAD_REDIRECT, "missing, repeated or overlong Location");
+        return;
+    }
+    struct url next;
+    int rc = url_resolve(&f->url, f->hp.location, strlen(f->hp.location), &next);
+    f->redirects++;
+    int why = jf_check_url(f->c, rc, &next);
+    if (why >= 0) {
+        char d[JF_MSG_MAX];
+        snprintf(d, sizeof d, "redirect to host %.80s refused", rc == URL_OK ? next.host : "?");
+        jf_finish(f, why == JF_INVALID ? JF_BAD_REDIRECT : why, d);
+        return;
+    }
+    jf_close_conn(f);
+    f->url = next;
+    jf_hop_begin(f);
+}
+
+/* "text/html; charset=..." -> html_text flags, or -1 when not a type we read. */
+static int jf_text_flags(const char *ct)
+{
+    size_t tl = strcspn(ct, ";");
+    while (tl > 0 && (ct[tl - 1] == ' ' || ct[tl - 1] == '\t'))
+        tl--;
+    bool html = tl == 9 && strncasecmp(ct, "text/html", 9) == 0;
+    bool plain = tl == 10 && strncasecmp(ct, "text/plain", 10) == 0;
+    if (!html && !plain)
+        return -1;
+    int flags = plain ? HTML_TEXT_PLAIN : 0;
+    const char *cs = strcasestr(ct + tl, "charset=");
+    if (cs) {
+        cs += 8;
+        if (*cs == '"')
+            cs++;
+        /* WHATWG Encoding maps all of these labels to windows-1252. */
+        if (strncasecmp(cs, "iso-8859-1", 10) == 0 || strncasecmp(cs, "latin1", 6) == 0 ||
+            strncasecmp(cs, "windows-1252", 12) == 0 || strncasecmp(cs, "us-ascii", 8) == 0)
+            flags |= HTML_TEXT_LATIN1;
+    }
+    return flags;
+}
+
 /* true = go on with the body; false = the fetch ended or moved to a redirect */
 static bool jf_on_head(struct jobfetch *f)
 {
@@ -436,69 +486,25 @@ static bool jf_on_head(struct jobfetch *f)
     int s = f->hp.status;
     f->status = s;
     if (s == 301 || s == 302 || s == 303 || s == 307 || s == 308) {
-        if (f->redirects >= JOBFETCH_MAX_REDIRECTS) {
-            jf_finish(f, JF_REDIRECTS, NULL);
-            return false;
-        }
-        if (f->hp.location_long || !f->hp.location[0]) {
-            jf_finish(f, JF_BAD_REDIRECT, "missing, repeated or overlong Location");
-            return false;
-        }
-        struct url next;
-        int rc = url_resolve(&f->url, f->hp.location, strlen(f->hp.location), &next);
-        f->redirects++;
-        int why = jf_check_url(c, rc, &next);
-        if (why == JF_INVALID)
-            why = JF_BAD_REDIRECT;
-        if (why >= 0) {
-            char d[JF_MSG_MAX];
-            snprintf(d, sizeof d, "redirect to host %.80s refused", rc == URL_OK ? next.host : "?");
-            jf_finish(f, why, d);
-            return false;
-        }
-        jf_close_conn(f);
-        f->url = next;
-        jf_hop_begin(f);
+        jf_redirect(f);
         return false;
     }
-    if (s < 200 || s > 299) {
-        jf_finish(f, JF_HTTP_STATUS, NULL);
+    int why = -1, flags = jf_text_flags(f->hp.content_type);
+    if (s < 200 || s > 299)
+        why = JF_HTTP_STATUS;
+    else if (flags < 0)
+        why = JF_CONTENT_TYPE;
+    else if (f->hp.content_encoded)
+        why = JF_ENCODING;
+    else if (f->hp.content_length >= 0 && (uint64_t)f->hp.content_length > c->max_bytes)
+        why = JF_TOO_LARGE;
+    else if (!(f->text = malloc(c->max_text + 1)))
+        why = JF_INTERNAL;
+    if (why >= 0) {
+        jf_finish(f, why, why == JF_CONTENT_TYPE && f->hp.content_type[0] ? f->hp.content_type : NULL);
         return false;
     }
-    const char *ct = f->hp.content_type;
-    size_t tl = strcspn(ct, ";");
-    while (tl > 0 && (ct[tl - 1] == ' ' || ct[tl - 1] == '\t'))
-        tl--;
-    bool html = tl == 9 && strncasecmp(ct, "text/html", 9) == 0;
-    bool plain = tl == 10 && strncasecmp(ct, "text/plain", 10) == 0;
-    if (!html && !plain) {
-        jf_finish(f, JF_CONTENT_TYPE, ct[0] ? ct : "no Content-Type");
-        return false;
-    }
-    if (f->hp.content_encoded) {
-        jf_finish(f, JF_ENCODING, NULL);
-        return false;
-    }
-    if (f->hp.content_length >= 0 && (uint64_t)f->hp.content_length > c->max_bytes) {
-        jf_finish(f, JF_TOO_LARGE, "Content-Length over the cap");
-        return false;
-    }
-    const char *cs = strcasestr(ct + tl, "charset=");
-    unsigned flags = plain ? HTML_TEXT_PLAIN : 0;
-    if (cs) {
-        cs += 8;
-        if (*cs == '"')
-            cs++;
-        if (strncasecmp(cs, "iso-8859-1", 10) == 0 || strncasecmp(cs, "latin1", 6) == 0 ||
-            strncasecmp(cs, "windows-1252", 12) == 0 || strncasecmp(cs, "us-ascii", 8) == 0)
-            flags |= HTML_TEXT_LATIN1;
-    }
-    f->text = malloc(c->max_text + 1);
-    if (!f->text) {
-        jf_finish(f, JF_INTERNAL, "out of memory");
-        return false;
-    }
-    html_text_init(&f->ht, f->text, c->max_text + 1, flags);
+    html_text_init(&f->ht, f->text, c->max_text + 1, (unsigned)flags);
     return true;
 }
 

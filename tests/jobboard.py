@@ -7,7 +7,7 @@ Module use:   b = JobBoard(cert_dir=tmp).start()  # b.port, b.untrusted_port, b.
 Script use:   python3 tests/jobboard.py --cert-dir D [--host 127.0.0.2]
               prints one JSON line {"host","port","untrusted_port","ca"}, serves until SIGTERM.
 
-Certificates: `port` presents a leaf for DNS:jobs.test, DNS:board.test and IP:<host>,
+Certificates: `port` presents a leaf for DNS:jobs.test, board.test, rebind.test and IP:<host>,
 signed by the CA; `untrusted_port` a self-signed certificate for the same names
 (an untrusted issuer). Any other name (e.g. wrong.test) is a host-name mismatch.
 
@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mock_openai import _openssl, make_ca  # noqa: E402
 
-NAMES = ("jobs.test", "board.test")
+NAMES = ("jobs.test", "board.test", "rebind.test")
 
 POSTING = """<!DOCTYPE html>
 <html lang="en">

@@ -75,6 +75,8 @@ static void test_dropped(void)
     CHECK(is("a<style>p{color:red}</style>b", "ab"));
     CHECK(is("<html><head><title>T</title><meta x></head><body>B</body></html>", "B"));
     CHECK(is("<head><title>T</title><body>unclosed head</body>", "unclosed head"));
+    CHECK(is("<head><meta charset=utf-8><link rel=x><title>T</title><h1>No body tag</h1>x", "No body tag\n\nx"));
+    CHECK(is("<head><noscript><p>n</p></noscript><script>s</script></head>y", "y"));
     CHECK(is("a<svg><svg><text>in</text></svg>still</svg>b", "ab"));
     CHECK(is("a<svg/>b", "ab"));
     CHECK(is("a<noscript>enable js</noscript>b<template><p>t</p></template>c", "abc"));

@@ -9,7 +9,8 @@
  *   jobs.test, board.test, wrong.test -> 127.0.0.2 (the board)
  *   localhost -> 127.0.0.1, ::1      private.test -> 10.0.0.7
  *   meta.test -> 169.254.169.254     mixed.test -> 127.0.0.2 and 192.168.1.5
- *   mapped.test -> ::ffff:127.0.0.1  nxdomain.test and anything else -> EAI_NONAME
+ *   mapped.test -> ::ffff:127.0.0.1  rebind.test -> 127.0.0.2 and 10.0.0.7 in turn
+ *   nxdomain.test and anything else -> EAI_NONAME
  *   numeric hosts -> themselves. */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -80,6 +81,11 @@ int getaddrinfo(const char *restrict node, const char *restrict service,
     *res = NULL;
     if (fake_add(res, node) == 0)
         return 0;
+    if (strcmp(node, "rebind.test") == 0) { /* a rebinding name: public, private, public, ... */
+        static _Atomic unsigned calls;
+        fake_add(res, ++calls % 2 ? "127.0.0.2" : "10.0.0.7");
+        return 0;
+    }
     for (size_t i = 0; i < ARRAY_LEN(map); i++) {
         if (strcmp(map[i].name, node) != 0)
             continue;
@@ -226,7 +232,7 @@ static pid_t start_board(char *dir)
 }
 
 static const char *ALLOWED = "jobs.test, board.test,wrong.test,localhost,private.test,meta.test,"
-                             "mixed.test,mapped.test,nxdomain.test,127.0.0.1,[::1],10.0.0.1,"
+                             "mixed.test,mapped.test,rebind.test,nxdomain.test,127.0.0.1,[::1],10.0.0.1,"
                              "192.168.1.1,169.254.169.254,127.0.0.2,[::ffff:7f00:1]";
 
 static struct jobfetch_client *client(const char *allowed, const char *test_allow, uint64_t timeout_ms,
@@ -420,6 +426,10 @@ int main(void)
     expect(jc, "https://meta.test/latest/meta-data/", "JOB_URL_BLOCKED_ADDRESS");
     expect(jc, u("https://mixed.test:%d/posting", P), "JOB_URL_BLOCKED_ADDRESS");
     expect(jc, u("https://mapped.test:%d/posting", P), "JOB_URL_BLOCKED_ADDRESS");
+    /* DNS rebinding: every hop resolves once and connects to what it checked;
+     * the redirect's new lookup answers 10.0.0.7 and is refused */
+    expect(jc, u("https://rebind.test:%d/redirect?to=/posting", P), "JOB_URL_BLOCKED_ADDRESS");
+    test_text_ok(jc, u("https://rebind.test:%d/posting", P), "Acme");
     /* the board itself without the test escape: 127.0.0.2 is loopback */
     expect(strict, u("https://jobs.test:%d/posting", P), "JOB_URL_BLOCKED_ADDRESS");
     expect(strict, u("https://127.0.0.2:%d/posting", P), "JOB_URL_BLOCKED_ADDRESS");
