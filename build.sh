@@ -220,10 +220,13 @@ run_integ() { # $1 binary, $2 label
     done
 }
 
-run_coach() { # tests/coach/run.py: node + npm ci (pinned lock file), ffmpeg for real webm/opus answers
+run_coach() { # tests/coach/run.py: node + npm ci (pinned lock file), ffmpeg for real webm/opus answers,
+              # chromium + espeak-ng for the seed client in a browser (MediaRecorder)
     command -v ffmpeg >/dev/null 2>&1 || apt_install ffmpeg
     command -v node >/dev/null 2>&1 || apt_install nodejs npm # a node from elsewhere (npm bundled) is kept
     command -v npm >/dev/null 2>&1 || apt_install npm
+    command -v chromium >/dev/null 2>&1 || apt_install chromium
+    command -v espeak-ng >/dev/null 2>&1 || apt_install espeak-ng
     INTERVIEW_BIN=$B/interview timeout 600 /usr/bin/python3 tests/coach/run.py >"$B/coach-release.log" 2>&1 || true
     { grep -E '^(FAIL|ok|measure)|passed' "$B/coach-release.log" || true; } | sed 's/^/[coach release] /'
     tally "$B/coach-release.log"

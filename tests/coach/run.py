@@ -7,6 +7,7 @@ missed pong) and the upstream requests as the mock OpenAI saw them.
 Prints ok/FAIL lines and "N passed, N failed"."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +26,7 @@ TRANSCRIPT = ("Um, I led the Kubernetes migration with the team, you know, and l
 
 
 def npm_ready():
-    if os.path.isdir(os.path.join(HERE, "node_modules", "socket.io-client")):
+    if all(os.path.isdir(os.path.join(HERE, "node_modules", p)) for p in ("socket.io-client", "playwright-core")):
         return True
     r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True)
     if r.returncode != 0:
@@ -41,9 +42,9 @@ def make_webm(tmp):
     return path
 
 
-def node(srv, webm, mode, extra_env=None):
+def node(srv, webm, mode, extra_env=None, script="coach_client.mjs"):
     env = dict(os.environ, COACH_URL=f"http://127.0.0.1:{srv.port}", COACH_WEBM=webm, **(extra_env or {}))
-    r = subprocess.run(["node", os.path.join(HERE, "coach_client.mjs"), mode], env=env, capture_output=True,
+    r = subprocess.run(["node", os.path.join(HERE, script), mode], env=env, capture_output=True,
                        text=True, timeout=300)
     for line in r.stdout.splitlines():
         if line.startswith("ok ") or line.startswith("ok   "):
@@ -402,6 +403,24 @@ def limits_checks(mock, webm):
         w.close()
 
 
+def browser_checks(mock, tmp):
+    """The seed client in headless Chromium: MediaRecorder webm/opus from a fake microphone."""
+    if not os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium")) or not shutil.which("espeak-ng"):
+        check("chromium and espeak-ng present for the browser run", False)
+        return
+    wav = os.path.join(tmp, "mic.wav")
+    subprocess.run(["espeak-ng", "-s", "150", "-w", wav, TRANSCRIPT], check=True)
+    mock.reset()
+    mock.configure(transcript=TRANSCRIPT)
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca) as srv:
+        node(srv, "", "browser", {"COACH_WAV": wav}, script="browser.mjs")
+        stt = mock.requests("transcriptions")
+        check("browser answers reached transcription as answer.webm (audio/webm) from MediaRecorder",
+              len(stt) == 8 and all(r.get("filename") == "answer.webm" and r.get("content_type") == "audio/webm"
+                                    and r.get("file_bytes", 0) > 1000 for r in stt),
+              json.dumps([(r.get("filename"), r.get("file_bytes")) for r in stt]))
+
+
 def main():
     if not npm_ready():
         check("npm ci in tests/coach", False)
@@ -429,6 +448,7 @@ def main():
             finally:
                 board.stop()
             heartbeat_checks(mock)
+            browser_checks(mock, tmp)
             limits_checks(mock, webm)
             recovery_checks(mock)
             failure_checks(mock, webm)
