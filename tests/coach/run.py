@@ -440,7 +440,7 @@ def main():
                 upstream_checks(mock)
                 node(srv, webm, "errors")
                 raw_checks(srv)
-                measure("coach_suite_s", round(time.time() - t0, 1))
+                measure("coach_text_and_errors_s", round(time.time() - t0, 1))
             board = JobBoard(tmp).start()
             try:
                 jobfetch_checks(mock, board, webm)
