@@ -275,6 +275,22 @@ run_integ() { # $1 binary, $2 label
     done
 }
 
+run_coach() { # tests/coach/run.py: node + npm ci (pinned lock file), ffmpeg for real webm/opus answers,
+              # chromium + espeak-ng for the seed client in a browser (MediaRecorder)
+    command -v ffmpeg >/dev/null 2>&1 || apt_install ffmpeg
+    command -v node >/dev/null 2>&1 || apt_install nodejs npm # a node from elsewhere (npm bundled) is kept
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    command -v chromium >/dev/null 2>&1 || apt_install chromium
+    command -v espeak-ng >/dev/null 2>&1 || apt_install espeak-ng
+    INTERVIEW_BIN=$B/interview timeout 600 /usr/bin/python3 tests/coach/run.py >"$B/coach-release.log" 2>&1 || true
+    { grep -E '^(FAIL|ok|measure)|passed' "$B/coach-release.log" || true; } | sed 's/^/[coach release] /'
+    tally "$B/coach-release.log"
+    INTERVIEW_BIN=$B/interview-asan INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        timeout 600 /usr/bin/python3 tests/coach/run.py >"$B/coach-asan.log" 2>&1 || true
+    { grep -E '^(FAIL|ok|measure)|passed' "$B/coach-asan.log" || true; } | sed 's/^/[coach asan] /'
+    tally "$B/coach-asan.log"
+}
+
 cmd_test() {
     build_release
     test_tools
@@ -309,6 +325,8 @@ cmd_test() {
     tally "$B/browser.log"
     echo "== integration tests (ASan+UBSan binary)"
     INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run_integ "$B/interview-asan" asan
+    echo "== Socket.IO coach: the seed 003 client (socket.io-client from npm), release and ASan+UBSan"
+    run_coach
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" = 0 ]
 }

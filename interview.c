@@ -108,6 +108,22 @@ static const struct cfg_opt cfg_opts[] = {
     {"AI_TURNS_PER_MINUTE", "ai-turns-per-minute", CFG_UINT, O(ai_turns_per_minute), 0, 100000, "30", "AI requests (turns, transcriptions) per connection per minute, also the burst (0 = no limit)", NULL, 0, false},
     {"RATE_LIMIT_STRIKES", "rate-limit-strikes", CFG_UINT, O(rate_limit_strikes), 1, 100000, "10", "refused messages (faster than 1/s) before close 1008", NULL, 0, false},
     {"MAX_WEBSOCKETS_PER_IP", "max-websockets-per-ip", CFG_UINT, O(max_websockets_per_ip), 1, 1000000, "256", "open WebSockets per client address; beyond it 429", NULL, 0, false},
+    /* job-posting fetch (seed 003 coach): see README "Job posting fetch" */
+    {"JOB_URL_ALLOWED_HOSTS", "job-url-allowed-hosts", CFG_STR, O(job_url_allowed_hosts), 0, 0, "", "comma-separated job-board hosts postings may be fetched from (exact, case-insensitive; empty = fetching off)", NULL, 0, false},
+    {"JOB_URL_MAX_BYTES", "job-url-max-bytes", CFG_SIZE, O(job_url_max_bytes), 1 * K, 16 * K * K, "512k", "job posting page bytes; beyond it JOB_URL_TOO_LARGE", NULL, 0, false},
+    {"JOB_URL_TIMEOUT", "job-url-timeout", CFG_MS, O(job_url_timeout_ms), 100, 120 * SEC, "10s", "whole job posting fetch incl. redirects; beyond it JOB_URL_TIMEOUT", NULL, 0, false},
+    {"JOB_URL_TEST_ALLOW_ADDRESSES", "job-url-test-allow-addresses", CFG_STR, O(job_url_test_allow_addresses), 0, 0, "", "TESTS ONLY: comma-separated IP addresses the job fetch treats as public (never set in production)", NULL, 0, false},
+    {"SIO_PING_INTERVAL", "sio-ping-interval", CFG_MS, O(sio_ping_interval_ms), 100, 3600 * SEC, "25s", "Engine.IO heartbeat: server ping (2) this often", NULL, 0, false},
+    {"SIO_PING_TIMEOUT", "sio-ping-timeout", CFG_MS, O(sio_ping_timeout_ms), 100, 3600 * SEC, "20s", "Engine.IO: close when a ping gets no pong (3) this long", NULL, 0, false},
+    {"SIO_CONNECT_TIMEOUT", "sio-connect-timeout", CFG_MS, O(sio_connect_timeout_ms), 100, 3600 * SEC, "45s", "Socket.IO: close an Engine.IO connection with no CONNECT this long", NULL, 0, false},
+    {"SIO_RECOVERY_WINDOW", "sio-recovery-window", CFG_MS, O(sio_recovery_window_ms), 0, 86400 * SEC, "2m", "a dropped Socket.IO session (and its interview) is kept this long for recovery", NULL, 0, false},
+    {"SIO_REPLAY_EVENTS", "sio-replay-events", CFG_UINT, O(sio_replay_events), 1, 100000, "64", "events kept per session for replay after a reconnect", NULL, 0, false},
+    {"SIO_REPLAY_BYTES", "sio-replay-bytes", CFG_SIZE, O(sio_replay_bytes), 64 * K, 1024 * K * K, "4m", "bytes (packets + attachments) kept per session for replay", NULL, 0, false},
+    {"COACH_MAX_SESSIONS", "coach-max-sessions", CFG_UINT, O(coach_max_sessions), 1, 100000, "100", "Socket.IO sessions (connected or awaiting recovery); at the cap the longest-dropped one is evicted, else CONNECT_ERROR", NULL, 0, false},
+    {"COACH_MAX_POSTING", "coach-max-posting", CFG_SIZE, O(coach_max_posting), 1 * K, 1 * K * K, "32k", "job posting text bytes", NULL, 0, false},
+    {"COACH_MAX_RESUME", "coach-max-resume", CFG_SIZE, O(coach_max_resume), 1 * K, 1 * K * K, "16k", "resume text bytes", NULL, 0, false},
+    {"COACH_MAX_AUDIO_BYTES", "coach-max-audio-bytes", CFG_SIZE, O(coach_max_audio_bytes), 1 * K, 64 * K * K, "1m", "one recorded answer (its binary attachment)", NULL, 0, false},
+    {"COACH_MAX_ANSWER_SECONDS", "coach-max-answer-seconds", CFG_UINT, O(coach_max_answer_seconds), 1, 3600, "300", "longest answer the coach analyses (from the transcript's duration)", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
 };
@@ -450,6 +466,26 @@ static int wire_openai(struct server *s)
     return 0;
 }
 
+/* The job-posting fetch for the coach; disabled (no thread, no TLS) when
+ * JOB_URL_ALLOWED_HOSTS is empty. */
+static int wire_jobs(struct server *s)
+{
+    const struct config *cfg = &s->cfg;
+    struct jobfetch_config jc = {
+        .allowed_hosts = cfg->job_url_allowed_hosts, .max_bytes = cfg->job_url_max_bytes,
+        .timeout_ms = cfg->job_url_timeout_ms, .ca_file = cfg->ssl_cert_file,
+        .ca_pem = ca_bundle_pem, .ca_pem_len = ca_bundle_pem_len,
+        .test_allow_addresses = cfg->job_url_test_allow_addresses,
+    };
+    char err[256];
+    s->jobs = jobfetch_create(&s->loop, &jc, err, sizeof err);
+    if (!s->jobs) {
+        fprintf(stderr, "interview: cannot set up the job posting fetch: %s\n", err);
+        exit(EXIT_CONFIG); /* a bad JOB_URL_* setting or CA file */
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct server srv;
@@ -472,18 +508,21 @@ int main(int argc, char **argv)
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
         return 1;
     }
-    if (wire_openai(&srv) != 0)
+    if (wire_openai(&srv) != 0 || wire_jobs(&srv) != 0)
         return 1;
     int rc = server_run(&srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
     up_destroy(srv.up);
+    jobfetch_destroy(srv.jobs);
+    srv.jobs = NULL;
     return rc;
 }
 
 /* ---- the rest of the program (unity build) -------------------------- */
 #include "src/app.c"
 #include "src/access.c"
+#include "src/addrclass.c"
 #include "src/audio.c"
 #include "src/b64.c"
 #include "src/cfgval.c"
@@ -491,8 +530,10 @@ int main(int argc, char **argv)
 #include "src/conn.c"
 #include "src/dialect.c"
 #include "src/guard.c"
+#include "src/html_text.c"
 #include "src/http_req.c"
 #include "src/http_resp.c"
+#include "src/jobfetch.c"
 #include "src/jsonv.c"
 #include "src/log.c"
 #include "src/loop.c"
@@ -505,9 +546,13 @@ int main(int argc, char **argv)
 #include "src/route.c"
 #include "src/sentence.c"
 #include "src/server.c"
+#include "src/sio.c"
+#include "src/sio_packet.c"
+#include "src/coach.c"
 #include "src/sse.c"
 #include "src/stream.c"
 #include "src/turn.c"
+#include "src/url.c"
 #include "src/upstream.c"
 #include "src/utf8.c"
 #include "src/ws_frame.c"

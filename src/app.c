@@ -12,6 +12,7 @@
 #include "jsonv.h"
 #include "log.h"
 #include "server.h"
+#include "sio.h"
 
 #define APP_OUT_MAX 768 /* one reply, well under CONN_REPLY_RESERVE */
 #define APP_TYPE_ECHO_MAX 64 /* how much of an unknown type we quote back */
@@ -64,7 +65,9 @@ static size_t app_utf8_prefix(const char *s, size_t max)
 
 void app_on_open(struct server *s, struct conn *c)
 {
-    if (c->route == ROUTE_WS_CLIENT)
+    if (c->route == ROUTE_SIO)
+        sio_on_open(s, c);
+    else if (c->route == ROUTE_WS_CLIENT)
         dialect_on_open(s, c);
     else
         stream_on_open(s, c);
@@ -72,7 +75,9 @@ void app_on_open(struct server *s, struct conn *c)
 
 void app_on_drain(struct server *s, struct conn *c)
 {
-    if (c->route == ROUTE_WS_CLIENT)
+    if (c->route == ROUTE_SIO)
+        sio_on_drain(s, c);
+    else if (c->route == ROUTE_WS_CLIENT)
         dialect_on_drain(s, c);
 }
 
@@ -95,6 +100,10 @@ static bool app_starts_ai(const struct conn *c, const char *type)
 
 void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
+    if (c->route == ROUTE_SIO) {
+        sio_on_text(s, c, p, n);
+        return;
+    }
     size_t off = 0;
     int v = jsonv_validate(p, n, (unsigned)s->cfg.json_max_depth, &off);
     if (v != JSONV_OK) {
@@ -132,6 +141,10 @@ void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 
 void app_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
+    if (c->route == ROUTE_SIO) {
+        sio_on_binary(s, c, p, n);
+        return;
+    }
     (void)p;
     (void)n;
     app_error(s, c, "UNSUPPORTED_BINARY", "binary messages are not accepted on this path");
@@ -139,7 +152,9 @@ void app_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 
 void app_on_close(struct server *s, struct conn *c)
 {
-    if (c->route == ROUTE_WS_CLIENT)
+    if (c->route == ROUTE_SIO)
+        sio_on_close(s, c);
+    else if (c->route == ROUTE_WS_CLIENT)
         dialect_on_close(s, c);
     else
         stream_on_close(s, c);

@@ -31,6 +31,7 @@
 #include "guard.h"
 #include "log.h"
 #include "server.h"
+#include "sio.h"
 #include "stream.h"
 
 extern const unsigned char page_interview_html[], page_stream_test_html[];
@@ -198,7 +199,7 @@ static bool conn_big_next(struct conn *c)
 {
     struct conn_msg *m = c->queued;
     uint8_t hdr[10];
-    size_t hl = wsf_header(hdr, WSF_TEXT, true, m->len);
+    size_t hl = wsf_header(hdr, (enum wsf_opcode)m->opcode, true, m->len);
     struct iovec iov = {hdr, hl};
     if (!conn_send_iov(c, &iov, 1))
         return false;
@@ -212,26 +213,42 @@ static bool conn_big_next(struct conn *c)
     return true;
 }
 
+static bool conn_enqueue(struct server *s, struct conn *c, uint8_t opcode, const void *p, size_t n);
+
 bool conn_send_text_queued(struct server *s, struct conn *c, const char *json, size_t n)
 {
     if (c->state != CONN_WS)
         return false;
     if (conn_send_text(s, c, json, n))
         return true;
+    return conn_enqueue(s, c, WSF_TEXT, json, n);
+}
+
+bool conn_send_binary_queued(struct server *s, struct conn *c, const void *p, size_t n)
+{
+    if (c->state != CONN_WS)
+        return false;
+    if (!c->big && !c->queued && n + 10 <= conn_send_room(c, s))
+        return conn_send_frame(c, WSF_BINARY, p, n);
+    return conn_enqueue(s, c, WSF_BINARY, p, n);
+}
+
+static bool conn_enqueue(struct server *s, struct conn *c, uint8_t opcode, const void *p, size_t n)
+{
     if (c->nqueued >= CONN_QUEUE_MAX) {
         log_event(LOG_WARN, c->id, "send_queue_full", "closing with 1013");
         conn_close_ws(s, c, 1013, "client not reading");
         return false;
     }
     struct conn_msg *m = malloc(sizeof *m);
-    char *copy = malloc(n);
+    char *copy = malloc(n ? n : 1);
     if (!m || !copy) {
         free(m);
         free(copy);
         return false;
     }
-    memcpy(copy, json, n);
-    *m = (struct conn_msg){.text = copy, .len = n};
+    memcpy(copy, p, n);
+    *m = (struct conn_msg){.text = copy, .len = n, .opcode = opcode};
     struct conn_msg **tail = &c->queued;
     while (*tail)
         tail = &(*tail)->next;
@@ -481,7 +498,8 @@ static bool conn_upgrade(struct conn *c, const struct httpq_request *req, const 
     c->counted_ws = true;
     s->ws_active++;
     log_event(LOG_INFO, c->id, "ws_open", "route=%s id=%s peer=%s",
-              m->route == ROUTE_WS_STREAM ? "stream" : "client", c->client_id, c->peer);
+              m->route == ROUTE_WS_STREAM ? "stream" : m->route == ROUTE_SIO ? "socket.io" : "client",
+              c->client_id, c->peer);
     app_on_open(s, c);
     return true;
 }
@@ -593,6 +611,16 @@ static void conn_route(struct conn *c, const struct httpq_request *req)
     case ROUTE_WS_STREAM:
         conn_upgrade(c, req, &m);
         return;
+    case ROUTE_SIO: { /* Engine.IO refuses in its own JSON before any upgrade check */
+        const char *body = sio_handshake_error(req->query.p, req->query.n);
+        if (body) {
+            log_event(LOG_INFO, c->id, "http_error", "status=400 socket.io %s", body);
+            conn_http_respond(c, 400, NULL, "application/json", body, true, false);
+        } else {
+            conn_upgrade(c, req, &m);
+        }
+        return;
+    }
     case ROUTE_BAD_ID:
         conn_http_error(c, 400, "invalid id: 1-64 characters of A-Z a-z 0-9 _ -", NULL);
         return;

@@ -220,6 +220,15 @@ static int httpr_apply_header(struct httpr_parser *p, struct slice name, struct 
         p->conn_keep_alive |= httpr_list_has(v, "keep-alive");
     } else if (httpr_ieq(name, "content-type")) {
         httpr_copy(p->content_type, sizeof p->content_type, v);
+    } else if (httpr_ieq(name, "location")) {
+        /* Two Location fields: which one would a proxy follow? Treat as unusable. */
+        p->location_long = v.n > HTTPR_LOCATION_MAX || p->location[0] != '\0' || p->location_long;
+        if (p->location_long)
+            p->location[0] = '\0';
+        else
+            httpr_copy(p->location, sizeof p->location, v);
+    } else if (httpr_ieq(name, "content-encoding")) {
+        p->content_encoded |= !httpr_ieq(v, "identity");
     } else if (httpr_ieq(name, "x-request-id")) {
         httpr_copy(p->request_id, sizeof p->request_id, v);
     } else if (httpr_ieq(name, "retry-after-ms")) {
@@ -279,6 +288,9 @@ static void httpr_clear_results(struct httpr_parser *p)
     p->should_retry = -1;
     p->content_type[0] = '\0';
     p->request_id[0] = '\0';
+    p->location[0] = '\0';
+    p->location_long = false;
+    p->content_encoded = false;
     p->nheaders = 0;
     p->te_seen = p->te_chunked = false;
     p->conn_close = p->conn_keep_alive = false;

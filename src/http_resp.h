@@ -14,6 +14,7 @@
 #include "base.h"
 
 #define HTTPR_LINE_MAX 4096 /* longest status, header, chunk-size or trailer line (CRLF excluded) */
+#define HTTPR_LOCATION_MAX 2048 /* longest Location value kept (redirects); longer sets location_long */
 #define HTTPR_HEADERS_MAX 100 /* header lines per head; trailer lines, separately */
 
 enum httpr_error {
@@ -53,6 +54,9 @@ struct httpr_parser {
     int8_t should_retry;    /* x-should-retry: 1 true, 0 false, -1 absent */
     char content_type[128];
     char request_id[128];
+    char location[HTTPR_LOCATION_MAX + 1]; /* "" when absent */
+    bool location_long;     /* Location repeated or over HTTPR_LOCATION_MAX (location[] is then "") */
+    bool content_encoded;   /* a Content-Encoding other than "identity" (e.g. gzip) */
     /* private state (zero-initialise; httpr_reset() between responses) */
     uint8_t state;
     uint16_t nheaders;

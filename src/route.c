@@ -179,6 +179,8 @@ static enum route_id route_dispatch(const struct route_seg *segs, size_t count, 
         if (count == 4 && route_seg_is(&segs[2], "disconnect"))
             return route_take_id(&segs[3], ROUTE_STREAM_DISCONNECT, m);
     }
+    if ((count == 1 || (count == 2 && segs[1].len == 0)) && route_seg_is(&segs[0], "socket.io"))
+        return ROUTE_SIO;
     if (count == 2 && route_seg_is(&segs[0], "ws"))
         return route_take_id(&segs[1], ROUTE_WS_CLIENT, m);
     if (count == 4 && route_seg_is(&segs[0], "api") && route_seg_is(&segs[1], "stream") &&

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "sio.h"
 
 #define SERVER_TICK_MS 250 /* timer resolution: deadlines are swept this often */
 #define SERVER_BACKLOG 1024
@@ -92,8 +93,11 @@ static void server_tick(void *ctx)
 {
     struct server *s = ctx;
     conn_sweep(s);
+    sio_tick(s);
     if (s->up)
         up_tick(s->up);
+    if (s->jobs)
+        jobfetch_tick(s->jobs);
     if (s->shutting_down && (s->active + s->refusing == 0 || s->loop.now_ms >= s->shutdown_deadline_ms)) {
         if (s->active)
             log_event(LOG_WARN, 0, "shutdown", "drain timeout, %u connections dropped", s->active);
@@ -106,7 +110,7 @@ static void server_raise_nofile(struct server *s)
 {
     struct rlimit rl;
     rlim_t want = (rlim_t)(s->cfg.max_connections + SERVER_REFUSE_SLOTS + s->cfg.upstream_max_inflight +
-                           s->cfg.upstream_pool_size + 32);
+                           s->cfg.upstream_pool_size + JOBFETCH_MAX_INFLIGHT + 32);
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
     rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
@@ -136,7 +140,8 @@ int server_init(struct server *s)
         pool_init(&s->msg_pool, cfg->max_message_size, (uint32_t)cfg->message_buffers, 2))
         return -1;
     /* Slots: clients, upstream connections (in flight + pooled), listener, pipes. */
-    uint32_t slots = maxc + (uint32_t)(cfg->upstream_max_inflight + cfg->upstream_pool_size) + 8;
+    uint32_t slots = maxc + (uint32_t)(cfg->upstream_max_inflight + cfg->upstream_pool_size) + 8 +
+                     JOBFETCH_MAX_INFLIGHT + 1; /* job-posting fetches + their resolver pipe */
     if (loop_init(&s->loop, slots, SERVER_TICK_MS, server_tick, s))
         return -1;
     if (pipe2(server_signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)

@@ -11,6 +11,7 @@
 #include "access.h"
 #include "http_req.h"
 #include "ratelimit.h"
+#include "jobfetch.h"
 #include "route.h"
 #include "turn.h"
 #include "upstream.h"
@@ -59,6 +60,15 @@ struct config {
     size_t ntrusted;
     uint64_t ws_messages_per_sec, ws_messages_burst, ws_bytes_per_sec, ws_bytes_burst;
     uint64_t ai_turns_per_minute, rate_limit_strikes, max_websockets_per_ip;
+    /* job-posting fetch (seed 003 coach, jobfetch.c) */
+    char job_url_allowed_hosts[2048];
+    uint64_t job_url_max_bytes, job_url_timeout_ms;
+    char job_url_test_allow_addresses[512]; /* test-only SSRF escape, "" = off */
+    /* seed 003: Socket.IO and the coach (sio.c, coach.c) */
+    uint64_t sio_ping_interval_ms, sio_ping_timeout_ms, sio_connect_timeout_ms;
+    uint64_t sio_recovery_window_ms, sio_replay_events, sio_replay_bytes;
+    uint64_t coach_max_sessions, coach_max_posting, coach_max_resume;
+    uint64_t coach_max_audio_bytes, coach_max_answer_seconds;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
 };
@@ -75,6 +85,7 @@ struct conn_msg {
     struct conn_msg *next;
     char *text;
     size_t len;
+    uint8_t opcode; /* WSF_TEXT, or WSF_BINARY (conn_send_binary_queued) */
 };
 
 #define SERVER_REFUSE_SLOTS 64 /* extra slots beyond max_connections, to say 503 politely */
@@ -141,6 +152,7 @@ struct server {
     uint32_t ws_active; /* WebSocket connections */
     uint64_t next_id;
     struct up_client *up;   /* OpenAI client */
+    struct jobfetch_client *jobs; /* job-posting fetch (never NULL once wired; may be disabled) */
     struct turn_config turn;
     bool shutting_down;
     uint64_t shutdown_deadline_ms;
@@ -166,6 +178,9 @@ bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n
  * short per-client queue (in order, streamed later) instead of failing; a
  * client with CONN_QUEUE_MAX messages waiting is closed with 1013. */
 bool conn_send_text_queued(struct server *s, struct conn *c, const char *json, size_t n);
+/* The same for a binary message (Socket.IO attachments must follow their
+ * packet in order, whatever the ring holds). */
+bool conn_send_binary_queued(struct server *s, struct conn *c, const void *p, size_t n);
 /* Ask for app_on_drain() once the send ring has room again. */
 void conn_want_drain(struct conn *c);
 /* Start the closing handshake with code and a short reason. */

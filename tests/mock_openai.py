@@ -12,7 +12,11 @@ Script use:
     prints one JSON line {"port":..,"ca":..,"base_url":..} then serves until SIGTERM/SIGINT.
 
 Endpoints (prefix default /v1): POST audio/transcriptions (multipart), chat/completions
-(JSON, SSE when stream=true), audio/speech (chunked mp3/wav/pcm). Control, no auth:
+(JSON, SSE when stream=true), audio/speech (chunked mp3/wav/pcm). Seed 003 coach: transcriptions
+with response_format=verbose_json ({duration, language, text, words[{word,start,end}] when
+timestamp_granularities[] has "word", segments otherwise}); chat in JSON mode (response_format
+json_object; refused without "json" in the messages, as the API does) answers questions, STAR
+analysis or the final report as chosen by the system prompt (json_faults break them). Control, no auth:
 POST /_mock/config, GET /_mock/config, GET /_mock/requests, GET /_mock/stats, POST /_mock/reset.
 The API key is never printed, logged, recorded or echoed."""
 import argparse
@@ -46,10 +50,59 @@ DELAY_KEYS = ("stt_ms", "first_token_ms", "token_ms", "tts_first_byte_ms", "tts_
 MAX_BODY = 30 * 1024 * 1024
 
 
+JSON_KINDS = ("questions", "analysis", "report")  # JSON-mode chat answers (seed 003 coach)
+JSON_FAULTS = ("ok", "malformed", "not_json")
+
+
 def default_config():
     return {"transcript": DEFAULT_TRANSCRIPT, "reply": DEFAULT_REPLY, "tts_chunk_bytes": 500,
             "delays": {k: (200 if k == "slow_body_ms" else 0) for k in DELAY_KEYS},
-            "faults": {e: [] for e in ENDPOINTS.values()}}
+            "faults": {e: [] for e in ENDPOINTS.values()},
+            "json_faults": {k: [] for k in JSON_KINDS}}
+
+
+QUESTION_TYPES = ("behavioral", "technical", "behavioral", "situational", "technical", "behavioral",
+                  "situational", "technical")
+
+
+def json_mode_kind(messages):
+    """Which coach answer a JSON-mode request wants, told by its system prompt."""
+    system = " ".join(m.get("content", "") for m in messages
+                      if isinstance(m, dict) and m.get("role") == "system" and isinstance(m.get("content"), str))
+    if "exactly 8 interview questions" in system:
+        return "questions"
+    if "STAR method" in system:
+        return "analysis"
+    if "final report" in system:
+        return "report"
+    return None
+
+
+def json_mode_answer(kind, messages, fault):
+    """Content of a JSON-mode answer: valid for the kind, or broken on a fault."""
+    user = " ".join(m.get("content", "") for m in messages if isinstance(m, dict) and m.get("role") == "user")
+    if fault == "not_json":
+        return "Sure! Here are your questions: 1. Tell me about yourself."
+    if kind == "questions":
+        n = 7 if fault == "malformed" else 8
+        topic = (re.findall(r"[A-Z][a-z]+", user[user.find(":") + 1:]) or ["this"])[0]
+        return json.dumps({"questions": [
+            {"id": f"q{i + 1}", "type": QUESTION_TYPES[i],
+             "text": f"Question {i + 1}: tell me about a time your {topic} work made a difference."}
+            for i in range(n)]})
+    if kind == "analysis":
+        if fault == "malformed":
+            return json.dumps({"score": "high", "star": {"situation": True}})
+        fillers = int((re.findall(r"Filler words: (\d+)", user) or ["0"])[0])
+        return json.dumps({"score": max(40, 90 - 5 * fillers),
+                           "star": {"situation": True, "task": True, "action": True, "result": "percent" in user},
+                           "feedback": "Good use of the STAR method; quantify the result and cut filler words."})
+    if fault == "malformed":
+        return json.dumps({"strengths": [], "improvements": "none"})
+    return json.dumps({"strengths": ["Clear communication", "Concrete examples"],
+                       "improvements": ["Use more metrics", "Fewer filler words"],
+                       "microDrills": ["Retell one story in STAR form in 90 seconds", "Record a minute with no fillers"],
+                       "followUpQuestion": "Can you give another example where you measured the impact of your work?"})
 
 
 # ---- certificates ----------------------------------------------------------
@@ -216,6 +269,27 @@ def synth_speech(text, fmt):
     hdr = b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " + struct.pack(
         "<IHHIIHH", 16, 1, 1, 24000, 48000, 2, 16) + b"data" + struct.pack("<I", len(pcm))
     return "audio/wav", hdr + pcm, info
+
+
+def verbose_transcript(text, granularities, word_s=0.35, lead_s=0.5):
+    """verbose_json as whisper-1 returns it: words without punctuation, times in seconds."""
+    words, t = [], lead_s
+    for raw in text.split():
+        w = raw.strip(".,!?;:\"")
+        if not w:
+            continue
+        words.append({"word": w, "start": round(t, 2), "end": round(t + word_s - 0.05, 2)})
+        t += word_s
+    duration = round(t + lead_s, 2)
+    out = {"task": "transcribe", "language": "english", "duration": duration, "text": text}
+    if "word" in granularities:
+        out["words"] = words
+    if "segment" in granularities:
+        out["segments"] = [{"id": 0, "seek": 0, "start": 0.0, "end": duration, "text": " " + text, "tokens": [],
+                            "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.2,
+                            "no_speech_prob": 0.01}] if text else []
+    out["usage"] = {"type": "duration", "seconds": math.ceil(duration)}
+    return out
 
 
 def _sleep_ms(ms):
@@ -499,11 +573,14 @@ class _Handler(BaseHTTPRequestHandler):
                 rec["wav_error"] = str(e)
                 return self._error(rec, 400, f"mock: bad WAV: {e}", code="invalid_value")
 
+        answer = {"text": cfg["transcript"], "usage": {"type": "duration", "seconds": 1}}
+        if fields.get("response_format") == "verbose_json":
+            answer = verbose_transcript(cfg["transcript"], fields.get("timestamp_granularities[]") or ["segment"])
+
         def pieces():
             _sleep_ms(cfg["delays"]["stt_ms"])
             yield (b'{"text": "' + cfg["transcript"][:10].encode() if fault == "bad_json"
-                   else json.dumps({"text": cfg["transcript"], "usage": {"type": "duration", "seconds": 1}}).encode(),
-                   None)
+                   else json.dumps(answer).encode(), None)
         self._send(rec, 200, "application/json", pieces(), False, fault)
 
     def _ep_chat(self, rec, body, fault):
@@ -519,7 +596,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not req.get("model") or not isinstance(req.get("messages"), list) or not req["messages"]:
             return self._error(rec, 400, "'model' and a non-empty 'messages' array are required")
         d = cfg["delays"]
-        tokens = re.findall(r"\s*\S+", cfg["reply"])
+        content = cfg["reply"]
+        rf = req.get("response_format")
+        if isinstance(rf, dict) and rf.get("type") == "json_object":
+            # the real API refuses JSON mode unless a message says "json"
+            if not any("json" in str(m.get("content", "")).lower() for m in req["messages"] if isinstance(m, dict)):
+                return self._error(rec, 400, "'messages' must contain the word 'json' in some form, to use "
+                                   "'response_format' of type 'json_object'.")
+            kind = json_mode_kind(req["messages"])
+            rec["json_kind"] = kind
+            if kind:
+                jf = rec["json_fault"] = self.server.mock._take_json_fault(kind)
+                content = json_mode_answer(kind, req["messages"], jf)
+        tokens = re.findall(r"\s*\S+", content)
         rec.update(tokens=tokens, token_times=[])
         cid, created, model = "chatcmpl-mock" + uuid.uuid4().hex[:20], int(time.time()), req["model"]
         usage = {"prompt_tokens": 20, "completion_tokens": len(tokens), "total_tokens": 20 + len(tokens),
@@ -533,7 +622,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 yield json.dumps({"id": cid, "object": "chat.completion", "created": created, "model": model,
                                   "system_fingerprint": "fp_mock", "choices": [{
-                                      "index": 0, "message": {"role": "assistant", "content": cfg["reply"],
+                                      "index": 0, "message": {"role": "assistant", "content": content,
                                                               "refusal": None},
                                       "logprobs": None, "finish_reason": "stop"}], "usage": usage}).encode(), None
             return self._send(rec, 200, "application/json", whole(), False, fault)
@@ -678,7 +767,8 @@ class MockOpenAI:
 
     def configure(self, settings=None, **kw):
         """Merge settings: transcript, reply, api_key, tts_chunk_bytes, delays{...},
-        faults{endpoint: [names]} (a given endpoint's list replaces the old one)."""
+        faults{endpoint: [names]} (a given endpoint's list replaces the old one),
+        json_faults{questions|analysis|report: ["malformed"|"not_json"|"ok", ...]}."""
         settings = dict(settings or {}, **kw)
         with self._lock:
             cfg, key = json.loads(json.dumps(self._config)), self.api_key  # all or nothing
@@ -694,6 +784,12 @@ class MockOpenAI:
                         if dk not in DELAY_KEYS:
                             raise ValueError(f"unknown delay {dk!r}")
                         cfg["delays"][dk] = float(dv)
+                elif k == "json_faults":
+                    for kind, names in v.items():
+                        names = [names] if isinstance(names, str) else list(names)
+                        if kind not in JSON_KINDS or any(n not in JSON_FAULTS for n in names):
+                            raise ValueError(f"bad json fault spec {kind!r}: {names!r}")
+                        cfg["json_faults"][kind] = names
                 elif k == "faults":
                     for ep, names in v.items():
                         names = [names] if isinstance(names, str) else list(names)
@@ -728,6 +824,12 @@ class MockOpenAI:
 
     def _cfg(self):
         return self.config()
+
+    def _take_json_fault(self, kind):
+        with self._lock:
+            q = self._config["json_faults"][kind]
+            f = q.pop(0) if q else None
+        return None if f == "ok" else f
 
     def _take_fault(self, ep):
         with self._lock:

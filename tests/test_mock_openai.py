@@ -157,6 +157,44 @@ def test_endpoints(m, c):
     check("speech pcm: raw s16le", st == 200 and len(out) == 3 * 576 * 2)
 
 
+def test_coach_modes(m, c):
+    """Seed 003: verbose_json with word timestamps; JSON-mode answers chosen by the system prompt."""
+    m.reset()
+    m.configure(transcript="Um, I led the team.")
+    body, ct = multipart({"model": "whisper-1", "response_format": "verbose_json",
+                          "timestamp_granularities[]": "word"}, b"\x1a\x45\xdf\xa3webm", "a.webm", "audio/webm")
+    st, _, out = c.call("/v1/audio/transcriptions", body, ct)
+    j = json.loads(out)
+    check("verbose_json: text, duration, language and words [{word,start,end}] without punctuation, no segments",
+          st == 200 and j["text"] == "Um, I led the team." and [w["word"] for w in j["words"]] == ["Um", "I", "led", "the", "team"]
+          and all(w["end"] > w["start"] for w in j["words"]) and j["duration"] > j["words"][-1]["end"]
+          and "segments" not in j, out[:300])
+    body, ct = multipart({"model": "whisper-1", "response_format": "verbose_json"}, b"OggS", "a.ogg", "audio/ogg")
+    j = json.loads(c.call("/v1/audio/transcriptions", body, ct)[2])
+    check("verbose_json without granularities: segments, no words", "segments" in j and "words" not in j)
+
+    def ask(system, fault=None):
+        if fault:
+            m.configure(json_faults={fault[0]: [fault[1]]})
+        st, _, out = c.call("/v1/chat/completions", {"model": "gpt-4o-mini", "response_format": {"type": "json_object"},
+                                                     "messages": [{"role": "system", "content": system},
+                                                                  {"role": "user", "content": "Job posting:\nKubernetes"}]})
+        return st, json.loads(json.loads(out)["choices"][0]["message"]["content"]) if st == 200 else out
+
+    st, q = ask("Write exactly 8 interview questions. Answer in JSON.")
+    check("JSON mode: questions object with 8 {id,text,type}", st == 200 and len(q["questions"]) == 8)
+    st, a = ask("Score with the STAR method. JSON only.")
+    check("JSON mode: analysis {score, star, feedback}", st == 200 and set(a) == {"score", "star", "feedback"})
+    st, r = ask("Write the final report as JSON.")
+    check("JSON mode: report lists and follow-up", st == 200 and r["strengths"] and r["followUpQuestion"])
+    st, q = ask("Write exactly 8 interview questions. Answer in JSON.", ("questions", "malformed"))
+    check("json_faults malformed: 7 questions, once", st == 200 and len(q["questions"]) == 7
+          and len(ask("Write exactly 8 interview questions. Answer in JSON.")[1]["questions"]) == 8)
+    st, _, out = c.call("/v1/chat/completions", {"model": "x", "response_format": {"type": "json_object"},
+                                               "messages": [{"role": "user", "content": "hello"}]})
+    check("JSON mode without the word json in the messages -> 400 like the API", st == 400 and b"json" in out)
+
+
 def test_faults(m, c):
     msg = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True}
     m.configure(faults={"chat": ["429", "ok", "500"]})
@@ -294,7 +332,8 @@ def main():
     m = mo.MockOpenAI(cert_dir=tmp).start()
     try:
         c = Client(m, ctx)
-        for fn in (lambda: test_endpoints(m, c), lambda: test_faults(m, c), lambda: test_keepalive_and_control(m, ctx)):
+        for fn in (lambda: test_endpoints(m, c), lambda: test_faults(m, c), lambda: test_keepalive_and_control(m, ctx),
+                   lambda: test_coach_modes(m, c)):
             try:
                 fn()
             except Exception as e:  # noqa: BLE001

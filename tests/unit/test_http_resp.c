@@ -91,7 +91,9 @@ static bool same_outcome(const struct outcome *a, const struct outcome *b)
            x->minor_version == y->minor_version && x->content_length == y->content_length &&
            x->chunked == y->chunked && x->keep_alive == y->keep_alive && x->until_close == y->until_close &&
            x->retry_after_ms == y->retry_after_ms && x->should_retry == y->should_retry &&
-           strcmp(x->content_type, y->content_type) == 0 && strcmp(x->request_id, y->request_id) == 0;
+           strcmp(x->content_type, y->content_type) == 0 && strcmp(x->request_id, y->request_id) == 0 &&
+           strcmp(x->location, y->location) == 0 && x->location_long == y->location_long &&
+           x->content_encoded == y->content_encoded;
 }
 
 static int runx(const void *s, size_t n, bool head)
@@ -335,6 +337,28 @@ static void test_interim(void)
     CHECK(O.p.keep_alive);
     /* a 1xx alone is not a response yet */
     CHECK(run("HTTP/1.1 100 Continue\r\n\r\n") == 0 && O.nkinds == 0 && O.eof == HTTPR_E_TRUNCATED);
+}
+
+/* Location is kept for redirects (jobfetch.c); a repeated or overlong one is unusable. */
+static void test_location(void)
+{
+    CHECK(run("HTTP/1.1 302 Found\r\nLocation: https://jobs.example/p?q=1\r\nContent-Length: 0\r\n\r\n") == 0);
+    CHECK(O.p.status == 302 && strcmp(O.p.location, "https://jobs.example/p?q=1") == 0 && !O.p.location_long);
+    CHECK(run("HTTP/1.1 301 Moved\r\nlocation: /a\r\nLOCATION: /b\r\nContent-Length: 0\r\n\r\n") == 0);
+    CHECK(O.p.location[0] == '\0' && O.p.location_long);
+    static char big[HTTPR_LOCATION_MAX + 200];
+    int n = snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
+    memset(big + n, 'a', HTTPR_LOCATION_MAX);
+    snprintf(big + n + HTTPR_LOCATION_MAX, sizeof big - (size_t)n - HTTPR_LOCATION_MAX,
+             "\r\nContent-Length: 0\r\n\r\n");
+    CHECK(run(big) == 0 && O.p.location[0] == '\0' && O.p.location_long);
+    /* an interim head's Location does not leak into the final one */
+    CHECK(run("HTTP/1.1 103 Early\r\nLocation: /x\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") == 0);
+    CHECK(O.p.location[0] == '\0' && !O.p.location_long);
+    /* Content-Encoding: only "identity" (or none) means the bytes are the text */
+    CHECK(run("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n") == 0 && O.p.content_encoded);
+    CHECK(run("HTTP/1.1 200 OK\r\nContent-Encoding: Identity\r\nContent-Length: 0\r\n\r\n") == 0 && !O.p.content_encoded);
+    CHECK(run("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") == 0 && !O.p.content_encoded);
 }
 
 static void test_connection(void)
@@ -699,6 +723,7 @@ int main(void)
     test_rate_limited();
     test_interim();
     test_connection();
+    test_location();
     test_no_body();
     test_zero_byte_done();
     test_bad_status();

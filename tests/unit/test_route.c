@@ -72,6 +72,8 @@ static void test_routes(void)
     CHECK(rm("/ws/%4a%4A") == ROUTE_WS_CLIENT && id_is("JJ"));
     CHECK(rm("/api/stream/ws/sess_01") == ROUTE_WS_STREAM && id_is("sess_01"));
     CHECK(rm("/api/%73tream/ws/s") == ROUTE_WS_STREAM && id_is("s"));
+    CHECK(rm("/socket.io/") == ROUTE_SIO && rm("/socket.io") == ROUTE_SIO);
+    CHECK(rm("/socket.io/x") == ROUTE_NOT_FOUND && rm("/socket.io//") == ROUTE_NOT_FOUND);
 
     CHECK(rm("/ws/abc/x") == ROUTE_NOT_FOUND && id_is(""));
     CHECK(rm("/ws/abc/") == ROUTE_NOT_FOUND);

@@ -1,0 +1,1129 @@
+/* deps: sio.c upstream.c jobfetch.c oai.c jsonv.c utf8.c, cJSON */
+#include "coach.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "clock.h"
+#include "jobfetch.h"
+#include "jsonv.h"
+#include "log.h"
+#include "oai.h"
+#include "server.h"
+#include "sio.h"
+#include "upstream.h"
+#include "utf8.h"
+
+#define COACH_CHAT_RESP_MAX (64 * 1024)   /* one JSON-mode chat completion */
+#define COACH_STT_RESP_MAX (256 * 1024)   /* verbose_json with word timestamps */
+#define COACH_TTS_MAX (2 * 1024 * 1024)   /* one question's audio */
+#define COACH_TEXT_MAX 1000               /* a question, a feedback, a list item */
+#define COACH_LIST_MAX 10                 /* items in strengths/improvements/microDrills */
+#define COACH_WORDS_MAX 20000             /* words in one transcript */
+#define COACH_KEYWORDS_MAX 20             /* keywordsFound per answer */
+#define COACH_TOKENS_QUESTIONS 1500
+#define COACH_TOKENS_ANALYSIS 600
+#define COACH_TOKENS_REPORT 1000
+
+enum coach_stage { COACH_IDLE, COACH_PREPARING, COACH_ASKING, COACH_REPORTING, COACH_DONE };
+enum coach_job { COACH_JOB_NONE, COACH_JOB_QUESTIONS, COACH_JOB_STT, COACH_JOB_ANALYSIS, COACH_JOB_REPORT,
+                 COACH_JOB_TTS };
+
+/* One upstream request and its response buffer. */
+struct coach_call {
+    struct coach *co;
+    enum coach_job job;
+    struct up_req *req;
+    char *reqbody;
+    struct iovec iov[3];
+    char pre[2048], post[128];
+    uint8_t *file;
+    uint8_t *resp;
+    size_t resp_len, resp_cap;
+    bool overflow;
+    int attempt; /* JSON-mode calls are retried once when the answer is malformed */
+};
+
+struct coach_question {
+    char id[8];
+    char *text;
+    char type[33];
+    cJSON *analysis; /* the answer_analyzed payload, once answered */
+};
+
+struct coach_stats { /* our own figures from the transcript's words */
+    int words, fillers;
+    double span, wpm;
+};
+
+struct coach {
+    struct server *srv;
+    struct sio_sock *k;
+    enum coach_stage stage;
+    char *posting, *resume;
+    struct coach_question q[COACH_QUESTIONS];
+    int next;      /* index of the question to be answered next */
+    int answering; /* its index while its answer is processed, else -1 */
+    struct coach_call work, tts;
+    struct jobfetch *fetch; /* the posting being fetched (takes the work slot) */
+    int tts_want;  /* question whose audio is wanted after the running TTS, -1 none */
+    int audio_q;   /* question whose audio is cached in audio (for resume_interview) */
+    uint8_t *audio;
+    size_t audio_len;
+    char *transcript;
+    double duration;
+    struct coach_stats st;
+    cJSON *keywords; /* of the answer being analysed */
+};
+
+static const char *coach_events[] = {"start_interview", "submit_answer", "complete_interview",
+                                     "resume_interview"};
+
+bool coach_event_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof coach_events / sizeof *coach_events; i++)
+        if (strcmp(name, coach_events[i]) == 0)
+            return true;
+    return false;
+}
+
+static uint64_t coach_log(const struct coach *co) { return sio_log_id(co->k); }
+
+static void coach_error_q(struct coach *co, const char *code, const char *message, const char *qid)
+{
+    /* Messages may quote the API and be cut by snprintf: never cut a UTF-8
+     * sequence, or the text frame would be invalid and the client would drop. */
+    char safe[512];
+    size_t n = strlen(message);
+    if (n >= sizeof safe)
+        n = sizeof safe - 1;
+    while (n > 0 && !utf8_valid((const uint8_t *)message, n))
+        n--;
+    memcpy(safe, message, n);
+    safe[n] = '\0';
+    log_event(LOG_INFO, coach_log(co), "coach_error", "code=%s %s", code, safe);
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", safe);
+    if (qid)
+        cJSON_AddStringToObject(o, "questionId", qid);
+    sio_emit(co->k, "error", o, NULL, 0);
+}
+
+static void coach_error(struct coach *co, const char *code, const char *message)
+{
+    coach_error_q(co, code, message, NULL);
+}
+
+/* ---- upstream calls -------------------------------------------------------- */
+
+static void coach_call_reset(struct coach_call *cl)
+{
+    if (cl->req)
+        up_cancel(cl->req);
+    cl->req = NULL;
+    free(cl->reqbody);
+    free(cl->file);
+    free(cl->resp);
+    cl->reqbody = NULL;
+    cl->file = NULL;
+    cl->resp = NULL;
+    cl->resp_len = cl->resp_cap = 0;
+    cl->overflow = false;
+    cl->job = COACH_JOB_NONE;
+}
+
+static void coach_head(void *ctx, const struct up_head *h)
+{
+    (void)ctx;
+    (void)h;
+}
+
+static size_t coach_body(void *ctx, const uint8_t *p, size_t n)
+{
+    struct coach_call *cl = ctx;
+    size_t room = cl->resp_cap - cl->resp_len, take = n < room ? n : room;
+    cl->overflow |= take < n;
+    memcpy(cl->resp + cl->resp_len, p, take);
+    cl->resp_len += take;
+    return n; /* all taken (never pause): an overflow fails the call at its end */
+}
+
+static void coach_done(void *ctx, int err, int status, const char *message);
+
+static bool coach_call_start(struct coach *co, struct coach_call *cl, enum coach_job job, const char *path,
+                             const char *ctype, const char *accept, int parts, size_t resp_cap)
+{
+    static const struct up_callbacks cb = {coach_head, coach_body, coach_done};
+    cl->co = co;
+    cl->job = job;
+    cl->resp_cap = resp_cap;
+    cl->resp = malloc(resp_cap + 1);
+    struct up_request_spec spec = {.method = "POST", .path = path, .content_type = ctype, .accept = accept,
+                                   .body = cl->iov, .body_parts = parts, .log_conn = coach_log(co)};
+    cl->req = cl->resp ? up_start(co->srv->up, &spec, &cb, cl) : NULL;
+    if (!cl->req) {
+        coach_call_reset(cl);
+        return false;
+    }
+    return true;
+}
+
+/* POST /chat/completions in JSON mode (response_format json_object), not streamed. */
+static bool coach_chat(struct coach *co, enum coach_job job, const char *system, const char *user,
+                       unsigned max_tokens)
+{
+    struct coach_call *cl = &co->work;
+    const struct turn_config *tc = &co->srv->turn;
+    cJSON *b = cJSON_CreateObject(), *msgs = cJSON_CreateArray(), *m1 = cJSON_CreateObject(),
+          *m2 = cJSON_CreateObject(), *rf = cJSON_CreateObject();
+    if (b && msgs && m1 && m2 && rf) {
+        cJSON_AddStringToObject(b, "model", tc->chat_model);
+        cJSON_AddStringToObject(m1, "role", "system");
+        cJSON_AddStringToObject(m1, "content", system);
+        cJSON_AddStringToObject(m2, "role", "user");
+        cJSON_AddStringToObject(m2, "content", user);
+        cJSON_AddItemToArray(msgs, m1);
+        cJSON_AddItemToArray(msgs, m2);
+        m1 = m2 = NULL;
+        cJSON_AddItemToObject(b, "messages", msgs);
+        msgs = NULL;
+        cJSON_AddNumberToObject(b, "temperature", tc->temperature);
+        cJSON_AddNumberToObject(b, "max_tokens", max_tokens);
+        cJSON_AddStringToObject(rf, "type", "json_object");
+        cJSON_AddItemToObject(b, "response_format", rf);
+        rf = NULL;
+        cl->reqbody = cJSON_PrintUnformatted(b);
+    }
+    cJSON_Delete(b);
+    cJSON_Delete(msgs);
+    cJSON_Delete(m1);
+    cJSON_Delete(m2);
+    cJSON_Delete(rf);
+    if (!cl->reqbody)
+        return false;
+    cl->iov[0] = (struct iovec){cl->reqbody, strlen(cl->reqbody)};
+    return coach_call_start(co, cl, job, "/chat/completions", "application/json", "application/json", 1,
+                            COACH_CHAT_RESP_MAX);
+}
+
+/* choices[0].message.content of a chat completion, parsed as a JSON object
+ * (validated strictly first: it is model output). NULL when anything is off. */
+static cJSON *coach_chat_json(const struct coach_call *cl, unsigned depth)
+{
+    size_t off;
+    if (cl->overflow || jsonv_validate(cl->resp, cl->resp_len, depth, &off) != JSONV_OK)
+        return NULL;
+    cJSON *root = cJSON_ParseWithLength((const char *)cl->resp, cl->resp_len);
+    const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    cJSON *out = NULL;
+    if (cJSON_IsString(content) &&
+        jsonv_validate((const uint8_t *)content->valuestring, strlen(content->valuestring), depth, &off) == JSONV_OK)
+        out = cJSON_Parse(content->valuestring);
+    cJSON_Delete(root);
+    if (out && !cJSON_IsObject(out)) {
+        cJSON_Delete(out);
+        out = NULL;
+    }
+    return out;
+}
+
+/* ---- validation helpers ------------------------------------------------------ */
+
+static bool coach_text_ok(const cJSON *s, size_t max)
+{
+    if (!cJSON_IsString(s))
+        return false;
+    size_t n = strlen(s->valuestring);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s->valuestring[i] < 0x20 && s->valuestring[i] != '\n')
+            return false;
+    return true;
+}
+
+static bool coach_list_ok(const cJSON *a)
+{
+    int n = cJSON_GetArraySize(a);
+    if (!cJSON_IsArray(a) || n < 1 || n > COACH_LIST_MAX)
+        return false;
+    for (const cJSON *e = a->child; e; e = e->next)
+        if (!coach_text_ok(e, COACH_TEXT_MAX))
+            return false;
+    return true;
+}
+
+/* ---- questions ----------------------------------------------------------- */
+
+static const char coach_q_system[] =
+    "You are an expert interview coach. From the job posting and the candidate's resume, write exactly 8 "
+    "interview questions for this role, a mix of behavioral, technical and situational questions, in the "
+    "order they should be asked. Answer with a JSON object and nothing else: "
+    "{\"questions\":[{\"id\":\"q1\",\"text\":\"...\",\"type\":\"behavioral\"}, ...]} with exactly 8 items; "
+    "type is one of behavioral, technical, situational.";
+
+static bool coach_type_ok(const cJSON *t)
+{
+    static const char *types[] = {"behavioral", "technical", "situational"};
+    if (!cJSON_IsString(t))
+        return false;
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(t->valuestring, types[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool coach_questions_start(struct coach *co)
+{
+    size_t n = strlen(co->posting) + strlen(co->resume) + 64;
+    char *user = malloc(n);
+    if (!user)
+        return false;
+    snprintf(user, n, "Job posting:\n%s\n\nResume:\n%s", co->posting, co->resume[0] ? co->resume : "(none given)");
+    bool ok = coach_chat(co, COACH_JOB_QUESTIONS, coach_q_system, user, COACH_TOKENS_QUESTIONS);
+    free(user);
+    return ok;
+}
+
+/* Takes the 8 questions when the model's answer has exactly the schema; ids
+ * are ours (q1..q8, in order) whatever the model wrote. */
+static bool coach_take_questions(struct coach *co, const cJSON *root)
+{
+    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(root, "questions");
+    if (!cJSON_IsArray(qs) || cJSON_GetArraySize(qs) != COACH_QUESTIONS)
+        return false;
+    int i = 0;
+    for (const cJSON *e = qs->child; e; e = e->next, i++) {
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(e, "text");
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        if (!cJSON_IsObject(e) || !coach_text_ok(text, COACH_TEXT_MAX) || !coach_type_ok(type) ||
+            (id && !cJSON_IsString(id)))
+            return false;
+    }
+    i = 0;
+    for (const cJSON *e = qs->child; e; e = e->next, i++) {
+        struct coach_question *q = &co->q[i];
+        snprintf(q->id, sizeof q->id, "q%d", i + 1);
+        q->text = strdup(cJSON_GetObjectItemCaseSensitive(e, "text")->valuestring);
+        snprintf(q->type, sizeof q->type, "%s", cJSON_GetObjectItemCaseSensitive(e, "type")->valuestring);
+        if (!q->text)
+            return false;
+    }
+    return true;
+}
+
+static cJSON *coach_question_json(const struct coach_question *q)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "id", q->id);
+        cJSON_AddStringToObject(o, "text", q->text);
+        cJSON_AddStringToObject(o, "type", q->type);
+    }
+    return o;
+}
+
+static void coach_tts_want(struct coach *co, int qi);
+
+static void coach_questions_done(struct coach *co, int err, const char *message)
+{
+    struct coach_call *cl = &co->work;
+    cJSON *root = err == UP_OK ? coach_chat_json(cl, (unsigned)co->srv->cfg.json_max_depth) : NULL;
+    bool ok = root && coach_take_questions(co, root);
+    cJSON_Delete(root);
+    int attempt = cl->attempt;
+    coach_call_reset(cl);
+    if (!ok) {
+        for (int i = 0; i < COACH_QUESTIONS; i++) {
+            free(co->q[i].text);
+            co->q[i].text = NULL;
+        }
+        if (err == UP_OK && attempt == 0) {
+            log_event(LOG_WARN, coach_log(co), "coach_retry", "questions malformed, asking again");
+            if (coach_questions_start(co)) {
+                co->work.attempt = 1;
+                return;
+            }
+        }
+        char why[300];
+        snprintf(why, sizeof why, "could not generate the questions: %s",
+                 err == UP_OK ? "the model's answer did not have 8 valid questions" : message);
+        co->stage = COACH_IDLE;
+        coach_error(co, "QUESTIONS_ERROR", why);
+        return;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < COACH_QUESTIONS; i++)
+        cJSON_AddItemToArray(arr, coach_question_json(&co->q[i]));
+    co->stage = COACH_ASKING;
+    co->next = 0;
+    sio_emit(co->k, "questions_generated", arr, NULL, 0);
+    coach_tts_want(co, 0);
+}
+
+/* ---- question audio (TTS) --------------------------------------------------- */
+
+static void coach_tts_start(struct coach *co, int qi)
+{
+    struct coach_call *cl = &co->tts;
+    const struct turn_config *tc = &co->srv->turn;
+    size_t cap = strlen(co->q[qi].text) * 6 + 512;
+    cl->reqbody = malloc(cap);
+    int n = cl->reqbody ? oai_speech_body(cl->reqbody, cap, tc->tts_model, tc->tts_voice, "mp3", co->q[qi].text) : -1;
+    cl->attempt = qi;
+    if (n < 0) {
+        coach_call_reset(cl);
+        coach_error_q(co, "TTS_ERROR", "cannot build the speech request", co->q[qi].id);
+        return;
+    }
+    cl->iov[0] = (struct iovec){cl->reqbody, (size_t)n};
+    if (!coach_call_start(co, cl, COACH_JOB_TTS, "/audio/speech", "application/json", "audio/mpeg", 1,
+                          COACH_TTS_MAX))
+        coach_error_q(co, "TTS_ERROR", "too many upstream requests in flight", co->q[qi].id);
+    else
+        cl->attempt = qi;
+}
+
+static void coach_emit_audio(struct coach *co, int qi, const uint8_t *p, size_t n)
+{
+    uint8_t *copy = malloc(n ? n : 1);
+    cJSON *o = cJSON_CreateObject();
+    if (!copy || !o) {
+        free(copy);
+        cJSON_Delete(o);
+        coach_error_q(co, "TTS_ERROR", "out of memory", co->q[qi].id);
+        return;
+    }
+    memcpy(copy, p, n);
+    cJSON_AddStringToObject(o, "questionId", co->q[qi].id);
+    cJSON_AddItemToObject(o, "audioBlob", sio_placeholder(0));
+    sio_emit(co->k, "question_audio", o, copy, n);
+}
+
+/* Audio for question qi, now or after the running synthesis. */
+static void coach_tts_want(struct coach *co, int qi)
+{
+    if (co->tts.job != COACH_JOB_NONE) {
+        co->tts_want = qi;
+        return;
+    }
+    if (co->audio && co->audio_q == qi) {
+        coach_emit_audio(co, qi, co->audio, co->audio_len);
+        return;
+    }
+    coach_tts_start(co, qi);
+}
+
+static void coach_tts_done(struct coach *co, int err, const char *message)
+{
+    struct coach_call *cl = &co->tts;
+    int qi = cl->attempt;
+    if (err == UP_OK && !cl->overflow && cl->resp_len > 0) {
+        free(co->audio);
+        co->audio = cl->resp; /* keep the latest question's audio for resume_interview */
+        co->audio_len = cl->resp_len;
+        co->audio_q = qi;
+        cl->resp = NULL;
+        coach_emit_audio(co, qi, co->audio, co->audio_len);
+    } else {
+        char why[300];
+        snprintf(why, sizeof why, "text-to-speech failed: %s",
+                 err != UP_OK ? message : cl->overflow ? "audio too large" : "no audio");
+        coach_error_q(co, "TTS_ERROR", why, co->q[qi].id);
+    }
+    coach_call_reset(cl);
+    if (co->tts_want >= 0) {
+        int next = co->tts_want;
+        co->tts_want = -1;
+        coach_tts_want(co, next);
+    }
+}
+
+/* ---- answers ---------------------------------------------------------------- */
+
+struct coach_format {
+    const char *filename, *ctype;
+};
+
+/* Whisper needs the container named: tell it from the bytes, not the client. */
+static bool coach_detect(const uint8_t *p, size_t n, struct coach_format *f)
+{
+    if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WAVE", 4) == 0)
+        *f = (struct coach_format){"answer.wav", "audio/wav"};
+    else if (n >= 4 && memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0)
+        *f = (struct coach_format){"answer.webm", "audio/webm"};
+    else if (n >= 4 && memcmp(p, "OggS", 4) == 0)
+        *f = (struct coach_format){"answer.ogg", "audio/ogg"};
+    else if ((n >= 3 && memcmp(p, "ID3", 3) == 0) || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE0) == 0xE0))
+        *f = (struct coach_format){"answer.mp3", "audio/mpeg"};
+    else
+        return false;
+    return true;
+}
+
+/* Multipart around the file: our verbose_json + word timestamp fields,
+ * then oai.c's model/language/prompt/file parts. */
+static bool coach_stt_start(struct coach *co, uint8_t *file, size_t len, const struct coach_format *f)
+{
+    static uint32_t seq;
+    struct coach_call *cl = &co->work;
+    const struct turn_config *tc = &co->srv->turn;
+    char boundary[48], ctype[96];
+    snprintf(boundary, sizeof boundary, "interview-coach-%08x%08x", ++seq, (unsigned)(clock_mono_ms() & 0xffffffffu));
+    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
+    int h = snprintf(cl->pre, sizeof cl->pre,
+                     "--%s\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json\r\n"
+                     "--%s\r\nContent-Disposition: form-data; name=\"timestamp_granularities[]\"\r\n\r\nword\r\n",
+                     boundary, boundary);
+    size_t pre_len, post_len;
+    cl->file = file;
+    if (h < 0 || (size_t)h >= sizeof cl->pre ||
+        oai_multipart_parts(cl->pre + h, sizeof cl->pre - (size_t)h, cl->post, sizeof cl->post, boundary,
+                            f->filename, f->ctype, tc->stt_model, tc->stt_language, tc->stt_prompt, &pre_len,
+                            &post_len) < 0) {
+        coach_call_reset(cl);
+        return false;
+    }
+    cl->iov[0] = (struct iovec){cl->pre, (size_t)h + pre_len};
+    cl->iov[1] = (struct iovec){file, len};
+    cl->iov[2] = (struct iovec){cl->post, post_len};
+    return coach_call_start(co, cl, COACH_JOB_STT, "/audio/transcriptions", ctype, "application/json", 3,
+                            COACH_STT_RESP_MAX);
+}
+
+/* The filler words we count (documented in the README): single words, and
+ * two-word phrases counted when both words follow each other. */
+static const char *coach_fillers1[] = {"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "hmm",
+                                       "like", "basically", "actually", "literally"};
+static const char *coach_fillers2[][2] = {{"you", "know"}, {"i", "mean"}, {"kind", "of"}, {"sort", "of"}};
+
+/* Lower-case letters/digits/+/# of a word, the rest dropped ("Um," -> "um"). */
+static void coach_norm(const char *w, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *w && o + 1 < cap; w++) {
+        unsigned char c = (unsigned char)*w;
+        if (isalnum(c) || c == '+' || c == '#' || c >= 0x80)
+            out[o++] = (char)(c < 0x80 ? tolower(c) : c);
+    }
+    out[o] = '\0';
+}
+
+/* Validates verbose_json {text, duration?, words:[{word,start,end}]} and
+ * computes our figures. False when malformed. */
+static bool coach_take_transcript(struct coach *co, const cJSON *root)
+{
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
+    const cJSON *dur = cJSON_GetObjectItemCaseSensitive(root, "duration");
+    const cJSON *words = cJSON_GetObjectItemCaseSensitive(root, "words");
+    if (!cJSON_IsString(text) || (dur && !cJSON_IsNumber(dur)) || (words && !cJSON_IsArray(words)) ||
+        cJSON_GetArraySize(words) > COACH_WORDS_MAX)
+        return false;
+    struct coach_stats st = {0};
+    double first = -1, last = 0, prev_start = 0;
+    char prev[64] = "";
+    for (const cJSON *w = words ? words->child : NULL; w; w = w->next) {
+        const cJSON *ww = cJSON_GetObjectItemCaseSensitive(w, "word");
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(w, "start");
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(w, "end");
+        if (!cJSON_IsString(ww) || !cJSON_IsNumber(s) || !cJSON_IsNumber(e) || !(s->valuedouble >= 0) ||
+            !(e->valuedouble >= s->valuedouble) || s->valuedouble < prev_start || e->valuedouble > 86400)
+            return false;
+        prev_start = s->valuedouble;
+        if (first < 0)
+            first = s->valuedouble;
+        last = e->valuedouble;
+        char nw[64];
+        coach_norm(ww->valuestring, nw, sizeof nw);
+        if (!nw[0])
+            continue;
+        st.words++;
+        for (size_t i = 0; i < sizeof coach_fillers1 / sizeof *coach_fillers1; i++)
+            st.fillers += strcmp(nw, coach_fillers1[i]) == 0;
+        for (size_t i = 0; i < sizeof coach_fillers2 / sizeof *coach_fillers2; i++)
+            st.fillers += strcmp(prev, coach_fillers2[i][0]) == 0 && strcmp(nw, coach_fillers2[i][1]) == 0;
+        snprintf(prev, sizeof prev, "%s", nw);
+    }
+    st.span = first >= 0 ? last - first : 0;
+    st.wpm = st.span > 0 ? st.words * 60.0 / st.span : 0;
+    co->st = st;
+    co->duration = dur ? dur->valuedouble : last;
+    free(co->transcript);
+    co->transcript = strdup(text->valuestring);
+    return co->transcript != NULL;
+}
+
+/* Words of 4+ characters that carry meaning, not these. */
+static const char *coach_stop[] = {
+    "about", "above", "after", "again", "also", "been", "being", "below", "between", "both", "but", "can",
+    "could", "does", "doing", "down", "during", "each", "from", "further", "have", "having", "here", "into",
+    "just", "more", "most", "much", "must", "only", "other", "ought", "over", "same", "should", "some", "such",
+    "than", "that", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through",
+    "under", "until", "very", "were", "what", "when", "where", "which", "while", "will", "with", "within",
+    "would", "your", "yours", "able", "including", "like", "well", "year", "years", "want", "looking",
+    "join", "role", "ideal", "candidate", "company", "position", "we're", "you'll", "strong", "plus"};
+
+static bool coach_is_stop(const char *w)
+{
+    for (size_t i = 0; i < sizeof coach_stop / sizeof *coach_stop; i++)
+        if (strcmp(w, coach_stop[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Does text contain word as a whole token (same normalisation)? */
+static bool coach_has_token(const char *text, const char *word)
+{
+    char tok[64];
+    const char *p = text;
+    while (*p) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        const char *start = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        size_t len = (size_t)(p - start);
+        char raw[64];
+        if (len == 0 || len >= sizeof raw)
+            continue;
+        memcpy(raw, start, len);
+        raw[len] = '\0';
+        coach_norm(raw, tok, sizeof tok);
+        if (strcmp(tok, word) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* keywordsFound: the transcript's words (normalised) of 4+ characters, not
+ * stop words, that also occur as words of the posting; distinct, in the
+ * order spoken, at most COACH_KEYWORDS_MAX. */
+static cJSON *coach_keywords(const struct coach *co)
+{
+    cJSON *arr = cJSON_CreateArray();
+    const char *p = co->transcript;
+    while (arr && *p && cJSON_GetArraySize(arr) < COACH_KEYWORDS_MAX) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        const char *start = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        size_t len = (size_t)(p - start);
+        char raw[64], w[64];
+        if (len == 0 || len >= sizeof raw)
+            continue;
+        memcpy(raw, start, len);
+        raw[len] = '\0';
+        coach_norm(raw, w, sizeof w);
+        if (strlen(w) < 4 || coach_is_stop(w) || !coach_has_token(co->posting, w))
+            continue;
+        bool dup = false;
+        for (const cJSON *e = arr->child; e && !dup; e = e->next)
+            dup = strcmp(e->valuestring, w) == 0;
+        if (!dup)
+            cJSON_AddItemToArray(arr, cJSON_CreateString(w));
+    }
+    return arr;
+}
+
+static const char coach_a_system[] =
+    "You are an expert interview coach scoring one spoken answer with the STAR method (situation, task, "
+    "action, result). Answer with a JSON object and nothing else: {\"score\":<integer 0-100>,"
+    "\"star\":{\"situation\":<bool>,\"task\":<bool>,\"action\":<bool>,\"result\":<bool>},"
+    "\"feedback\":\"<two or three sentences of specific advice>\"}.";
+
+static bool coach_analysis_start(struct coach *co)
+{
+    const struct coach_question *q = &co->q[co->answering];
+    size_t n = strlen(q->text) + strlen(co->transcript) + 256;
+    char *user = malloc(n);
+    if (!user)
+        return false;
+    snprintf(user, n, "Question (%s): %s\n\nAnswer transcript: %s\n\nFiller words: %d. Pace: %.0f words per minute.",
+             q->type, q->text, co->transcript, co->st.fillers, co->st.wpm);
+    bool ok = coach_chat(co, COACH_JOB_ANALYSIS, coach_a_system, user, COACH_TOKENS_ANALYSIS);
+    free(user);
+    return ok;
+}
+
+static cJSON *coach_take_analysis(const struct coach *co, const cJSON *root)
+{
+    const cJSON *score = cJSON_GetObjectItemCaseSensitive(root, "score");
+    const cJSON *star = cJSON_GetObjectItemCaseSensitive(root, "star");
+    const cJSON *fb = cJSON_GetObjectItemCaseSensitive(root, "feedback");
+    static const char *parts[] = {"situation", "task", "action", "result"};
+    if (!cJSON_IsNumber(score) || !(score->valuedouble >= 0 && score->valuedouble <= 100) || !cJSON_IsObject(star) ||
+        cJSON_GetArraySize(star) != 4 || !coach_text_ok(fb, 2 * COACH_TEXT_MAX))
+        return NULL;
+    for (int i = 0; i < 4; i++)
+        if (!cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(star, parts[i])))
+            return NULL;
+    const struct coach_question *q = &co->q[co->answering];
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "questionId", q->id);
+    cJSON_AddNumberToObject(o, "score", floor(score->valuedouble + 0.5));
+    cJSON_AddItemToObject(o, "star", cJSON_Duplicate(star, 1));
+    cJSON_AddItemToObject(o, "keywordsFound", coach_keywords(co));
+    cJSON_AddNumberToObject(o, "fillerWords", co->st.fillers);
+    cJSON_AddNumberToObject(o, "timeSpent", floor(co->st.span + 0.5));
+    cJSON_AddNumberToObject(o, "wordsPerMinute", floor(co->st.wpm + 0.5));
+    cJSON_AddNumberToObject(o, "wordCount", co->st.words);
+    cJSON_AddStringToObject(o, "transcript", co->transcript);
+    cJSON_AddStringToObject(o, "feedback", fb->valuestring);
+    return o;
+}
+
+static void coach_answer_failed(struct coach *co, const char *code, const char *why)
+{
+    const char *qid = co->q[co->answering].id;
+    co->answering = -1;
+    coach_error_q(co, code, why, qid);
+}
+
+static void coach_stt_done(struct coach *co, int err, const char *message)
+{
+    struct coach_call *cl = &co->work;
+    size_t off;
+    cJSON *root = NULL;
+    if (err == UP_OK && !cl->overflow &&
+        jsonv_validate(cl->resp, cl->resp_len, (unsigned)co->srv->cfg.json_max_depth, &off) == JSONV_OK)
+        root = cJSON_ParseWithLength((const char *)cl->resp, cl->resp_len);
+    bool ok = root && coach_take_transcript(co, root);
+    cJSON_Delete(root);
+    coach_call_reset(cl);
+    char why[300];
+    if (!ok) {
+        snprintf(why, sizeof why, "transcription failed: %s", err == UP_OK ? "malformed response" : message);
+        coach_answer_failed(co, "TRANSCRIPTION_ERROR", why);
+    } else if (co->st.words == 0) {
+        coach_answer_failed(co, "EMPTY_TRANSCRIPT", "no speech was heard in the answer: record it again");
+    } else if (co->duration > (double)co->srv->cfg.coach_max_answer_seconds) {
+        snprintf(why, sizeof why, "the answer lasts %.0f s, over the %llu s limit", co->duration,
+                 (unsigned long long)co->srv->cfg.coach_max_answer_seconds);
+        coach_answer_failed(co, "ANSWER_TOO_LONG", why);
+    } else if (!coach_analysis_start(co)) {
+        coach_answer_failed(co, "ANALYSIS_ERROR", "too many upstream requests in flight");
+    }
+}
+
+static void coach_analysis_done(struct coach *co, int err, const char *message)
+{
+    struct coach_call *cl = &co->work;
+    cJSON *root = err == UP_OK ? coach_chat_json(cl, (unsigned)co->srv->cfg.json_max_depth) : NULL;
+    cJSON *a = root ? coach_take_analysis(co, root) : NULL;
+    cJSON_Delete(root);
+    int attempt = cl->attempt;
+    coach_call_reset(cl);
+    if (!a) {
+        if (err == UP_OK && attempt == 0 && coach_analysis_start(co)) {
+            log_event(LOG_WARN, coach_log(co), "coach_retry", "analysis malformed, asking again");
+            co->work.attempt = 1;
+            return;
+        }
+        char why[300];
+        snprintf(why, sizeof why, "answer analysis failed: %s",
+                 err == UP_OK ? "the model's answer did not match the analysis schema" : message);
+        coach_answer_failed(co, "ANALYSIS_ERROR", why);
+        return;
+    }
+    struct coach_question *q = &co->q[co->answering];
+    q->analysis = cJSON_Duplicate(a, 1);
+    co->answering = -1;
+    co->next++;
+    sio_emit(co->k, "answer_analyzed", a, NULL, 0);
+    if (co->next < COACH_QUESTIONS)
+        coach_tts_want(co, co->next);
+}
+
+/* ---- report ------------------------------------------------------------------ */
+
+static const char coach_r_system[] =
+    "You are an expert interview coach writing the final report of a mock interview. Answer with a JSON "
+    "object and nothing else: {\"strengths\":[\"...\"],\"improvements\":[\"...\"],\"microDrills\":[\"...\"],"
+    "\"followUpQuestion\":\"...\"}; each list has 1 to 5 short items; microDrills are 5-minute exercises.";
+
+static bool coach_report_start(struct coach *co)
+{
+    size_t cap = 1024;
+    for (int i = 0; i < COACH_QUESTIONS; i++)
+        cap += strlen(co->q[i].text) + 3 * COACH_TEXT_MAX + 256 +
+               (co->q[i].analysis ? strlen(cJSON_GetObjectItemCaseSensitive(co->q[i].analysis, "transcript")->valuestring) : 0);
+    char *user = malloc(cap);
+    if (!user)
+        return false;
+    size_t o = (size_t)snprintf(user, cap, "Job posting (first part):\n%.2000s\n\nAnswers:\n", co->posting);
+    for (int i = 0; i < COACH_QUESTIONS && o < cap; i++) {
+        const cJSON *a = co->q[i].analysis;
+        if (!a) {
+            o += (size_t)snprintf(user + o, cap - o, "%s (%s) %s\n  not answered\n", co->q[i].id, co->q[i].type,
+                                  co->q[i].text);
+            continue;
+        }
+        o += (size_t)snprintf(user + o, cap - o, "%s (%s) %s\n  score %d, filler words %d, transcript: %s\n  feedback: %s\n",
+                              co->q[i].id, co->q[i].type, co->q[i].text,
+                              (int)cJSON_GetObjectItemCaseSensitive(a, "score")->valuedouble,
+                              (int)cJSON_GetObjectItemCaseSensitive(a, "fillerWords")->valuedouble,
+                              cJSON_GetObjectItemCaseSensitive(a, "transcript")->valuestring,
+                              cJSON_GetObjectItemCaseSensitive(a, "feedback")->valuestring);
+    }
+    bool ok = coach_chat(co, COACH_JOB_REPORT, coach_r_system, user, COACH_TOKENS_REPORT);
+    free(user);
+    return ok;
+}
+
+static cJSON *coach_take_report(const struct coach *co, const cJSON *root)
+{
+    static const char *lists[] = {"strengths", "improvements", "microDrills"};
+    for (int i = 0; i < 3; i++)
+        if (!coach_list_ok(cJSON_GetObjectItemCaseSensitive(root, lists[i])))
+            return NULL;
+    const cJSON *fu = cJSON_GetObjectItemCaseSensitive(root, "followUpQuestion");
+    if (!coach_text_ok(fu, COACH_TEXT_MAX))
+        return NULL;
+    cJSON *o = cJSON_CreateObject(), *qs = cJSON_CreateArray();
+    if (!o || !qs) {
+        cJSON_Delete(o);
+        cJSON_Delete(qs);
+        return NULL;
+    }
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < COACH_QUESTIONS; i++) {
+        cJSON *e = coach_question_json(&co->q[i]);
+        const cJSON *a = co->q[i].analysis;
+        if (e) {
+            cJSON_AddBoolToObject(e, "answered", a != NULL);
+            if (a)
+                cJSON_AddItemToObject(e, "analysis", cJSON_Duplicate(a, 1));
+            cJSON_AddItemToArray(qs, e);
+        }
+        if (a) {
+            sum += cJSON_GetObjectItemCaseSensitive(a, "score")->valuedouble;
+            n++;
+        }
+    }
+    cJSON_AddNumberToObject(o, "overallScore", n ? floor(sum / n + 0.5) : 0);
+    cJSON_AddItemToObject(o, "questions", qs);
+    for (int i = 0; i < 3; i++)
+        cJSON_AddItemToObject(o, lists[i], cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(root, lists[i]), 1));
+    cJSON_AddStringToObject(o, "followUpQuestion", fu->valuestring);
+    return o;
+}
+
+static void coach_report_done(struct coach *co, int err, const char *message)
+{
+    struct coach_call *cl = &co->work;
+    cJSON *root = err == UP_OK ? coach_chat_json(cl, (unsigned)co->srv->cfg.json_max_depth) : NULL;
+    cJSON *r = root ? coach_take_report(co, root) : NULL;
+    cJSON_Delete(root);
+    int attempt = cl->attempt;
+    coach_call_reset(cl);
+    if (!r) {
+        if (err == UP_OK && attempt == 0 && coach_report_start(co)) {
+            log_event(LOG_WARN, coach_log(co), "coach_retry", "report malformed, asking again");
+            co->work.attempt = 1;
+            return;
+        }
+        char why[300];
+        snprintf(why, sizeof why, "the report failed: %s",
+                 err == UP_OK ? "the model's answer did not match the report schema" : message);
+        co->stage = COACH_ASKING;
+        coach_error(co, "REPORT_ERROR", why);
+        return;
+    }
+    co->stage = COACH_DONE;
+    sio_emit(co->k, "interview_complete", r, NULL, 0);
+}
+
+static void coach_done(void *ctx, int err, int status, const char *message)
+{
+    struct coach_call *cl = ctx;
+    struct coach *co = cl->co;
+    (void)status;
+    cl->req = NULL; /* finished: nothing to cancel */
+    switch (cl->job) {
+    case COACH_JOB_QUESTIONS: coach_questions_done(co, err, message); break;
+    case COACH_JOB_STT: coach_stt_done(co, err, message); break;
+    case COACH_JOB_ANALYSIS: coach_analysis_done(co, err, message); break;
+    case COACH_JOB_REPORT: coach_report_done(co, err, message); break;
+    case COACH_JOB_TTS: coach_tts_done(co, err, message); break;
+    case COACH_JOB_NONE: break;
+    }
+}
+
+/* ---- client events ---------------------------------------------------------------- */
+
+static char *coach_copy_text(const cJSON *s, size_t max, bool *too_long)
+{
+    size_t n = strlen(s->valuestring);
+    *too_long = n > max;
+    return *too_long ? NULL : strdup(s->valuestring);
+}
+
+/* The posting as fetched: cut to COACH_MAX_POSTING at a character boundary. */
+static void coach_fetched(void *ctx, const char *code, const char *message, const char *text, size_t len)
+{
+    struct coach *co = ctx;
+    co->fetch = NULL;
+    if (code) {
+        co->stage = COACH_IDLE;
+        coach_error(co, code, message);
+        return;
+    }
+    size_t cap = co->srv->cfg.coach_max_posting;
+    if (len > cap) {
+        len = cap;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+            len--;
+    }
+    free(co->posting);
+    co->posting = malloc(len + 1);
+    if (co->posting) {
+        memcpy(co->posting, text, len);
+        co->posting[len] = '\0';
+    }
+    log_event(LOG_INFO, coach_log(co), "coach_posting_fetched", "bytes=%zu", len);
+    if (!co->posting || !coach_questions_start(co)) {
+        co->stage = COACH_IDLE;
+        coach_error(co, "QUESTIONS_ERROR", "too many upstream requests in flight");
+        return;
+    }
+    co->work.attempt = 0;
+}
+
+/* Fetching runs through jobfetch's allowlist and address checks; any refusal
+ * is its code and sentence, passed on as an error event. */
+static void coach_fetch(struct coach *co, const char *url)
+{
+    const char *code = "JOB_URL_DISABLED",
+               *message = "Fetching job postings by URL is turned off on this server; paste the job description "
+                          "as text instead.";
+    co->fetch = co->srv->jobs ? jobfetch_start(co->srv->jobs, url, coach_fetched, co, &code, &message) : NULL;
+    if (!co->fetch) {
+        coach_error(co, code, message);
+        return;
+    }
+    co->stage = COACH_PREPARING;
+}
+
+static void coach_on_start(struct coach *co, const cJSON *d)
+{
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(d, "jobDescriptionUrl");
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(d, "jobDescription");
+    const cJSON *resume = cJSON_GetObjectItemCaseSensitive(d, "resume");
+    const struct config *cfg = &co->srv->cfg;
+    bool too_long = false;
+    if (co->stage != COACH_IDLE) {
+        coach_error(co, "ALREADY_STARTED", "an interview is already running on this session");
+        return;
+    }
+    if (!cJSON_IsObject(d) || (resume && !cJSON_IsString(resume)) || (url && !cJSON_IsString(url)) ||
+        (text && !cJSON_IsString(text)) || (!url && !text)) {
+        coach_error(co, "INVALID_PAYLOAD",
+                    "start_interview needs {jobDescriptionUrl or jobDescription: string, resume: string}");
+        return;
+    }
+    if (!co->srv->turn.have_key) {
+        coach_error(co, "CONFIG_ERROR", "OPENAI_API_KEY is not set on the server");
+        return;
+    }
+    free(co->resume);
+    co->resume = resume ? coach_copy_text(resume, cfg->coach_max_resume, &too_long) : strdup("");
+    if (too_long) {
+        coach_error(co, "RESUME_TOO_LARGE", "the resume is longer than COACH_MAX_RESUME");
+        return;
+    }
+    if (text && text->valuestring[0]) {
+        free(co->posting);
+        co->posting = coach_copy_text(text, cfg->coach_max_posting, &too_long);
+        if (too_long) {
+            coach_error(co, "POSTING_TOO_LARGE", "the job posting is longer than COACH_MAX_POSTING");
+            return;
+        }
+    } else if (url) {
+        coach_fetch(co, url->valuestring);
+        return;
+    } else {
+        coach_error(co, "INVALID_PAYLOAD", "the job description is empty");
+        return;
+    }
+    if (!co->posting || !co->resume || !coach_questions_start(co)) {
+        coach_error(co, "QUESTIONS_ERROR", "too many upstream requests in flight");
+        return;
+    }
+    co->work.attempt = 0;
+    co->stage = COACH_PREPARING;
+}
+
+static int coach_find_question(const struct coach *co, const cJSON *id)
+{
+    if (!cJSON_IsString(id))
+        return -1;
+    for (int i = 0; i < COACH_QUESTIONS; i++)
+        if (co->q[i].text && strcmp(co->q[i].id, id->valuestring) == 0)
+            return i;
+    return -1;
+}
+
+static void coach_on_answer(struct coach *co, const cJSON *d, uint8_t **att, const size_t *att_len, uint32_t natt)
+{
+    const cJSON *qid = cJSON_GetObjectItemCaseSensitive(d, "questionId");
+    const cJSON *blob = cJSON_GetObjectItemCaseSensitive(d, "audioBlob");
+    int ai = sio_attachment_index(blob, natt);
+    int qi = coach_find_question(co, qid);
+    const char *qs = cJSON_IsString(qid) ? qid->valuestring : NULL;
+    struct coach_format f;
+    char why[160];
+    if (!cJSON_IsObject(d) || !cJSON_IsString(qid) || ai < 0 || natt != 1) {
+        coach_error(co, "INVALID_PAYLOAD", "submit_answer needs {questionId: string, audioBlob: binary}");
+    } else if (co->stage != COACH_ASKING) {
+        coach_error_q(co, "NOT_STARTED", co->stage == COACH_DONE ? "the interview is complete"
+                                                                 : "no questions yet: send start_interview first", qs);
+    } else if (qi < 0) {
+        coach_error_q(co, "UNKNOWN_QUESTION", "no such question in this interview", qs);
+    } else if (co->q[qi].analysis) {
+        coach_error_q(co, "ALREADY_ANSWERED", "this question was already answered", qs);
+    } else if (co->answering >= 0 || co->work.job != COACH_JOB_NONE) {
+        coach_error_q(co, "ANSWER_IN_PROGRESS", "the previous answer is still being analysed", qs);
+    } else if (qi != co->next) {
+        snprintf(why, sizeof why, "answers go in order: the next question is %s", co->q[co->next].id);
+        coach_error_q(co, "OUT_OF_ORDER", why, qs);
+    } else if (att_len[ai] > co->srv->cfg.coach_max_audio_bytes) {
+        coach_error_q(co, "ANSWER_TOO_LARGE", "the recording is larger than COACH_MAX_AUDIO_BYTES", qs);
+    } else if (!coach_detect(att[ai], att_len[ai], &f)) {
+        coach_error_q(co, "INVALID_AUDIO", "unrecognised audio: send WebM/Opus, Ogg, WAV or MP3", qs);
+    } else {
+        uint8_t *file = att[ai];
+        att[ai] = NULL;
+        co->answering = qi;
+        co->work.attempt = 0;
+        if (!coach_stt_start(co, file, att_len[ai], &f))
+            coach_answer_failed(co, "TRANSCRIPTION_ERROR", "too many upstream requests in flight");
+    }
+}
+
+static void coach_on_complete(struct coach *co)
+{
+    int answered = 0;
+    for (int i = 0; i < COACH_QUESTIONS; i++)
+        answered += co->q[i].analysis != NULL;
+    if (co->stage == COACH_DONE)
+        coach_error(co, "ALREADY_COMPLETE", "the interview is already complete");
+    else if (co->stage != COACH_ASKING || answered == 0)
+        coach_error(co, "NO_ANSWERS", "answer at least one question before complete_interview");
+    else if (co->work.job != COACH_JOB_NONE)
+        coach_error(co, "ANSWER_IN_PROGRESS", "an answer is still being analysed");
+    else if (!coach_report_start(co))
+        coach_error(co, "REPORT_ERROR", "too many upstream requests in flight");
+    else {
+        co->work.attempt = 0;
+        co->stage = COACH_REPORTING;
+    }
+}
+
+/* currentQuestion: 1..8 (question number) or "q1".."q8". */
+static void coach_on_resume(struct coach *co, const cJSON *d)
+{
+    const cJSON *cq = cJSON_GetObjectItemCaseSensitive(d, "currentQuestion");
+    int qi = -1;
+    if (cJSON_IsNumber(cq) && cq->valuedouble >= 1 && cq->valuedouble <= COACH_QUESTIONS &&
+        cq->valuedouble == (int)cq->valuedouble)
+        qi = (int)cq->valuedouble - 1;
+    else if (cJSON_IsString(cq))
+        qi = coach_find_question(co, cq);
+    if (co->stage == COACH_PREPARING) {
+        coach_error(co, "NOT_STARTED", "the questions are still being prepared: they will follow");
+        return;
+    }
+    if (co->stage == COACH_IDLE || !co->q[0].text) {
+        coach_error(co, "SESSION_NOT_FOUND", "no interview on this session (it expired or was not recovered): "
+                                             "send start_interview again");
+        return;
+    }
+    if (qi < 0) {
+        coach_error(co, "INVALID_PAYLOAD", "resume_interview needs {currentQuestion: 1..8 or \"q1\"..\"q8\"}");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddNumberToObject(o, "currentQuestion", qi + 1);
+        cJSON_AddItemToObject(o, "question", coach_question_json(&co->q[qi]));
+        cJSON_AddStringToObject(o, "nextQuestionId", co->next < COACH_QUESTIONS ? co->q[co->next].id : "");
+        cJSON_AddBoolToObject(o, "complete", co->stage == COACH_DONE);
+        sio_emit(co->k, "interview_resumed", o, NULL, 0);
+    }
+    coach_tts_want(co, qi);
+}
+
+void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8_t **att, const size_t *att_len,
+                    uint32_t natt)
+{
+    const cJSON *d = cJSON_GetArrayItem(args, 1);
+    if (natt && strcmp(name, "submit_answer") != 0) {
+        coach_error(co, "INVALID_PAYLOAD", "only submit_answer carries binary data");
+        return;
+    }
+    if (strcmp(name, "start_interview") == 0)
+        coach_on_start(co, d);
+    else if (strcmp(name, "submit_answer") == 0)
+        coach_on_answer(co, d, att, att_len, natt);
+    else if (strcmp(name, "complete_interview") == 0)
+        coach_on_complete(co);
+    else if (strcmp(name, "resume_interview") == 0)
+        coach_on_resume(co, d);
+}
+
+struct coach *coach_new(struct server *s, struct sio_sock *k)
+{
+    struct coach *co = calloc(1, sizeof *co);
+    if (!co)
+        return NULL;
+    co->srv = s;
+    co->k = k;
+    co->answering = -1;
+    co->tts_want = -1;
+    co->audio_q = -1;
+    return co;
+}
+
+void coach_free(struct coach *co)
+{
+    if (co->fetch)
+        jobfetch_cancel(co->fetch);
+    coach_call_reset(&co->work);
+    coach_call_reset(&co->tts);
+    for (int i = 0; i < COACH_QUESTIONS; i++) {
+        free(co->q[i].text);
+        cJSON_Delete(co->q[i].analysis);
+    }
+    free(co->posting);
+    free(co->resume);
+    free(co->audio);
+    free(co->transcript);
+    cJSON_Delete(co->keywords);
+    free(co);
+}
+
+#undef COACH_CHAT_RESP_MAX
+#undef COACH_STT_RESP_MAX
+#undef COACH_TTS_MAX
+#undef COACH_TEXT_MAX
+#undef COACH_LIST_MAX
+#undef COACH_WORDS_MAX
+#undef COACH_KEYWORDS_MAX
+#undef COACH_TOKENS_QUESTIONS
+#undef COACH_TOKENS_ANALYSIS
+#undef COACH_TOKENS_REPORT

@@ -1,0 +1,30 @@
+/* Seed 003's interview coach, behind Socket.IO events: start_interview ->
+ * posting (text, or fetched by jobfetch) -> 8 questions (chat completion in
+ * JSON mode, validated, retried once) -> questions_generated + question_audio
+ * (TTS) per question; submit_answer (recorded audio) -> transcription with
+ * word timestamps -> our own filler/pace/keyword figures + the model's STAR
+ * analysis (JSON mode, validated) -> answer_analyzed; complete_interview ->
+ * interview_complete. Knows no socket and no packet: it talks through
+ * sio_emit(). deps: sio.c upstream.c oai.c jsonv.c utf8.c, cJSON */
+#ifndef COACH_H
+#define COACH_H
+#include <cJSON.h>
+
+#include "base.h"
+
+struct server;
+struct sio_sock;
+struct coach;
+
+#define COACH_QUESTIONS 8
+
+struct coach *coach_new(struct server *s, struct sio_sock *k);
+/* Cancels upstream work; no sio_emit afterwards. */
+void coach_free(struct coach *co);
+bool coach_event_known(const char *name);
+/* A client event: args is the packet's array (args[0] is the name). The
+ * coach may take attachments (att[i] set to NULL); sio frees the rest. */
+void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8_t **att,
+                    const size_t *att_len, uint32_t natt);
+/* Sessions of the coach that exist (for /health-like counters and tests). */
+#endif

@@ -1,0 +1,643 @@
+/* deps: sio_packet.c jsonv.c route.c coach.c, cJSON, mbedTLS */
+#include "sio.h"
+
+#include <cJSON.h>
+#include <mbedtls/base64.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coach.h"
+#include "jsonv.h"
+#include "log.h"
+#include "route.h"
+#include "server.h"
+#include "sio_packet.h"
+
+#define SIO_ID_LEN 20 /* base64url of 15 random bytes */
+
+/* One event kept for (re)sending: the Engine.IO text and its attachment. */
+struct sio_out {
+    struct sio_out *next;
+    uint64_t offset;
+    char *text;
+    size_t text_len;
+    uint8_t *att;
+    size_t att_len;
+};
+
+struct sio_conn;
+
+/* A Socket.IO socket in "/": outlives its connection for recovery. */
+struct sio_sock {
+    struct sio_sock *next;
+    struct server *srv;
+    char id[SIO_ID_LEN + 1], pid[SIO_ID_LEN + 1];
+    struct sio_conn *sc; /* NULL while detached */
+    uint64_t detached_ms;
+    uint64_t next_offset, dropped_upto;
+    struct sio_out *head, *tail, *cursor; /* cursor: first not yet sent on sc */
+    size_t count, bytes;
+    struct coach *coach;
+};
+
+/* One Engine.IO connection (conn->app). */
+struct sio_conn {
+    struct server *srv;
+    struct conn *conn;
+    char sid[SIO_ID_LEN + 1];
+    uint64_t opened_ms, next_ping_ms, ping_sent_ms;
+    bool ping_out;
+    struct sio_rx rx;
+    cJSON *pending; /* a BINARY_EVENT waiting for its attachments */
+    uint8_t *att[SIO_MAX_ATTACH];
+    size_t att_len[SIO_MAX_ATTACH];
+    struct sio_sock *sock;
+};
+
+static struct {
+    struct sio_sock *socks;
+    uint32_t nsocks;
+    bool rng_ready;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+} sio_g;
+
+uint32_t sio_sockets(void) { return sio_g.nsocks; }
+
+/* Session ids and pids are bearer secrets (a pid recovers a session), so
+ * they come from the CTR-DRBG, seeded from the OS entropy source. */
+static bool sio_random_id(char out[SIO_ID_LEN + 1])
+{
+    unsigned char raw[15];
+    size_t olen = 0;
+    if (!sio_g.rng_ready) {
+        mbedtls_entropy_init(&sio_g.entropy);
+        mbedtls_ctr_drbg_init(&sio_g.drbg);
+        if (mbedtls_ctr_drbg_seed(&sio_g.drbg, mbedtls_entropy_func, &sio_g.entropy,
+                                  (const unsigned char *)"interview-sio", 13) != 0)
+            return false;
+        sio_g.rng_ready = true;
+    }
+    if (mbedtls_ctr_drbg_random(&sio_g.drbg, raw, sizeof raw) != 0 ||
+        mbedtls_base64_encode((unsigned char *)out, SIO_ID_LEN + 1, &olen, raw, sizeof raw) != 0 ||
+        olen != SIO_ID_LEN)
+        return false;
+    for (size_t i = 0; i < olen; i++)
+        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    out[olen] = '\0';
+    return true;
+}
+
+const char *sio_handshake_error(const char *query, size_t n)
+{
+    char eio[8], transport[16], sid[8];
+    if (route_query_get(query, n, "EIO", eio, sizeof eio) < 0 || strcmp(eio, "4") != 0)
+        return "{\"code\":5,\"message\":\"Unsupported protocol version\"}";
+    if (route_query_get(query, n, "transport", transport, sizeof transport) < 0 ||
+        strcmp(transport, "websocket") != 0)
+        return "{\"code\":0,\"message\":\"Transport unknown\"}";
+    if (route_query_get(query, n, "sid", sid, sizeof sid) != -1) /* an upgrade from polling */
+        return "{\"code\":1,\"message\":\"Session ID unknown\"}";
+    return NULL;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static void sio_raw(struct sio_conn *sc, const char *text, size_t n)
+{
+    if (!conn_send_text_queued(sc->srv, sc->conn, text, n))
+        log_event(LOG_WARN, sc->conn->id, "sio_send_failed", "connection closing");
+}
+
+/* Sends the socket's events from cursor on, one whole event (packet and
+ * attachment) at a time, only into an empty queue so nothing interleaves. */
+static void sio_pump(struct sio_sock *k)
+{
+    struct sio_conn *sc = k->sc;
+    if (!sc)
+        return;
+    while (k->cursor) {
+        if (conn_send_room(sc->conn, sc->srv) < 1024) {
+            conn_want_drain(sc->conn);
+            return;
+        }
+        struct sio_out *o = k->cursor;
+        if (!conn_send_text_queued(sc->srv, sc->conn, o->text, o->text_len) ||
+            (o->att && !conn_send_binary_queued(sc->srv, sc->conn, o->att, o->att_len)))
+            return;
+        k->cursor = o->next;
+    }
+}
+
+static void sio_out_free(struct sio_out *o)
+{
+    free(o->text);
+    free(o->att);
+    free(o);
+}
+
+/* Keeps the replay buffer within SIO_REPLAY_EVENTS / SIO_REPLAY_BYTES. An
+ * event dropped before it was sent cannot be recovered any more: a live
+ * connection that let that happen is closed (it is not reading). */
+static void sio_trim(struct sio_sock *k)
+{
+    const struct config *cfg = &k->srv->cfg;
+    while (k->head && k->head != k->tail && (k->count > cfg->sio_replay_events || k->bytes > cfg->sio_replay_bytes)) {
+        struct sio_out *o = k->head;
+        if (o == k->cursor) {
+            k->cursor = o->next;
+            if (k->sc) {
+                log_event(LOG_WARN, k->sc->conn->id, "sio_replay_overflow", "closing with 1013");
+                conn_close_ws(k->srv, k->sc->conn, 1013, "client not reading");
+            }
+        }
+        k->head = o->next;
+        k->count--;
+        k->bytes -= o->text_len + o->att_len;
+        k->dropped_upto = o->offset;
+        sio_out_free(o);
+    }
+}
+
+cJSON *sio_placeholder(int i)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddBoolToObject(o, "_placeholder", 1);
+        cJSON_AddNumberToObject(o, "num", i);
+    }
+    return o;
+}
+
+int sio_attachment_index(const cJSON *node, uint32_t natt)
+{
+    const cJSON *ph = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, "_placeholder") : NULL;
+    const cJSON *num = ph ? cJSON_GetObjectItemCaseSensitive(node, "num") : NULL;
+    if (!cJSON_IsTrue(ph) || !cJSON_IsNumber(num) || num->valuedouble < 0 || num->valuedouble >= natt)
+        return -1;
+    return (int)num->valuedouble;
+}
+
+bool sio_emit(struct sio_sock *k, const char *event, cJSON *data, uint8_t *att, size_t att_len)
+{
+    char head[32], off[24];
+    struct sio_out *o = calloc(1, sizeof *o);
+    cJSON *arr = cJSON_CreateArray();
+    bool ok = o && arr;
+    if (ok) {
+        o->offset = ++k->next_offset;
+        snprintf(off, sizeof off, "%llu", (unsigned long long)o->offset);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(event));
+        if (data)
+            cJSON_AddItemToArray(arr, data);
+        data = NULL;
+        cJSON_AddItemToArray(arr, cJSON_CreateString(off));
+    }
+    char *json = ok ? cJSON_PrintUnformatted(arr) : NULL;
+    int hl = sio_encode_head(head, sizeof head, att ? SIO_BINARY_EVENT : SIO_EVENT, 1, NULL, -1);
+    size_t jl = json ? strlen(json) : 0;
+    if (json && hl > 0 && (o->text = malloc((size_t)hl + jl)) != NULL) {
+        memcpy(o->text, head, (size_t)hl);
+        memcpy(o->text + hl, json, jl);
+        o->text_len = (size_t)hl + jl;
+    }
+    cJSON_Delete(arr);
+    cJSON_Delete(data);
+    free(json);
+    if (!o || !o->text) {
+        free(att);
+        if (o)
+            sio_out_free(o);
+        log_event(LOG_ERROR, sio_log_id(k), "sio_emit_failed", "event=%s out of memory", event);
+        return false;
+    }
+    o->att = att;
+    o->att_len = att ? att_len : 0;
+    if (k->tail)
+        k->tail->next = o;
+    else
+        k->head = o;
+    k->tail = o;
+    if (!k->cursor)
+        k->cursor = o;
+    k->count++;
+    k->bytes += o->text_len + o->att_len;
+    log_event(LOG_DEBUG, sio_log_id(k), "sio_emit", "event=%s offset=%llu bytes=%zu", event,
+              (unsigned long long)o->offset, o->text_len + o->att_len);
+    sio_pump(k);
+    sio_trim(k);
+    return true;
+}
+
+uint64_t sio_log_id(const struct sio_sock *k) { return k->sc ? k->sc->conn->id : 0; }
+struct server *sio_server(const struct sio_sock *k) { return k->srv; }
+
+static void sio_error(struct sio_sock *k, const char *code, const char *message)
+{
+    log_event(LOG_INFO, sio_log_id(k), "sio_error", "code=%s %s", code, message);
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", message);
+    sio_emit(k, "error", o, NULL, 0);
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+static void sio_sock_free(struct sio_sock *k)
+{
+    for (struct sio_sock **pp = &sio_g.socks; *pp; pp = &(*pp)->next)
+        if (*pp == k) {
+            *pp = k->next;
+            sio_g.nsocks--;
+            break;
+        }
+    if (k->coach)
+        coach_free(k->coach);
+    while (k->head) {
+        struct sio_out *o = k->head;
+        k->head = o->next;
+        sio_out_free(o);
+    }
+    free(k);
+}
+
+static struct sio_sock *sio_sock_new(struct server *s)
+{
+    struct sio_sock *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->srv = s;
+    if (!sio_random_id(k->id) || !sio_random_id(k->pid) || !(k->coach = coach_new(s, k))) {
+        free(k);
+        return NULL;
+    }
+    k->next = sio_g.socks;
+    sio_g.socks = k;
+    sio_g.nsocks++;
+    return k;
+}
+
+static void sio_detach(struct sio_conn *sc, bool keep)
+{
+    struct sio_sock *k = sc->sock;
+    if (!k)
+        return;
+    sc->sock = NULL;
+    k->sc = NULL;
+    k->cursor = NULL; /* what was sent is unknown now: the client's offset tells */
+    k->detached_ms = sc->srv->loop.now_ms;
+    if (!keep || sc->srv->cfg.sio_recovery_window_ms == 0)
+        sio_sock_free(k);
+}
+
+/* The recoverable socket named by auth {pid, offset}, with cursor set to the
+ * first event after offset; NULL when there is none or the events after
+ * offset are no longer all kept. */
+static struct sio_sock *sio_recover(const cJSON *auth)
+{
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(auth, "pid");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(auth, "offset");
+    if (!cJSON_IsString(pid) || (off && !cJSON_IsString(off)))
+        return NULL;
+    uint64_t offset = 0;
+    if (off) {
+        const char *p = off->valuestring;
+        if (!*p || strlen(p) > 18 || (p[0] == '0' && p[1]))
+            return NULL;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9')
+                return NULL;
+            offset = offset * 10 + (uint64_t)(*p - '0');
+        }
+    }
+    for (struct sio_sock *k = sio_g.socks; k; k = k->next) {
+        if (strcmp(k->pid, pid->valuestring) != 0)
+            continue;
+        if (offset < k->dropped_upto || offset > k->next_offset)
+            return NULL;
+        struct sio_out *o = k->head;
+        while (o && o->offset <= offset)
+            o = o->next;
+        k->cursor = o;
+        return k;
+    }
+    return NULL;
+}
+
+/* ---- input --------------------------------------------------------------- */
+
+static void sio_protocol_error(struct sio_conn *sc, const char *why)
+{
+    log_event(LOG_INFO, sc->conn->id, "sio_protocol_error", "%s", why);
+    conn_close_ws(sc->srv, sc->conn, 1008, why);
+}
+
+static void sio_connect_answer(struct sio_conn *sc, struct sio_sock *k)
+{
+    char out[128];
+    int n = snprintf(out, sizeof out, "40{\"sid\":\"%s\",\"pid\":\"%s\"}", k->id, k->pid);
+    sio_raw(sc, out, (size_t)n);
+}
+
+static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, const cJSON *auth)
+{
+    struct server *s = sc->srv;
+    char out[SIO_NSP_MAX + 64];
+    if (!slice_eq(pkt->nsp, "/", 1)) {
+        int n = snprintf(out, sizeof out, "44%.*s,{\"message\":\"Invalid namespace\"}", (int)pkt->nsp.n, pkt->nsp.p);
+        sio_raw(sc, out, (size_t)n);
+        return;
+    }
+    if (sc->sock) {
+        sio_protocol_error(sc, "second CONNECT to /");
+        return;
+    }
+    struct sio_sock *k = auth ? sio_recover(auth) : NULL;
+    bool recovered = k != NULL;
+    if (k && k->sc) { /* the old connection has not noticed its loss yet */
+        struct sio_conn *old = k->sc;
+        old->sock = NULL;
+        k->sc = NULL;
+        conn_close_ws(s, old->conn, 4000, "session recovered on another connection");
+    }
+    if (!k && sio_g.nsocks >= s->cfg.coach_max_sessions) {
+        /* a live client outranks a session that may never come back */
+        struct sio_sock *old = NULL;
+        for (struct sio_sock *o = sio_g.socks; o; o = o->next)
+            if (!o->sc && (!old || o->detached_ms < old->detached_ms))
+                old = o;
+        if (old) {
+            log_event(LOG_INFO, sc->conn->id, "sio_session_evicted", "socket=%s (sessions full)", old->id);
+            sio_sock_free(old);
+        }
+    }
+    if (!k) {
+        if (sio_g.nsocks >= s->cfg.coach_max_sessions) {
+            log_event(LOG_WARN, sc->conn->id, "sio_sessions_full", "limit=%llu",
+                      (unsigned long long)s->cfg.coach_max_sessions);
+            static const char full[] = "44{\"message\":\"server full: too many sessions\"}";
+            sio_raw(sc, full, sizeof full - 1);
+            return;
+        }
+        k = sio_sock_new(s);
+        if (!k) {
+            static const char oom[] = "44{\"message\":\"server out of memory\"}";
+            sio_raw(sc, oom, sizeof oom - 1);
+            return;
+        }
+    }
+    k->sc = sc;
+    sc->sock = k;
+    log_event(LOG_INFO, sc->conn->id, "sio_connect", "socket=%s recovered=%d replay=%s", k->id, recovered,
+              k->cursor ? "yes" : "no");
+    sio_connect_answer(sc, k);
+    sio_pump(k);
+}
+
+static void sio_free_att(struct sio_conn *sc)
+{
+    for (int i = 0; i < SIO_MAX_ATTACH; i++) {
+        free(sc->att[i]);
+        sc->att[i] = NULL;
+        sc->att_len[i] = 0;
+    }
+}
+
+static void sio_dispatch_event(struct sio_conn *sc, cJSON *args, bool has_id, uint32_t id, uint32_t natt)
+{
+    struct sio_sock *k = sc->sock;
+    const cJSON *name = cJSON_GetArrayItem(args, 0);
+    if (!cJSON_IsString(name)) {
+        sio_error(k, "INVALID_EVENT", "event name must be a string");
+    } else if (!coach_event_known(name->valuestring)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "unknown event \"%.40s\"", name->valuestring);
+        for (char *q = msg; *q; q++) /* keep the quoted name plain ASCII */
+            if ((unsigned char)*q >= 0x80)
+                *q = '?';
+        sio_error(k, "UNKNOWN_EVENT", msg);
+    } else {
+        coach_on_event(k->coach, name->valuestring, args, sc->att, sc->att_len, natt);
+    }
+    if (has_id) { /* the client asked for an ack: an empty one says "received" */
+        char out[32];
+        int n = sio_encode_head(out, sizeof out, SIO_ACK, 0, NULL, id);
+        if (n > 0 && n + 2 < (int)sizeof out) {
+            memcpy(out + n, "[]", 2);
+            sio_raw(sc, out, (size_t)n + 2);
+        }
+    }
+    sio_free_att(sc);
+}
+
+static void sio_on_socketio(struct sio_conn *sc, const struct sio_packet *pkt)
+{
+    struct server *s = sc->srv;
+    cJSON *root = NULL;
+    if (pkt->data.n) {
+        size_t off;
+        if (jsonv_validate((const uint8_t *)pkt->data.p, pkt->data.n, (unsigned)s->cfg.json_max_depth, &off) !=
+                JSONV_OK ||
+            !(root = cJSON_ParseWithLength(pkt->data.p, pkt->data.n))) {
+            sio_protocol_error(sc, "invalid JSON in Socket.IO packet");
+            return;
+        }
+    }
+    switch (pkt->type) {
+    case SIO_CONNECT:
+        sio_on_connect(sc, pkt, root);
+        break;
+    case SIO_DISCONNECT: /* the client left on purpose: nothing to recover */
+        if (sc->sock)
+            sio_detach(sc, false);
+        break;
+    case SIO_EVENT:
+    case SIO_BINARY_EVENT:
+        if (!slice_eq(pkt->nsp, "/", 1) || !sc->sock) {
+            sio_protocol_error(sc, "event outside a connected namespace");
+            break;
+        }
+        if (cJSON_GetArraySize(root) < 1 || !sio_placeholders_check(root, pkt->attachments)) {
+            sio_protocol_error(sc, "event payload or placeholders malformed");
+            break;
+        }
+        if (pkt->attachments) {
+            cJSON_AddItemToArray(root, cJSON_CreateNumber(pkt->has_id ? pkt->id : -1.0));
+            sc->pending = root; /* the ack id rides at the end until the attachments are in */
+            return;
+        }
+        sio_dispatch_event(sc, root, pkt->has_id, pkt->id, 0);
+        break;
+    default: /* ACK/BINARY_ACK (we never ask for one), CONNECT_ERROR (server-only) */
+        sio_protocol_error(sc, "unexpected Socket.IO packet type");
+        break;
+    }
+    cJSON_Delete(root);
+}
+
+void sio_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+{
+    struct sio_conn *sc = c->app;
+    struct sio_packet pkt;
+    (void)s;
+    if (!sc)
+        return;
+    int r = sio_parse(p, n, SIO_MAX_ATTACH, &pkt);
+    if (r == SIO_OK)
+        r = sio_rx_text(&sc->rx, &pkt);
+    if (r != SIO_OK) {
+        sio_protocol_error(sc, sio_strerror(r));
+        return;
+    }
+    switch (pkt.eio) {
+    case EIO_PONG:
+        sc->ping_out = false;
+        sc->next_ping_ms = sc->srv->loop.now_ms + sc->srv->cfg.sio_ping_interval_ms;
+        break;
+    case EIO_PING: { /* v4 clients do not ping; answer like the reference server */
+        char out[64];
+        int m = snprintf(out, sizeof out, "3%.*s", (int)(pkt.data.n < 32 ? pkt.data.n : 32), pkt.data.p);
+        sio_raw(sc, out, (size_t)m);
+        break;
+    }
+    case EIO_CLOSE:
+        conn_close_ws(sc->srv, c, 1000, "");
+        break;
+    case EIO_NOOP:
+        break;
+    case EIO_MESSAGE:
+        sio_on_socketio(sc, &pkt);
+        break;
+    default: /* open, upgrade: server-only or polling-only */
+        sio_protocol_error(sc, "unexpected Engine.IO packet type");
+        break;
+    }
+}
+
+void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+{
+    struct sio_conn *sc = c->app;
+    uint32_t idx;
+    bool last;
+    (void)s;
+    if (!sc)
+        return;
+    int r = sio_rx_binary(&sc->rx, n, &idx, &last);
+    if (r == SIO_E_ATTACH_SIZE) { /* dropped in step with the sender, answered once */
+        sio_free_att(sc);
+        if (last) {
+            cJSON_Delete(sc->pending);
+            sc->pending = NULL;
+            if (sc->sock)
+                sio_error(sc->sock, "ANSWER_TOO_LARGE", "binary data over COACH_MAX_AUDIO_BYTES: not accepted");
+        }
+        return;
+    }
+    if (r != SIO_OK || idx >= SIO_MAX_ATTACH) {
+        sio_free_att(sc);
+        cJSON_Delete(sc->pending);
+        sc->pending = NULL;
+        sio_protocol_error(sc, sio_strerror(r));
+        return;
+    }
+    sc->att[idx] = malloc(n ? n : 1);
+    if (!sc->att[idx]) {
+        sio_protocol_error(sc, "out of memory for an attachment");
+        return;
+    }
+    memcpy(sc->att[idx], p, n);
+    sc->att_len[idx] = n;
+    if (!last)
+        return;
+    cJSON *root = sc->pending;
+    sc->pending = NULL;
+    cJSON *idn = cJSON_DetachItemFromArray(root, cJSON_GetArraySize(root) - 1);
+    double id = idn ? idn->valuedouble : -1;
+    cJSON_Delete(idn);
+    if (sc->sock)
+        sio_dispatch_event(sc, root, id >= 0, id >= 0 ? (uint32_t)id : 0, idx + 1);
+    else
+        sio_free_att(sc);
+    cJSON_Delete(root);
+}
+
+void sio_on_open(struct server *s, struct conn *c)
+{
+    struct sio_conn *sc = calloc(1, sizeof *sc);
+    if (!sc || !sio_random_id(sc->sid)) {
+        free(sc);
+        conn_close_ws(s, c, 1011, "out of memory");
+        return;
+    }
+    sc->srv = s;
+    sc->conn = c;
+    sc->opened_ms = s->loop.now_ms;
+    sc->next_ping_ms = s->loop.now_ms + s->cfg.sio_ping_interval_ms;
+    sc->rx.max_bytes = s->cfg.coach_max_audio_bytes; /* all attachments of one packet */
+    c->app = sc;
+    char out[256];
+    int n = snprintf(out, sizeof out,
+                     "0{\"sid\":\"%s\",\"upgrades\":[],\"pingInterval\":%llu,\"pingTimeout\":%llu,"
+                     "\"maxPayload\":%llu}",
+                     sc->sid, (unsigned long long)s->cfg.sio_ping_interval_ms,
+                     (unsigned long long)s->cfg.sio_ping_timeout_ms, (unsigned long long)s->cfg.max_message_size);
+    sio_raw(sc, out, (size_t)n);
+}
+
+void sio_on_close(struct server *s, struct conn *c)
+{
+    struct sio_conn *sc = c->app;
+    (void)s;
+    if (!sc)
+        return;
+    sio_detach(sc, true);
+    sio_free_att(sc);
+    cJSON_Delete(sc->pending);
+    free(sc);
+    c->app = NULL;
+}
+
+void sio_on_drain(struct server *s, struct conn *c)
+{
+    struct sio_conn *sc = c->app;
+    (void)s;
+    if (sc && sc->sock)
+        sio_pump(sc->sock);
+}
+
+void sio_tick(struct server *s)
+{
+    uint64_t now = s->loop.now_ms;
+    const struct config *cfg = &s->cfg;
+    for (uint32_t i = 0; i < s->conns_used; i++) {
+        struct conn *c = &s->conns[i];
+        struct sio_conn *sc = c->srv && c->state == CONN_WS && c->route == ROUTE_SIO ? c->app : NULL;
+        if (!sc)
+            continue;
+        if (sc->ping_out && now - sc->ping_sent_ms >= cfg->sio_ping_timeout_ms) {
+            log_event(LOG_INFO, c->id, "sio_ping_timeout", "no pong in %llu ms",
+                      (unsigned long long)cfg->sio_ping_timeout_ms);
+            conn_close_ws(s, c, 1011, "ping timeout");
+        } else if (!sc->sock && now - sc->opened_ms >= cfg->sio_connect_timeout_ms) {
+            conn_close_ws(s, c, 1008, "no Socket.IO CONNECT in time");
+        } else if (!sc->ping_out && now >= sc->next_ping_ms) {
+            sio_raw(sc, "2", 1);
+            sc->ping_out = true;
+            sc->ping_sent_ms = now;
+        }
+    }
+    for (struct sio_sock *k = sio_g.socks, *next; k; k = next) {
+        next = k->next;
+        if (!k->sc && now - k->detached_ms >= cfg->sio_recovery_window_ms) {
+            log_event(LOG_INFO, 0, "sio_session_expired", "socket=%s", k->id);
+            sio_sock_free(k);
+        }
+    }
+}
+
+#undef SIO_ID_LEN
