@@ -92,6 +92,12 @@ bool coach_event_known(const char *name)
     return false;
 }
 
+bool coach_event_starts_ai(const char *name)
+{
+    return strcmp(name, "start_interview") == 0 || strcmp(name, "submit_answer") == 0 ||
+           strcmp(name, "complete_interview") == 0;
+}
+
 static uint64_t coach_log(const struct coach *co) { return sio_log_id(co->k); }
 
 static void coach_error_q(struct coach *co, const char *code, const char *message, const char *qid)

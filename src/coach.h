@@ -22,6 +22,8 @@ struct coach *coach_new(struct server *s, struct sio_sock *k);
 /* Cancels upstream work; no sio_emit afterwards. */
 void coach_free(struct coach *co);
 bool coach_event_known(const char *name);
+/* Events that start upstream calls, counted by AI_TURNS_PER_MINUTE. */
+bool coach_event_starts_ai(const char *name);
 /* A client event: args is the packet's array (args[0] is the name). The
  * coach may take attachments (att[i] set to NULL); sio frees the rest. */
 void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8_t **att,

@@ -672,7 +672,7 @@ static bool conn_process_http(struct conn *c)
 static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *p, size_t n)
 {
     c->last_msg_ms = conn_now(c);
-    if (!guard_message(c->srv, c, n))
+    if (!guard_message(c->srv, c, opcode != WSF_TEXT, p, n))
         return; /* answered with RATE_LIMITED, or closing with 1008 */
     if (opcode == WSF_TEXT)
         app_on_text(c->srv, c, p, n);

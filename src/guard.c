@@ -14,6 +14,7 @@
 #include "ratelimit.h"
 #include "route.h"
 #include "server.h"
+#include "sio.h"
 #include "stream.h"
 
 #define GUARD_XFF_FIELDS 8   /* X-Forwarded-For header lines looked at */
@@ -161,7 +162,8 @@ int guard_http(struct server *s, struct conn *c, const struct httpq_request *req
 /* Answer a refused message in the dialect's error shape, or close 1008 once
  * the client has been refused more than rate_limit_strikes times faster than
  * one per second. */
-static bool guard_refuse(struct server *s, struct conn *c, const char *what)
+static bool guard_refuse(struct server *s, struct conn *c, const char *what, bool binary, const uint8_t *p,
+                         size_t n)
 {
     if (c->state != CONN_WS)
         return false;
@@ -175,6 +177,10 @@ static bool guard_refuse(struct server *s, struct conn *c, const char *what)
     log_event(LOG_INFO, c->id, "rate_limited", "peer=%s %s", c->peer, what);
     if (c->route == ROUTE_WS_STREAM) {
         stream_on_invalid(s, c, "RATE_LIMITED", msg);
+        return false;
+    }
+    if (c->route == ROUTE_SIO) {
+        sio_on_refused(s, c, binary, p, n, msg);
         return false;
     }
     cJSON *o = cJSON_CreateObject();
@@ -192,7 +198,7 @@ static bool guard_refuse(struct server *s, struct conn *c, const char *what)
     return false;
 }
 
-bool guard_message(struct server *s, struct conn *c, size_t n)
+bool guard_message(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n)
 {
     const struct config *cfg = &s->cfg;
     uint64_t now = s->loop.now_ms;
@@ -200,12 +206,12 @@ bool guard_message(struct server *s, struct conn *c, size_t n)
     if (!rl_take(&c->guard.msgs, cfg->ws_messages_per_sec, 1000, cfg->ws_messages_burst, 1, now)) {
         snprintf(what, sizeof what, "over %llu messages per second (WS_MESSAGES_PER_SEC)",
                  (unsigned long long)cfg->ws_messages_per_sec);
-        return guard_refuse(s, c, what);
+        return guard_refuse(s, c, what, binary, p, n);
     }
     if (!rl_take(&c->guard.bytes, cfg->ws_bytes_per_sec, 1000, cfg->ws_bytes_burst, n, now)) {
         snprintf(what, sizeof what, "over %llu bytes per second (WS_BYTES_PER_SEC)",
                  (unsigned long long)cfg->ws_bytes_per_sec);
-        return guard_refuse(s, c, what);
+        return guard_refuse(s, c, what, binary, p, n);
     }
     return true;
 }
@@ -218,7 +224,7 @@ bool guard_ai_turn(struct server *s, struct conn *c)
     char what[96];
     snprintf(what, sizeof what, "over %llu AI requests per minute (AI_TURNS_PER_MINUTE)",
              (unsigned long long)cfg->ai_turns_per_minute);
-    return guard_refuse(s, c, what);
+    return guard_refuse(s, c, what, false, NULL, 0);
 }
 
 #undef GUARD_XFF_FIELDS

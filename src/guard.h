@@ -30,9 +30,11 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
 int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, const char **why,
                const char **extra);
 
-/* A whole WebSocket data message of n bytes: true to process it, false when
- * it was refused (answered with RATE_LIMITED, or the connection is closing). */
-bool guard_message(struct server *s, struct conn *c, size_t n);
+/* A whole WebSocket data message: true to process it, false when it was
+ * refused (answered with RATE_LIMITED, or the connection is closing). The
+ * bytes are passed so that a Socket.IO connection can keep its packet framing
+ * (sio_on_refused). */
+bool guard_message(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n);
 
 /* A message that starts an AI pipeline (a turn or a transcription). */
 bool guard_ai_turn(struct server *s, struct conn *c);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "coach.h"
+#include "guard.h"
 #include "jsonv.h"
 #include "log.h"
 #include "route.h"
@@ -55,6 +56,7 @@ struct sio_conn {
     uint8_t *att[SIO_MAX_ATTACH];
     size_t att_len[SIO_MAX_ATTACH];
     struct sio_sock *sock;
+    char refused[200]; /* a rate-limited packet whose attachments are being dropped */
 };
 
 static struct {
@@ -421,6 +423,8 @@ static void sio_dispatch_event(struct sio_conn *sc, cJSON *args, bool has_id, ui
             if ((unsigned char)*q >= 0x80)
                 *q = '?';
         sio_error(k, "UNKNOWN_EVENT", msg);
+    } else if (coach_event_starts_ai(name->valuestring) && !guard_ai_turn(sc->srv, sc->conn)) {
+        ; /* answered with RATE_LIMITED (sio_on_refused) */
     } else {
         coach_on_event(k->coach, name->valuestring, args, sc->att, sc->att_len, natt);
     }
@@ -519,6 +523,59 @@ void sio_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
     }
 }
 
+/* Called for each attachment of a packet being refused (too large, or rate
+ * limited); the error goes out with the last one. */
+static void sio_drop_attachments(struct sio_conn *sc, bool last)
+{
+    sio_free_att(sc);
+    if (!last)
+        return;
+    cJSON_Delete(sc->pending);
+    sc->pending = NULL;
+    if (sc->sock && sc->refused[0])
+        sio_error(sc->sock, "RATE_LIMITED", sc->refused);
+    else if (sc->sock)
+        sio_error(sc->sock, "ANSWER_TOO_LARGE", "binary data over COACH_MAX_AUDIO_BYTES: not accepted");
+    sc->refused[0] = 0;
+}
+
+void sio_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
+                    const char *message)
+{
+    struct sio_conn *sc = c->app;
+    (void)s;
+    if (!sc)
+        return;
+    if (!p) { /* a whole event, already parsed */
+        if (sc->sock)
+            sio_error(sc->sock, "RATE_LIMITED", message);
+        return;
+    }
+    if (binary) {
+        uint32_t idx;
+        bool last;
+        if (!sio_rx_pending(&sc->rx)) {
+            sio_protocol_error(sc, sio_strerror(SIO_E_UNEXPECTED_BINARY));
+            return;
+        }
+        if (!sc->refused[0])
+            snprintf(sc->refused, sizeof sc->refused, "%s", message);
+        sc->rx.over = true;
+        (void)sio_rx_binary(&sc->rx, n, &idx, &last);
+        sio_drop_attachments(sc, last);
+        return;
+    }
+    struct sio_packet pkt; /* only to learn how many attachments follow */
+    if (sio_parse(p, n, SIO_MAX_ATTACH, &pkt) == SIO_OK && sio_rx_text(&sc->rx, &pkt) == SIO_OK &&
+        sio_rx_pending(&sc->rx)) {
+        snprintf(sc->refused, sizeof sc->refused, "%s", message);
+        sc->rx.over = true;
+        return;
+    }
+    if (sc->sock)
+        sio_error(sc->sock, "RATE_LIMITED", message);
+}
+
 void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
     struct sio_conn *sc = c->app;
@@ -529,13 +586,7 @@ void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
         return;
     int r = sio_rx_binary(&sc->rx, n, &idx, &last);
     if (r == SIO_E_ATTACH_SIZE) { /* dropped in step with the sender, answered once */
-        sio_free_att(sc);
-        if (last) {
-            cJSON_Delete(sc->pending);
-            sc->pending = NULL;
-            if (sc->sock)
-                sio_error(sc->sock, "ANSWER_TOO_LARGE", "binary data over COACH_MAX_AUDIO_BYTES: not accepted");
-        }
+        sio_drop_attachments(sc, last);
         return;
     }
     if (r != SIO_OK || idx >= SIO_MAX_ATTACH) {

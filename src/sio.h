@@ -31,6 +31,13 @@ void sio_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n);
 void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n);
 void sio_on_close(struct server *s, struct conn *c);
 void sio_on_drain(struct server *s, struct conn *c);
+/* A frame the rate limiter refused (p == NULL: an event refused after
+ * parsing, by AI_TURNS_PER_MINUTE): answered with an error event
+ * RATE_LIMITED. A refused packet's attachments, or the rest of a packet
+ * whose attachment was refused, are dropped in step with the sender, so the
+ * stream stays in sync and the client hears exactly one error per packet. */
+void sio_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
+                    const char *message);
 /* Every loop tick: heartbeats, connect timeouts, expiry of dropped sockets. */
 void sio_tick(struct server *s);
 

@@ -412,13 +412,58 @@ def browser_checks(mock, tmp):
     subprocess.run(["espeak-ng", "-s", "150", "-w", wav, TRANSCRIPT], check=True)
     mock.reset()
     mock.configure(transcript=TRANSCRIPT)
-    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca) as srv:
+    # The page is served from http://localhost (a separate front-end, like the
+    # seed's), so its origin must be listed for the upgrade's Origin rule.
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                ALLOWED_ORIGINS="http://localhost") as srv:
         node(srv, "", "browser", {"COACH_WAV": wav}, script="browser.mjs")
         stt = mock.requests("transcriptions")
         check("browser answers reached transcription as answer.webm (audio/webm) from MediaRecorder",
               len(stt) == 8 and all(r.get("filename") == "answer.webm" and r.get("content_type") == "audio/webm"
                                     and r.get("file_bytes", 0) > 1000 for r in stt),
               json.dumps([(r.get("filename"), r.get("file_bytes")) for r in stt]))
+
+
+def rate_limit_checks(mock):
+    """Rate limits on a Socket.IO connection: answered as Socket.IO error events,
+    a refused binary packet's attachment dropped in step, then close 1008."""
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                WS_MESSAGES_PER_SEC="1", WS_MESSAGES_BURST="3", RATE_LIMIT_STRIKES="3") as srv:
+        w = raw_sio(srv)
+        w.recv(timeout=5)
+        w.send("40")
+        w.recv(timeout=5)
+        w.send('42["resume_interview",{"currentQuestion":0}]')  # takes the last message token
+        w.recv(timeout=5)
+        w.send('451-["submit_answer",{"questionId":"q1","audioBlob":{"_placeholder":true,"num":0}}]')
+        w.send(b"\x1a\x45\xdf\xa3 not processed")
+        ev = w.recv(timeout=5)
+        check("Socket.IO: a binary packet over WS_MESSAGES_PER_SEC -> one error event RATE_LIMITED "
+              "(its attachment dropped in step, the stream stays in sync)",
+              ev.startswith('42["error",{"code":"RATE_LIMITED"'), ev)
+        codes = []
+        try:
+            for _ in range(10):
+                w.send('42["resume_interview",{"currentQuestion":0}]')
+                codes.append(w.recv(timeout=5)[:40])
+        except ConnectionError as e:
+            codes.append(str(e))
+        check("Socket.IO: a client that keeps going past the limit -> more RATE_LIMITED, then close 1008",
+              codes[-1] == "closed 1008" and all("RATE_LIMITED" in c for c in codes[:-1]), codes)
+    with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                AI_TURNS_PER_MINUTE="1") as srv:
+        w = raw_sio(srv)
+        w.recv(timeout=5)
+        w.send("40")
+        w.recv(timeout=5)
+        w.send('42["complete_interview",{}]')
+        first = w.recv(timeout=10)
+        w.send('42["complete_interview",{}]')
+        second = w.recv(timeout=10)
+        check("Socket.IO: start/submit/complete count against AI_TURNS_PER_MINUTE -> RATE_LIMITED error event",
+              "RATE_LIMITED" not in first and second.startswith('42["error",{"code":"RATE_LIMITED"'),
+              (first, second))
+        w.close()
 
 
 def main():
@@ -453,6 +498,7 @@ def main():
             heartbeat_checks(mock)
             browser_checks(mock, tmp)
             limits_checks(mock, webm)
+            rate_limit_checks(mock)
             recovery_checks(mock)
             failure_checks(mock, webm)
             retry_checks(mock, webm)
