@@ -12,7 +12,9 @@
  *   loadgen turn     -c M -r ROUNDS          full turns, time to first audio frame
  * common: -p PORT [-H 127.0.0.1] [-P SERVER_PID] [-R CHUNKS_PER_CONN]
  * Prints a human summary and one line "JSON {...}". Exit 0 when it ran. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
