@@ -414,6 +414,7 @@ int main(int argc, char **argv)
 #include "src/clock.c"
 #include "src/conn.c"
 #include "src/dialect.c"
+#include "src/fastmsg.c"
 #include "src/http_req.c"
 #include "src/http_resp.c"
 #include "src/jsonv.c"

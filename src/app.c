@@ -1,4 +1,4 @@
-/* deps: jsonv.c utf8.c clock.c log.c, cJSON */
+/* deps: jsonv.c utf8.c clock.c log.c fastmsg.c, cJSON */
 #include "app.h"
 
 #include <cJSON.h>
@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "dialect.h"
+#include "fastmsg.h"
 #include "stream.h"
 #include "jsonv.h"
 #include "log.h"
@@ -84,8 +85,39 @@ static void app_pong(struct server *s, struct conn *c)
     app_send_obj(s, c, o);
 }
 
+/* {"type":"pong","timestamp":T}: a fixed template, as cJSON printed it. */
+static void app_pong_fast(struct server *s, struct conn *c)
+{
+    char out[64], ts[CLOCK_ISO_LEN];
+    int n = snprintf(out, sizeof out, "{\"type\":\"pong\",\"timestamp\":\"%s\"}", clock_iso8601(ts));
+    if (n > 0 && (size_t)n < sizeof out && !conn_send_text(s, c, out, (size_t)n))
+        log_event(LOG_WARN, c->id, "reply_dropped", "send ring full");
+}
+
+/* The hot messages (ping, seed 001 audio_chunk) in one pass without cJSON;
+ * false hands the message to the general path, which judges everything else
+ * (fastmsg.h says why the answers are the same). */
+static bool app_fast(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+{
+    static int16_t samples[DIALECT_MAX_CHUNK_SAMPLES]; /* one loop thread */
+    struct fastmsg m;
+    if (c->route != ROUTE_WS_CLIENT || s->cfg.json_max_depth < 2)
+        return false;
+    switch (fastmsg_parse(p, n, samples, DIALECT_MAX_CHUNK_SAMPLES, &m)) {
+    case FASTMSG_PING:
+        app_pong_fast(s, c);
+        return true;
+    case FASTMSG_AUDIO:
+        return dialect_on_samples(s, c, samples, m.nsamples, m.sumsq);
+    default:
+        return false;
+    }
+}
+
 void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
+    if (app_fast(s, c, p, n))
+        return;
     size_t off = 0;
     int v = jsonv_validate(p, n, (unsigned)s->cfg.json_max_depth, &off);
     if (v != JSONV_OK) {

@@ -22,7 +22,7 @@
 #include "server.h"
 #include "turn.h"
 
-#define DLG_MAX_CHUNK_SAMPLES 16000   /* one audio_chunk: 1 s at 16 kHz (seeds send 1024) */
+#define DLG_MAX_CHUNK_SAMPLES DIALECT_MAX_CHUNK_SAMPLES
 #define DLG_V000_AUDIO_MAX (2u << 20) /* seed 000: reply audio held for one base64 message */
 
 static const struct turn_sink dlg_sink_ref;
@@ -219,19 +219,39 @@ static const struct turn_sink dlg_sink_ref = {
 
 /* ---- client messages ---------------------------------------------------- */
 
-static void dlg_amplitude(struct dlg *d, const int16_t *s, size_t n)
+/* {"type":"amplitude","value":V,"timestamp":T} from a fixed template: the
+ * same text cJSON printed (value rounded to 4 decimals, shortest form), sent
+ * for every audio_chunk, so no JSON tree and no heap. */
+static void dlg_amplitude_value(struct dlg *d, double amplitude)
 {
-    cJSON *o = dlg_event("amplitude");
-    if (o)
-        cJSON_AddNumberToObject(o, "value", round(audio_rms_amplitude(s, n) * 10000) / 10000);
-    dlg_send(d, o);
+    char out[96], ts[CLOCK_ISO_LEN];
+    long v = lround(amplitude * 10000); /* 0..10000 */
+    int n;
+    if (v <= 0 || v >= 10000) {
+        n = snprintf(out, sizeof out, "{\"type\":\"amplitude\",\"value\":%d,\"timestamp\":\"%s\"}",
+                     v <= 0 ? 0 : 1, clock_iso8601(ts));
+    } else {
+        char frac[5] = {(char)('0' + v / 1000), (char)('0' + v / 100 % 10), (char)('0' + v / 10 % 10),
+                        (char)('0' + v % 10), 0};
+        for (int i = 3; i > 0 && frac[i] == '0'; i--)
+            frac[i] = 0;
+        n = snprintf(out, sizeof out, "{\"type\":\"amplitude\",\"value\":0.%s,\"timestamp\":\"%s\"}",
+                     frac, clock_iso8601(ts));
+    }
+    if (n > 0 && (size_t)n < sizeof out && !conn_send_text_queued(d->srv, d->conn, out, (size_t)n))
+        log_event(LOG_WARN, d->conn->id, "event_not_sent", "closing or out of memory");
 }
 
-static void dlg_append(struct dlg *d, size_t n)
+static void dlg_amplitude(struct dlg *d, const int16_t *s, size_t n)
+{
+    dlg_amplitude_value(d, audio_rms_amplitude(s, n));
+}
+
+static void dlg_append_pcm(struct dlg *d, const int16_t *pcm, size_t n)
 {
     if (!dlg_sess(d))
         return;
-    if (!session_append(d->sess, dlg_samples, n))
+    if (!session_append(d->sess, pcm, n))
         dlg_error(d, "BUFFER_ERROR", "answer too long: audio past the buffer cap was not kept; "
                                      "send_for_AI_processing to use what is held");
 }
@@ -294,7 +314,7 @@ static void dlg_audio_chunk(struct dlg *d, const cJSON *msg)
         return;
     }
     if (n)
-        dlg_append(d, n);
+        dlg_append_pcm(d, dlg_samples, n);
     if (!d->v000) {
         dlg_amplitude(d, dlg_samples, n);
         return;
@@ -345,6 +365,18 @@ bool dialect_on_message(struct server *s, struct conn *c, const char *type, cons
         conn_close_ws(s, c, 1000, "interview ended");
     } else
         return false;
+    return true;
+}
+
+bool dialect_on_samples(struct server *s, struct conn *c, const int16_t *pcm, size_t n, uint64_t sumsq)
+{
+    struct dlg *d = c->app;
+    (void)s;
+    if (!d || d->v000)
+        return false;
+    if (n)
+        dlg_append_pcm(d, pcm, n);
+    dlg_amplitude_value(d, audio_rms_from_sumsq(sumsq, n));
     return true;
 }
 
