@@ -59,6 +59,7 @@ static struct {
     int epfd;
     struct cl *cls; int ncl;
     uint32_t *lat; size_t nlat, caplat;   /* microseconds */
+    uint32_t *warm; size_t nwarm, capwarm; /* turn: rounds after the first (pooled upstream) */
     uint64_t replies, errors, hs_ok, hs_fail, refused_at, closed, behind_events;
     uint64_t turns_ok, turns_fail, t0;
     bool measuring;
@@ -313,6 +314,13 @@ static void on_frame(struct cl *c, int op, uint8_t *p, size_t n)
     else if (op == 2 && G.mode == M_TURN && !c->got_audio) {
         c->got_audio = true;
         lat_add(now_us() - c->t_turn);
+        if (c->round > 0) {
+            if (G.nwarm == G.capwarm) {
+                G.capwarm = G.capwarm ? G.capwarm * 2 : 1024;
+                G.warm = realloc(G.warm, G.capwarm * sizeof *G.warm);
+            }
+            G.warm[G.nwarm++] = (uint32_t)(now_us() - c->t_turn);
+        }
     } else if (op == 9) {
         size_t fl; uint8_t *f = mk_frame(10, p, n, &fl);
         wb_push(c, f, fl); free(f);
@@ -396,12 +404,14 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double pct(double p)
+static double pct_of(const uint32_t *v, size_t n, double p)
 {
-    if (!G.nlat) return 0;
-    size_t i = (size_t)(p / 100.0 * (double)(G.nlat - 1) + 0.5);
-    return G.lat[i] / 1000.0;
+    if (!n) return 0;
+    size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+    return v[i] / 1000.0;
 }
+
+static double pct(double p) { return pct_of(G.lat, G.nlat, p); }
 
 static int count_open(void)
 {
@@ -559,6 +569,7 @@ int main(int argc, char **argv)
     double cpu = proc_cpu_s() - cpu0;
     long rss = proc_status_kb("VmRSS");
     qsort(G.lat, G.nlat, sizeof *G.lat, cmp_u32);
+    if (G.nwarm) qsort(G.warm, G.nwarm, sizeof *G.warm, cmp_u32);
     double p50 = pct(50), p99 = pct(99), p999 = pct(99.9), pmax = G.nlat ? G.lat[G.nlat - 1] / 1000.0 : 0;
     int behind = 0;
     for (int i = 0; i < G.ncl; i++) behind += G.cls[i].behind;
@@ -571,15 +582,17 @@ int main(int argc, char **argv)
            (unsigned long long)count, unit, wall, count / wall, cpu, 100 * cpu / wall, per_cpu, p50, p99, p999,
            pmax, (unsigned long long)G.errors, (unsigned long long)G.closed);
     if (G.mode == M_AUDIO && !G.flat) printf(", %d clients fell behind", behind);
-    if (G.mode == M_TURN) printf(", %llu turns failed", (unsigned long long)G.turns_fail);
+    if (G.mode == M_TURN)
+        printf(", %llu turns failed; after the first round p50 %.3f p99 %.3f ms", (unsigned long long)G.turns_fail,
+               pct_of(G.warm, G.nwarm, 50), pct_of(G.warm, G.nwarm, 99));
     printf("\n");
     printf("JSON {\"mode\":\"%s%s\",\"conns\":%d,\"opened\":%d,\"k\":%d,\"count\":%llu,\"wall_s\":%.3f,"
            "\"per_s\":%.1f,\"server_cpu_s\":%.3f,\"cpu_frac\":%.4f,\"per_cpu_s\":%.1f,\"p50_ms\":%.3f,"
            "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%llu,\"closed\":%llu,\"behind\":%d,"
-           "\"turns_failed\":%llu,\"rss_kb\":%ld}\n",
+           "\"turns_failed\":%llu,\"warm_p50_ms\":%.3f,\"warm_p99_ms\":%.3f,\"rss_kb\":%ld}\n",
            mname, G.mode == M_AUDIO ? (G.flat ? "_flat" : "_rt") : "", G.ncl, opened, G.k,
            (unsigned long long)count, wall, count / wall, cpu, cpu / wall, per_cpu, p50, p99, p999, pmax,
            (unsigned long long)G.errors, (unsigned long long)G.closed, behind, (unsigned long long)G.turns_fail,
-           rss);
+           pct_of(G.warm, G.nwarm, 50), pct_of(G.warm, G.nwarm, 99), rss);
     return 0;
 }
