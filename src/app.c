@@ -88,9 +88,16 @@ static void app_pong(struct server *s, struct conn *c)
 /* {"type":"pong","timestamp":T}: a fixed template, as cJSON printed it. */
 static void app_pong_fast(struct server *s, struct conn *c)
 {
-    char out[64], ts[CLOCK_ISO_LEN];
-    int n = snprintf(out, sizeof out, "{\"type\":\"pong\",\"timestamp\":\"%s\"}", clock_iso8601(ts));
-    if (n > 0 && (size_t)n < sizeof out && !conn_send_text(s, c, out, (size_t)n))
+    static const char head[] = "{\"type\":\"pong\",\"timestamp\":\"", tail[] = "\"}";
+    char out[sizeof head + CLOCK_ISO_LEN + sizeof tail], ts[CLOCK_ISO_LEN];
+    size_t tl = strlen(clock_iso8601(ts)), n = 0; /* memcpy: snprintf showed in the profile */
+    memcpy(out, head, sizeof head - 1);
+    n += sizeof head - 1;
+    memcpy(out + n, ts, tl);
+    n += tl;
+    memcpy(out + n, tail, sizeof tail - 1);
+    n += sizeof tail - 1;
+    if (!conn_send_text(s, c, out, n))
         log_event(LOG_WARN, c->id, "reply_dropped", "send ring full");
 }
 

@@ -224,21 +224,32 @@ static const struct turn_sink dlg_sink_ref = {
  * for every audio_chunk, so no JSON tree and no heap. */
 static void dlg_amplitude_value(struct dlg *d, double amplitude)
 {
-    char out[96], ts[CLOCK_ISO_LEN];
+    static const char head[] = "{\"type\":\"amplitude\",\"value\":", mid[] = ",\"timestamp\":\"";
+    char out[sizeof head + 8 + sizeof mid + CLOCK_ISO_LEN + 2], ts[CLOCK_ISO_LEN];
     long v = lround(amplitude * 10000); /* 0..10000 */
-    int n;
+    size_t n = sizeof head - 1;
+    memcpy(out, head, n); /* memcpy, not snprintf: it showed in the profile */
     if (v <= 0 || v >= 10000) {
-        n = snprintf(out, sizeof out, "{\"type\":\"amplitude\",\"value\":%d,\"timestamp\":\"%s\"}",
-                     v <= 0 ? 0 : 1, clock_iso8601(ts));
+        out[n++] = v <= 0 ? '0' : '1';
     } else {
-        char frac[5] = {(char)('0' + v / 1000), (char)('0' + v / 100 % 10), (char)('0' + v / 10 % 10),
-                        (char)('0' + v % 10), 0};
-        for (int i = 3; i > 0 && frac[i] == '0'; i--)
-            frac[i] = 0;
-        n = snprintf(out, sizeof out, "{\"type\":\"amplitude\",\"value\":0.%s,\"timestamp\":\"%s\"}",
-                     frac, clock_iso8601(ts));
+        char frac[4] = {(char)('0' + v / 1000), (char)('0' + v / 100 % 10), (char)('0' + v / 10 % 10),
+                        (char)('0' + v % 10)};
+        int k = 4;
+        while (k > 1 && frac[k - 1] == '0')
+            k--;
+        out[n++] = '0';
+        out[n++] = '.';
+        memcpy(out + n, frac, (size_t)k);
+        n += (size_t)k;
     }
-    if (n > 0 && (size_t)n < sizeof out && !conn_send_text_queued(d->srv, d->conn, out, (size_t)n))
+    memcpy(out + n, mid, sizeof mid - 1);
+    n += sizeof mid - 1;
+    size_t tl = strlen(clock_iso8601(ts));
+    memcpy(out + n, ts, tl);
+    n += tl;
+    out[n++] = '"';
+    out[n++] = '}';
+    if (!conn_send_text_queued(d->srv, d->conn, out, n))
         log_event(LOG_WARN, d->conn->id, "event_not_sent", "closing or out of memory");
 }
 

@@ -46,7 +46,10 @@ static bool fm_is(const uint8_t *s, size_t len, const char *lit)
     return len == strlen(lit) && memcmp(s, lit, len) == 0;
 }
 
-static inline bool fm_is_ws(uint8_t b) { return b <= 0x20 && (b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09); }
+static inline __attribute__((always_inline)) bool fm_is_ws(uint8_t b)
+{
+    return b <= 0x20 && (b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09);
+}
 
 /* The array of samples: the hot loop of the audio path. The caller has
  * checked that the message ends with '}', which is neither a digit, a sign,
