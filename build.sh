@@ -3,6 +3,7 @@
 # ./build.sh test          build everything and run every test; last line "N passed, N failed"
 # ./build.sh fuzz [SECS]   run every libFuzzer harness SECS seconds (default 300), merge corpora
 # ./build.sh asan          build build/interview-asan (glibc, ASan+UBSan) only
+# ./build.sh bench         benchmark ours against Node ws, FastAPI, libwebsockets (BENCH_QUICK=1: short)
 # Runs as root on a fresh Debian 12 machine: missing tools are installed with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -331,10 +332,33 @@ cmd_test() {
     [ "$FAIL" = 0 ]
 }
 
+# Benchmark-only dependencies: installed here and never by build or test.
+bench_tools() {
+    apt_install gcc libwebsockets-dev libcjson-dev python3-fastapi python3-uvicorn python3-httpx \
+        gnuplot-nox util-linux procps openssl
+    command -v npm >/dev/null || apt_install nodejs npm # a NodeSource node brings its own npm
+    [ -d tests/bench/peers/node_modules/ws ] ||
+        (cd tests/bench/peers && npm install --no-audit --no-fund --silent >&2)
+}
+
+build_bench() {
+    mkdir -p "$B/bench"
+    gcc $WARN -O2 -o "$B/bench/loadgen" tests/bench/loadgen.c -lm
+    gcc -O2 -Wall -o "$B/bench/lws_peer" tests/bench/peers/lws_peer.c -lwebsockets -lcjson -lm
+}
+
+cmd_bench() {
+    build_release
+    bench_tools
+    build_bench
+    /usr/bin/python3 tests/bench/bench.py "$B"
+}
+
 case "${1:-build}" in
 build) build_release ;;
 asan) build_asan ;;
 test) cmd_test ;;
+bench) cmd_bench ;;
 fuzz)
     test_tools
     build_fuzzers

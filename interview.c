@@ -531,6 +531,7 @@ int main(int argc, char **argv)
 #include "src/dialect.c"
 #include "src/guard.c"
 #include "src/html_text.c"
+#include "src/fastmsg.c"
 #include "src/http_req.c"
 #include "src/http_resp.c"
 #include "src/jobfetch.c"

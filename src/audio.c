@@ -94,6 +94,14 @@ double audio_rms_amplitude(const int16_t *s, size_t n)
     return rms > 1.0 ? 1.0 : rms;
 }
 
+double audio_rms_from_sumsq(uint64_t sumsq, size_t n)
+{
+    if (n == 0)
+        return 0;
+    double rms = audio_sqrt((double)sumsq / (double)n) / 32768.0;
+    return rms > 1.0 ? 1.0 : rms;
+}
+
 #define AUDIO_FMT_PCM 1u
 #define AUDIO_FMT_EXTENSIBLE 0xFFFEu
 

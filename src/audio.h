@@ -31,6 +31,8 @@ void audio_wav_header(uint8_t out[44], uint32_t sample_rate, uint16_t channels,
  * squares; the square root is computed without libm, within one ulp.
  * s may be NULL if n is 0. */
 double audio_rms_amplitude(const int16_t *s, size_t n);
+/* The same from an exact sum of squares over n samples (a parser's one pass). */
+double audio_rms_from_sumsq(uint64_t sumsq, size_t n);
 
 /* Parse a RIFF/WAVE header at p[0..n), skipping unknown chunks (odd sizes
  * padded) until the "data" chunk.

@@ -116,7 +116,7 @@ static bool conn_send_iov(struct conn *c, struct iovec *iov, int iovcnt)
     if (total > conn_raw_room(c, s))
         return false;
     size_t done = 0;
-    if (!c->tx.buf || ring_len(&c->tx) == 0) {
+    if (!c->batching && (!c->tx.buf || ring_len(&c->tx) == 0)) {
         ssize_t w = writev(c->fd, iov, iovcnt);
         if (w > 0)
             done = (size_t)w;
@@ -139,7 +139,8 @@ static bool conn_send_iov(struct conn *c, struct iovec *iov, int iovcnt)
     }
     if (!c->tx_stall_ms)
         c->tx_stall_ms = conn_now(c);
-    conn_update_events(c); /* sends start outside this connection's own event too */
+    if (!c->batching) /* a batch is flushed, and its events set, when its event ends */
+        conn_update_events(c); /* sends start outside this connection's own event too */
     return true;
 }
 
@@ -738,6 +739,38 @@ static bool conn_ws_control(struct conn *c, const struct wsf_event *ev)
     }
 }
 
+/* A data frame that fits the receive ring is left there until it is whole
+ * (and made contiguous), so it reaches the app in place: the shared message
+ * buffers are then needed only for fragmented or larger messages, and a
+ * thousand clients streaming audio never compete for them. Returns false to
+ * wait for more bytes. Everything else goes to the parser at once, so bad
+ * headers are still refused on the byte that decides them. */
+static bool conn_frame_in_view(struct conn *c)
+{
+    if (c->msg || !wsf_between_frames(&c->p.wsf))
+        return true;
+    uint8_t *p;
+    uint32_t have = ring_len(&c->rx), span = ring_read_span(&c->rx, &p);
+    if (span < have && span < 14) { /* a header split by the ring's end */
+        ring_linearize(&c->rx);
+        span = ring_read_span(&c->rx, &p);
+    }
+    uint64_t need = 0;
+    int k = wsf_data_frame_size(p, span, &need);
+    if (k == 0)
+        return span < 14 && span == have; /* its length is on its way */
+    if (k < 0 || need > c->rx.cap || need > c->srv->cfg.max_message_size)
+        return true; /* the parser decides (and may refuse) at once */
+    if (have < need) {
+        if ((uint64_t)c->rx.head + need > c->rx.cap)
+            ring_linearize(&c->rx); /* now, while the part to move is small */
+        return false;
+    }
+    if (span < need)
+        ring_linearize(&c->rx);
+    return true;
+}
+
 /* Returns false if the connection was destroyed. */
 static bool conn_process_ws(struct conn *c)
 {
@@ -747,6 +780,8 @@ static bool conn_process_ws(struct conn *c)
             c->paused = true;
             return true;
         }
+        if (!conn_frame_in_view(c))
+            return true; /* the rest of the frame is on its way */
         uint8_t *p;
         uint32_t n = ring_read_span(&c->rx, &p);
         struct wsf_event ev;
@@ -899,8 +934,15 @@ static void conn_on_event(void *ctx, short revents)
         conn_destroy(c, "peer gone while paused"); /* poll cannot mask HUP: do not spin */
         return;
     }
-    if ((revents & (POLLIN | POLLHUP | POLLERR)) && !c->paused && !conn_read(c))
-        return;
+    if ((revents & (POLLIN | POLLHUP | POLLERR)) && !c->paused) {
+        /* Ten pings in one read get their ten pongs in one write, not ten. */
+        c->batching = true;
+        if (!conn_read(c))
+            return;
+        c->batching = false;
+        if (conn_has_output(c) && !conn_flush(c))
+            return;
+    }
     if (c->close_after_flush && !conn_has_output(c) && c->state != CONN_LINGER)
         conn_enter_linger(c);
     conn_update_events(c);

@@ -23,7 +23,7 @@
 #include "server.h"
 #include "turn.h"
 
-#define DLG_MAX_CHUNK_SAMPLES 16000   /* one audio_chunk: 1 s at 16 kHz (seeds send 1024) */
+#define DLG_MAX_CHUNK_SAMPLES DIALECT_MAX_CHUNK_SAMPLES
 #define DLG_V000_AUDIO_MAX (2u << 20) /* seed 000: reply audio held for one base64 message */
 
 static const struct turn_sink dlg_sink_ref;
@@ -220,19 +220,50 @@ static const struct turn_sink dlg_sink_ref = {
 
 /* ---- client messages ---------------------------------------------------- */
 
-static void dlg_amplitude(struct dlg *d, const int16_t *s, size_t n)
+/* {"type":"amplitude","value":V,"timestamp":T} from a fixed template: the
+ * same text cJSON printed (value rounded to 4 decimals, shortest form), sent
+ * for every audio_chunk, so no JSON tree and no heap. */
+static void dlg_amplitude_value(struct dlg *d, double amplitude)
 {
-    cJSON *o = dlg_event("amplitude");
-    if (o)
-        cJSON_AddNumberToObject(o, "value", round(audio_rms_amplitude(s, n) * 10000) / 10000);
-    dlg_send(d, o);
+    static const char head[] = "{\"type\":\"amplitude\",\"value\":", mid[] = ",\"timestamp\":\"";
+    char out[sizeof head + 8 + sizeof mid + CLOCK_ISO_LEN + 2], ts[CLOCK_ISO_LEN];
+    long v = lround(amplitude * 10000); /* 0..10000 */
+    size_t n = sizeof head - 1;
+    memcpy(out, head, n); /* memcpy, not snprintf: it showed in the profile */
+    if (v <= 0 || v >= 10000) {
+        out[n++] = v <= 0 ? '0' : '1';
+    } else {
+        char frac[4] = {(char)('0' + v / 1000), (char)('0' + v / 100 % 10), (char)('0' + v / 10 % 10),
+                        (char)('0' + v % 10)};
+        int k = 4;
+        while (k > 1 && frac[k - 1] == '0')
+            k--;
+        out[n++] = '0';
+        out[n++] = '.';
+        memcpy(out + n, frac, (size_t)k);
+        n += (size_t)k;
+    }
+    memcpy(out + n, mid, sizeof mid - 1);
+    n += sizeof mid - 1;
+    size_t tl = strlen(clock_iso8601(ts));
+    memcpy(out + n, ts, tl);
+    n += tl;
+    out[n++] = '"';
+    out[n++] = '}';
+    if (!conn_send_text_queued(d->srv, d->conn, out, n))
+        log_event(LOG_WARN, d->conn->id, "event_not_sent", "closing or out of memory");
 }
 
-static void dlg_append(struct dlg *d, size_t n)
+static void dlg_amplitude(struct dlg *d, const int16_t *s, size_t n)
+{
+    dlg_amplitude_value(d, audio_rms_amplitude(s, n));
+}
+
+static void dlg_append_pcm(struct dlg *d, const int16_t *pcm, size_t n)
 {
     if (!dlg_sess(d))
         return;
-    if (!session_append(d->sess, dlg_samples, n))
+    if (!session_append(d->sess, pcm, n))
         dlg_error(d, "BUFFER_ERROR", "answer too long: audio past the buffer cap was not kept; "
                                      "send_for_AI_processing to use what is held");
 }
@@ -295,7 +326,7 @@ static void dlg_audio_chunk(struct dlg *d, const cJSON *msg)
         return;
     }
     if (n)
-        dlg_append(d, n);
+        dlg_append_pcm(d, dlg_samples, n);
     if (!d->v000) {
         dlg_amplitude(d, dlg_samples, n);
         return;
@@ -348,6 +379,18 @@ bool dialect_on_message(struct server *s, struct conn *c, const char *type, cons
         conn_close_ws(s, c, 1000, "interview ended");
     } else
         return false;
+    return true;
+}
+
+bool dialect_on_samples(struct server *s, struct conn *c, const int16_t *pcm, size_t n, uint64_t sumsq)
+{
+    struct dlg *d = c->app;
+    (void)s;
+    if (!d || d->v000)
+        return false;
+    if (n)
+        dlg_append_pcm(d, pcm, n);
+    dlg_amplitude_value(d, audio_rms_from_sumsq(sumsq, n));
     return true;
 }
 

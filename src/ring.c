@@ -72,6 +72,19 @@ void ring_linearize(struct ring *r)
 {
     if (r->head == 0)
         return;
+    uint32_t first = r->cap - r->head; /* stored bytes from head to the end */
+    if (r->len <= first) { /* not wrapped: one move of the stored bytes */
+        memmove(r->buf, r->buf + r->head, r->len);
+        r->head = 0;
+        return;
+    }
+    uint32_t second = r->len - first, gap = r->cap - r->len;
+    if (first <= gap) { /* wrapped, but the head part fits the gap: two moves */
+        memmove(r->buf + first, r->buf, second);
+        memmove(r->buf, r->buf + r->head, first);
+        r->head = 0;
+        return;
+    }
     /* Rotating the whole buffer left by head (three reversals) moves the
      * stored bytes, wrapped or not, to the front without a second buffer. */
     ring_reverse(r->buf, r->head);

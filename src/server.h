@@ -105,6 +105,7 @@ struct conn {
     bool counted_ws;    /* included in ws_active */
     bool refused;       /* in a spare slot only to be told 503 */
     bool want_drain;    /* the app waits for send room (app_on_drain) */
+    bool batching;      /* in its own read event: replies gather in tx, one write at the end */
     uint8_t msg_opcode; /* opcode of the message being assembled in msg */
     uint64_t deadline_ms;   /* handshake / linger / close deadline, 0 = none */
     uint64_t last_rx_ms;    /* any bytes received */

@@ -98,6 +98,8 @@ struct up_client {
     char *api_key;
     struct resolver *res;
     bool tls_ready, drbg_ready;
+    bool ca_pending; /* the CA bundle is parsed after start-up (up_ca_load) */
+    char *ca_path;   /* copy of cfg.ca_file, which the caller need not keep */
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_x509_crt ca;
@@ -476,10 +478,44 @@ static void up_tls_step(struct up_req *r)
     up_send(r);
 }
 
+/* The deferred CA parse (see up_client_new). 0, or -1 with err set. */
+static int up_ca_load(struct up_client *c, char *err, size_t errlen)
+{
+    if (!c->ca_pending)
+        return 0;
+    c->ca_pending = false;
+    int ret;
+    if (c->ca_path) {
+        ret = mbedtls_x509_crt_parse_file(&c->ca, c->ca_path);
+        if (ret < 0) {
+            char m[160];
+            up_tls_msg(m, sizeof m, "parse", ret);
+            snprintf(err, errlen, "CA file %s: %s", c->ca_path, m);
+            return -1;
+        }
+    } else {
+        ret = mbedtls_x509_crt_parse(&c->ca, c->cfg.ca_pem, c->cfg.ca_pem_len);
+        if (ret < 0) {
+            up_tls_msg(err, errlen, "embedded CA bundle", ret);
+            return -1;
+        }
+    }
+    if (c->ca.version == 0) { /* nothing parsed */
+        snprintf(err, errlen, "no usable CA certificate");
+        return -1;
+    }
+    return 0;
+}
+
 static void up_tls_start(struct up_req *r)
 {
     struct up_client *c = r->c;
     struct up_conn *k = r->conn;
+    char cm[UP_MSG_MAX];
+    if (up_ca_load(c, cm, sizeof cm) != 0) {
+        up_attempt_fail(r, UP_E_CONNECT, false, cm);
+        return;
+    }
     mbedtls_ssl_init(&k->ssl);
     k->tls = true;
     int ret = mbedtls_ssl_setup(&k->ssl, &c->conf);
@@ -997,28 +1033,20 @@ struct up_client *up_create(struct loop *loop, const struct up_config *cfg, char
             goto fail;
         }
         c->drbg_ready = true;
-        if (cfg->ca_file && cfg->ca_file[0]) {
-            ret = mbedtls_x509_crt_parse_file(&c->ca, cfg->ca_file);
-            if (ret < 0) {
-                char m[160];
-                up_tls_msg(m, sizeof m, "parse", ret);
-                snprintf(err, errlen, "upstream: CA file %s: %s", cfg->ca_file, m);
-                goto fail;
-            }
-        } else if (cfg->ca_pem && cfg->ca_pem_len) {
-            ret = mbedtls_x509_crt_parse(&c->ca, cfg->ca_pem, cfg->ca_pem_len);
-            if (ret < 0) {
-                up_tls_msg(err, errlen, "upstream: embedded CA bundle", ret);
-                goto fail;
-            }
-        } else {
+        if (!(cfg->ca_file && cfg->ca_file[0]) && !(cfg->ca_pem && cfg->ca_pem_len)) {
             snprintf(err, errlen, "upstream: no CA certificates");
             goto fail;
         }
-        if (c->ca.version == 0) { /* nothing parsed */
-            snprintf(err, errlen, "upstream: no usable CA certificate");
+        /* Parsing ~140 certificates took most of the start-up time (about
+         * 10 ms before the first connection could be accepted): it now runs
+         * on the first tick, or before the first handshake if that is
+         * sooner. SSL_CERT_FILE is still validated when the configuration
+         * is read, so a bad file still stops the start. */
+        if (cfg->ca_file && cfg->ca_file[0] && !(c->ca_path = strdup(cfg->ca_file))) {
+            snprintf(err, errlen, "upstream: out of memory");
             goto fail;
         }
+        c->ca_pending = true;
         ret = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
                                           MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
         if (ret == 0)
@@ -1152,6 +1180,11 @@ void up_resume(struct up_req *r)
 void up_tick(struct up_client *c)
 {
     uint64_t now = c->loop->now_ms;
+    if (c->ca_pending) {
+        char m[UP_MSG_MAX];
+        if (up_ca_load(c, m, sizeof m) != 0)
+            log_event(LOG_ERROR, 0, "upstream_ca", "%s", m);
+    }
     uint32_t n = 0;
     for (struct up_req *r = c->inflight; r && n < c->cfg.max_inflight; r = r->next)
         c->tickv[n++] = r;
@@ -1216,6 +1249,8 @@ void up_destroy(struct up_client *c)
 {
     if (!c)
         return;
+    free(c->ca_path);
+    c->ca_path = NULL;
     while (c->inflight) {
         struct up_req *r = c->inflight;
         r->cancelled = true;

@@ -194,6 +194,37 @@ static int wsf_frame_begin(struct wsf_parser *p, uint8_t *after, struct wsf_even
     return p->remaining ? 0 : wsf_data(p, after, 0, ev);
 }
 
+bool wsf_between_frames(const struct wsf_parser *p)
+{
+    return p->state == WSF_S_HDR && p->hdr_have == 0;
+}
+
+int wsf_data_frame_size(const uint8_t *in, size_t n, uint64_t *size)
+{
+    if (n == 0)
+        return 0;
+    unsigned op = in[0] & WSF_OP;
+    if ((in[0] & WSF_RSV) || (op != WSF_TEXT && op != WSF_BINARY && op != WSF_CONT))
+        return -1;
+    if (n < 2)
+        return 0;
+    if (!(in[1] & WSF_MASKED))
+        return -1;
+    unsigned len7 = in[1] & WSF_LEN7, ext = wsf_ext_len(len7);
+    if (len7 == WSF_LEN64 && n > 2 && (in[2] & 0x80))
+        return -1;
+    if (n < 2 + ext)
+        return 0;
+    uint64_t len = len7;
+    if (ext) {
+        len = 0;
+        for (unsigned i = 0; i < ext; i++)
+            len = len << 8 | in[2 + i];
+    }
+    *size = 2 + ext + 4 + len; /* len < 2^63: no wrap */
+    return 1;
+}
+
 static ssize_t wsf_step_hdr(struct wsf_parser *p, uint8_t *in, size_t n, struct wsf_event *ev)
 {
     size_t i = 0;

@@ -86,6 +86,16 @@ struct wsf_parser {
  * only empty messages. */
 ssize_t wsf_feed(struct wsf_parser *p, uint8_t *in, size_t n, struct wsf_event *ev);
 
+/* True when p holds no part of a frame (the next byte starts a header). */
+bool wsf_between_frames(const struct wsf_parser *p);
+
+/* For callers that want a whole data frame in view: the frame starting at
+ * in[0] (n bytes present). Returns 1 with *size = header + payload bytes once
+ * the length is known, 0 while the bytes so far fit a masked data frame but
+ * its length is still to come, -1 for anything else (control frame, RSV, no
+ * mask, LEN64 with the MSB set). Validates nothing wsf_feed would not. */
+int wsf_data_frame_size(const uint8_t *in, size_t n, uint64_t *size);
+
 /* WebSocket close code to send for a wsf_error (1002, 1007 or 1009). */
 uint16_t wsf_close_code(int err);
 

@@ -47,8 +47,34 @@ static void ring_model_test(uint32_t cap, unsigned seed)
     free(buf);
 }
 
+/* ring_linearize at every head and length of small rings: wrapped or not,
+ * head part fitting the gap or not, the bytes keep their order from buf[0]. */
+static void ring_linearize_test(void)
+{
+    uint8_t b[13];
+    int bad = 0;
+    for (uint32_t cap = 1; cap <= sizeof b; cap++)
+        for (uint32_t head = 0; head < cap; head++)
+            for (uint32_t len = 0; len <= cap; len++) {
+                struct ring r;
+                ring_init(&r, b, cap);
+                memset(b, 0xEE, sizeof b);
+                for (uint32_t i = 0; i < len; i++)
+                    b[(head + i) % cap] = (uint8_t)(i + 1);
+                r.head = head;
+                r.len = len;
+                ring_linearize(&r);
+                uint8_t *p;
+                bad += r.head != 0 || r.len != len || (len && ring_read_span(&r, &p) != len);
+                for (uint32_t i = 0; i < len; i++)
+                    bad += b[i] != (uint8_t)(i + 1);
+            }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
+    ring_linearize_test();
     ring_model_test(1, 1);
     ring_model_test(7, 2);
     ring_model_test(64, 3);

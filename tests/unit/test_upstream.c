@@ -465,8 +465,7 @@ int main(void)
     tu_reset(&t);
     tu_reset(&t2);
     tu_reset(&t3);
-    free(tu_loop.fds);
-    free(tu_loop.slots);
+    loop_free(&tu_loop);
 
     /* logs: one line per request, never the key */
     fflush(stderr);

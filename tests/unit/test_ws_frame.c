@@ -619,8 +619,56 @@ static void test_mixed_stream(void)
     fails_at(&s, 69999, WSF_E_TOO_BIG, at70k + 9);
 }
 
+/* The whole-frame hint the connection uses to keep frames in its ring. */
+static void test_data_frame_size(void)
+{
+    uint8_t h[16];
+    uint64_t size = 0;
+    size_t hl = wsf_header_masked(h, WSF_TEXT, true, 5, M0);
+    CHECK(wsf_data_frame_size(h, hl, &size) == 1 && size == hl + 5);
+    CHECK(wsf_data_frame_size(h, 1, &size) == 0); /* length not here yet */
+    CHECK(wsf_data_frame_size(h, 0, &size) == 0);
+    hl = wsf_header_masked(h, WSF_BINARY, false, 6000, M0);
+    CHECK(hl == 8 && wsf_data_frame_size(h, 3, &size) == 0);
+    CHECK(wsf_data_frame_size(h, 4, &size) == 1 && size == 8 + 6000); /* known before the mask */
+    hl = wsf_header_masked(h, WSF_CONT, true, 70000, M0);
+    CHECK(hl == 14 && wsf_data_frame_size(h, 9, &size) == 0);
+    CHECK(wsf_data_frame_size(h, 10, &size) == 1 && size == 14 + 70000);
+    h[2] |= 0x80; /* 64-bit length with the MSB set: the parser's to refuse */
+    CHECK(wsf_data_frame_size(h, 3, &size) == -1);
+    hl = wsf_header_masked(h, WSF_PING, true, 0, M0);
+    CHECK(wsf_data_frame_size(h, hl, &size) == -1); /* control frames are not held back */
+    hl = wsf_header_masked(h, WSF_TEXT, true, 5, M0);
+    h[0] |= 0x40; /* RSV1 */
+    CHECK(wsf_data_frame_size(h, hl, &size) == -1);
+    h[0] = 0x81;
+    h[1] &= 0x7f; /* unmasked */
+    CHECK(wsf_data_frame_size(h, hl, &size) == -1);
+    h[0] = 0x83; /* reserved opcode */
+    CHECK(wsf_data_frame_size(h, 1, &size) == -1);
+
+    struct wsf_parser p = {.max_message = 100};
+    struct wsf_event ev;
+    uint8_t f[16];
+    hl = wsf_header_masked(f, WSF_TEXT, true, 2, M0);
+    memcpy(f + hl, "hi", 2);
+    wsf_mask(f + hl, 2, M0, 0);
+    CHECK(wsf_between_frames(&p));
+    CHECK(wsf_feed(&p, f, 3, &ev) == 3 && !wsf_between_frames(&p));
+    size_t done = 3;
+    while (done < hl + 2) {
+        ssize_t r = wsf_feed(&p, f + done, hl + 2 - done, &ev);
+        CHECK(r > 0);
+        if (r <= 0)
+            break;
+        done += (size_t)r;
+    }
+    CHECK(wsf_between_frames(&p));
+}
+
 int main(void)
 {
+    test_data_frame_size();
     test_rfc_examples();
     test_encoders();
     test_rejections();
