@@ -227,6 +227,15 @@ static void jf_free(struct jobfetch *f)
     free(f);
 }
 
+static void jf_free_all(struct jobfetch *f)
+{
+    while (f) {
+        struct jobfetch *next = f->next;
+        jf_free(f);
+        f = next;
+    }
+}
+
 /* Ends the fetch: socket closed, moved to the graveyard (freed by the next
  * tick, so the text stays valid through the callback and pointers on the
  * stack stay good), one log line, the callback unless cancelled.
@@ -913,11 +922,8 @@ void jobfetch_tick(struct jobfetch_client *jc)
             jf_finish(f, JF_TIMEOUT, st[f->st]);
         }
     }
-    while (jc->graveyard) {
-        struct jobfetch *f = jc->graveyard;
-        jf_list_del(&jc->graveyard, f);
-        jf_free(f);
-    }
+    jf_free_all(jc->graveyard);
+    jc->graveyard = NULL;
 }
 
 void jobfetch_destroy(struct jobfetch_client *jc)
@@ -928,11 +934,8 @@ void jobfetch_destroy(struct jobfetch_client *jc)
         jc->list->cancelled = true;
         jf_finish(jc->list, JF_INTERNAL, "shutdown");
     }
-    while (jc->graveyard) {
-        struct jobfetch *f = jc->graveyard;
-        jf_list_del(&jc->graveyard, f);
-        jf_free(f);
-    }
+    jf_free_all(jc->graveyard);
+    jc->graveyard = NULL;
     resolver_destroy(jc->res);
     if (jc->tls_init) {
         mbedtls_ssl_config_free(&jc->conf);

@@ -484,8 +484,7 @@ int main(void)
     jobfetch_destroy(jc);
     jobfetch_destroy(strict);
     cur = NULL;
-    free(L.fds);
-    free(L.slots);
+    loop_free(&L);
     kill(board, SIGTERM);
     waitpid(board, NULL, 0);
     char rm[128];
