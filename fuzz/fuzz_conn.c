@@ -4,15 +4,16 @@
  * in memory: the unity build (interview.c, main renamed) is included, the
  * server is initialised by server_init() as in production, and each input
  * becomes one connection on a socketpair that conn_accept_one() adopts like an
- * accepted TCP socket. The loop is stepped with poll timeout 0; the server's
+ * accepted TCP socket. The loop is stepped with a zero wait; the server's
  * output is read and discarded so its send ring drains like a fast client's.
  * No network, no upstream: OPENAI_API_KEY is unset, so AI requests fail fast
  * with CONFIG_ERROR (the dialects' error paths), which is deterministic.
  *
  * Input: byte 0 picks the prefix (0: none -- the input is the whole byte
  * stream, HTTP included; 1: upgrade on /ws/f (seeds 000-002); 2: upgrade on
- * /api/stream/ws/f (seed 004); 3: a keep-alive GET /health, then /ws/f) and
- * the write chunk size (bits 2..5: 1 << k bytes). The rest is records
+ * /api/stream/ws/f (seed 004); 3: a keep-alive GET /health, then /ws/f;
+ * with bit 6 set, 1 upgrades on /socket.io/ (seed 003)) and the write chunk
+ * size (bits 2..5: 1 << k bytes). The rest is records
  * [op][len][len bytes], op & 7: 0 raw bytes, 1 text frame, 2 binary frame,
  * 3 text non-FIN, 4 continuation FIN, 5 continuation non-FIN, 6 ping,
  * 7 close; frames are masked by the harness (op bit 3 sends one unmasked,
@@ -72,29 +73,25 @@ static void fz_init(void)
         abort();
 }
 
-/* One pass of loop_run() without blocking. */
+/* One pass of loop_run() without blocking (time stays where the harness put it). */
 static void fz_step(void)
 {
     struct loop *l = &fz_srv.loop;
-    int r = poll(l->fds, l->n, 0);
-    uint32_t n = l->n;
-    for (uint32_t i = 0; r > 0 && i < n; i++) {
-        short rev = l->fds[i].revents;
-        if (!rev || !l->slots[i].fn)
-            continue;
-        l->fds[i].revents = 0;
-        l->slots[i].fn(l->slots[i].ctx, rev);
+    struct epoll_event evs[LOOP_EVENTS_MAX];
+    int r = epoll_wait(l->epfd, evs, LOOP_EVENTS_MAX, 0);
+    for (int i = 0; i < r; i++) {
+        uint32_t k = evs[i].data.u32;
+        if (k < l->n && l->slots[k].fn)
+            l->slots[k].fn(l->slots[k].ctx, loop_from_epoll(evs[i].events));
     }
-    if (l->dirty)
-        loop_compact(l);
+    loop_reap(l);
 }
 
 static void fz_tick(uint64_t advance_ms)
 {
     fz_srv.loop.now_ms += advance_ms;
     server_tick(&fz_srv);
-    if (fz_srv.loop.dirty)
-        loop_compact(&fz_srv.loop);
+    loop_reap(&fz_srv.loop);
 }
 
 static void fz_drain(int fd)
@@ -157,7 +154,9 @@ static void fz_frame(struct fz_out *o, uint8_t b0, bool mask, const uint8_t *p, 
 static void fz_build(const uint8_t *d, size_t n, struct fz_out *o)
 {
     switch (d[0] & 3) {
-    case 1: fz_str(o, FZ_UPGRADE("/ws/f")); break;
+    case 1: /* bit 6: the Socket.IO route instead (seed 003) */
+        fz_str(o, d[0] & 0x40 ? FZ_UPGRADE("/socket.io/?EIO=4&transport=websocket") : FZ_UPGRADE("/ws/f"));
+        break;
     case 2: fz_str(o, FZ_UPGRADE("/api/stream/ws/f")); break;
     case 3: fz_str(o, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n" FZ_UPGRADE("/ws/f")); break;
     default: break;
