@@ -148,13 +148,15 @@ def test_disconnect_phases():
     up = StallingUpstream()
     env = {"OPENAI_API_KEY": "sk-test-matrix", "OPENAI_BASE_URL": f"https://localhost:{up.port}/v1",
            "SSL_CERT_FILE": up.ca, "UPSTREAM_POOL_SIZE": "0", "UPSTREAM_FIRST_BYTE_TIMEOUT": "20s",
-           # 60 s of audio sent faster than real time: not a rate-limit test
-           "WS_BYTES_PER_SEC": "0"}
+           # 200 s of audio sent faster than real time: not a rate-limit test
+           "WS_BYTES_PER_SEC": "0", "WS_MESSAGES_PER_SEC": "0", "MAX_ANSWER_SECONDS": "200"}
     with Server(**env) as srv:
         time.sleep(0.2)
         base = srv.fds()
         ws = RawWS(srv.port, "/ws/upload")
-        record_answer(ws, 60)  # 60 s of audio: a 1.9 MB WAV upload
+        # 200 s of audio: a 6.4 MB WAV upload, more than the kernel buffers between
+        # the server and the stalled API can hold (tcp_wmem max 4 MiB + a 4 KiB window)
+        record_answer(ws, 200)
         ws_json(ws, {"type": "send_for_AI_processing"})
         stalled = up.stalled.wait(10)
         abort(ws)
