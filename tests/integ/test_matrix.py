@@ -696,7 +696,10 @@ def test_slowloris():
         print(f"note: RLIMIT_NOFILE hard limit {hard}: crowd reduced to {hard - 500}")
         n = hard - 500
     with MockOpenAI(cert_dir=CERTS) as mock:
-        with server_for(mock, MAX_CONNECTIONS=str(n + 100), HANDSHAKE_TIMEOUT="120s") as srv:
+        # pool size 0: the turn's upstream connections are not parked for reuse,
+        # so "back to baseline" counts only the crowd's and the client's sockets
+        with server_for(mock, MAX_CONNECTIONS=str(n + 100), HANDSHAKE_TIMEOUT="120s",
+                        UPSTREAM_POOL_SIZE="0") as srv:
             time.sleep(0.2)
             base = srv.fds()
             crowd = []
