@@ -14,7 +14,7 @@ mkdir -p "$B"
 WARN="-std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -D_GNU_SOURCE"
 HARDEN="-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-FUZZ_SECS_TEST=${FUZZ_SECS_TEST:-15}
+FUZZ_SECS_TEST=${FUZZ_SECS_TEST:-10}
 
 log() { printf '[build] %s\n' "$*" >&2; }
 
