@@ -26,6 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r != 0 && r != whole)
             abort();
     }
+    const char *ctype = NULL, *ext = audio_container(in, size, &ctype);
+    if (ext && (!ctype || strlen(ext) > 4))
+        abort();
     uint32_t rate = 8000 + (size >= 2 ? ((uint32_t)data[0] << 8 | data[1]) % 40001 : 8000);
     uint8_t hdr[44];
     audio_wav_header(hdr, rate, 1, (uint32_t)size);

@@ -181,3 +181,16 @@ int audio_wav_parse(const uint8_t *p, size_t n, struct audio_wav *w)
 
 #undef AUDIO_FMT_PCM
 #undef AUDIO_FMT_EXTENSIBLE
+
+const char *audio_container(const uint8_t *p, size_t n, const char **ctype)
+{
+    if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WAVE", 4) == 0)
+        return *ctype = "audio/wav", "wav";
+    if (n >= 4 && memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0)
+        return *ctype = "audio/webm", "webm";
+    if (n >= 4 && memcmp(p, "OggS", 4) == 0)
+        return *ctype = "audio/ogg", "ogg";
+    if ((n >= 3 && memcmp(p, "ID3", 3) == 0) || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE0) == 0xE0))
+        return *ctype = "audio/mpeg", "mp3";
+    return NULL;
+}

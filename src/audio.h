@@ -30,6 +30,12 @@ void audio_wav_header(uint8_t out[44], uint32_t sample_rate, uint16_t channels,
 /* min(sqrt(mean(s[i]^2)) / 32768, 1.0); 0 for n == 0. Exact integer sum of
  * squares; the square root is computed without libm, within one ulp.
  * s may be NULL if n is 0. */
+/* The container of an uploaded recording, told from its first bytes (a
+ * transcription API needs the file named for it, and clients mislabel):
+ * RIFF/WAVE, WebM/Matroska (EBML), Ogg, or MP3 (ID3 tag or frame sync).
+ * Returns the file extension and sets *ctype to the media type, or NULL. */
+const char *audio_container(const uint8_t *p, size_t n, const char **ctype);
+
 double audio_rms_amplitude(const int16_t *s, size_t n);
 /* The same from an exact sum of squares over n samples (a parser's one pass). */
 double audio_rms_from_sumsq(uint64_t sumsq, size_t n);

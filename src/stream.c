@@ -15,6 +15,7 @@
 #include <string.h>
 
 
+#include "audio.h"
 #include "b64.h"
 #include "clock.h"
 #include "log.h"
@@ -94,23 +95,15 @@ static void stream_error(struct stream *st, const char *code, const char *messag
 /* ---- transcription -------------------------------------------------------- */
 
 struct stream_format {
-    const char *filename, *ctype;
+    char filename[16];
+    const char *ctype;
 };
 
 /* Whisper needs the container named: tell it from the bytes, not the client. */
 static bool stream_detect(const uint8_t *p, size_t n, struct stream_format *f)
 {
-    if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WAVE", 4) == 0)
-        *f = (struct stream_format){"audio.wav", "audio/wav"};
-    else if (n >= 4 && memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0)
-        *f = (struct stream_format){"audio.webm", "audio/webm"};
-    else if (n >= 4 && memcmp(p, "OggS", 4) == 0)
-        *f = (struct stream_format){"audio.ogg", "audio/ogg"};
-    else if ((n >= 3 && memcmp(p, "ID3", 3) == 0) || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE0) == 0xE0))
-        *f = (struct stream_format){"audio.mp3", "audio/mpeg"};
-    else
-        return false;
-    return true;
+    const char *ext = audio_container(p, n, &f->ctype);
+    return ext && snprintf(f->filename, sizeof f->filename, "audio.%s", ext) > 0;
 }
 
 static void stream_stt_reset(struct stream *st)

@@ -161,8 +161,32 @@ static void test_parse(void)
     CHECK(audio_wav_parse(NULL, 0, &w) == 0);
 }
 
+static void test_container(void)
+{
+    static const struct { const char *bytes; size_t n; const char *ext, *ctype; } cases[] = {
+        {"RIFF\x24\0\0\0WAVEfmt ", 16, "wav", "audio/wav"},
+        {"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", 8, "webm", "audio/webm"},
+        {"OggS\0\x02", 6, "ogg", "audio/ogg"},
+        {"ID3\x04\0", 5, "mp3", "audio/mpeg"},
+        {"\xff\xfb\x90\x64", 4, "mp3", "audio/mpeg"},
+        {"RIFF\x24\0\0\0AVI ", 12, NULL, NULL},  /* RIFF, not WAVE */
+        {"RIFF\x24\0\0\0WAV", 11, NULL, NULL},   /* too short to tell */
+        {"\x1a\x45\xdf", 3, NULL, NULL},
+        {"\xff\x1b", 2, NULL, NULL},                /* no frame sync */
+        {"{\"type\"", 7, NULL, NULL},
+        {"", 0, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *ctype = NULL;
+        const char *ext = audio_container((const uint8_t *)cases[i].bytes, cases[i].n, &ctype);
+        CHECK(cases[i].ext ? ext && strcmp(ext, cases[i].ext) == 0 && strcmp(ctype, cases[i].ctype) == 0
+                           : ext == NULL);
+    }
+}
+
 int main(void)
 {
+    test_container();
     test_header();
     test_rms();
     test_parse();
