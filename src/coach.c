@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "audio.h"
 #include "clock.h"
 #include "jobfetch.h"
 #include "jsonv.h"
@@ -342,6 +343,19 @@ static cJSON *coach_question_json(const struct coach_question *q)
 
 static void coach_tts_want(struct coach *co, int qi);
 
+/* After a call whose JSON answer failed validation: the first malformed
+ * answer is asked for again, once (a failed call is not: upstream.c has
+ * retried it already). True when that second attempt is under way. */
+static bool coach_retry_once(struct coach *co, int err, int attempt, bool (*start)(struct coach *),
+                             const char *what)
+{
+    if (err != UP_OK || attempt != 0 || !start(co))
+        return false;
+    log_event(LOG_WARN, coach_log(co), "coach_retry", "%s malformed, asking again", what);
+    co->work.attempt = 1;
+    return true;
+}
+
 static void coach_questions_done(struct coach *co, int err, const char *message)
 {
     struct coach_call *cl = &co->work;
@@ -355,13 +369,8 @@ static void coach_questions_done(struct coach *co, int err, const char *message)
             free(co->q[i].text);
             co->q[i].text = NULL;
         }
-        if (err == UP_OK && attempt == 0) {
-            log_event(LOG_WARN, coach_log(co), "coach_retry", "questions malformed, asking again");
-            if (coach_questions_start(co)) {
-                co->work.attempt = 1;
-                return;
-            }
-        }
+        if (coach_retry_once(co, err, attempt, coach_questions_start, "questions"))
+            return;
         char why[300];
         snprintf(why, sizeof why, "could not generate the questions: %s",
                  err == UP_OK ? "the model's answer did not have 8 valid questions" : message);
@@ -459,23 +468,15 @@ static void coach_tts_done(struct coach *co, int err, const char *message)
 /* ---- answers ---------------------------------------------------------------- */
 
 struct coach_format {
-    const char *filename, *ctype;
+    char filename[16];
+    const char *ctype;
 };
 
 /* Whisper needs the container named: tell it from the bytes, not the client. */
 static bool coach_detect(const uint8_t *p, size_t n, struct coach_format *f)
 {
-    if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WAVE", 4) == 0)
-        *f = (struct coach_format){"answer.wav", "audio/wav"};
-    else if (n >= 4 && memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0)
-        *f = (struct coach_format){"answer.webm", "audio/webm"};
-    else if (n >= 4 && memcmp(p, "OggS", 4) == 0)
-        *f = (struct coach_format){"answer.ogg", "audio/ogg"};
-    else if ((n >= 3 && memcmp(p, "ID3", 3) == 0) || (n >= 2 && p[0] == 0xFF && (p[1] & 0xE0) == 0xE0))
-        *f = (struct coach_format){"answer.mp3", "audio/mpeg"};
-    else
-        return false;
-    return true;
+    const char *ext = audio_container(p, n, &f->ctype);
+    return ext && snprintf(f->filename, sizeof f->filename, "answer.%s", ext) > 0;
 }
 
 /* Multipart around the file: our verbose_json + word timestamp fields,
@@ -734,11 +735,8 @@ static void coach_analysis_done(struct coach *co, int err, const char *message)
     int attempt = cl->attempt;
     coach_call_reset(cl);
     if (!a) {
-        if (err == UP_OK && attempt == 0 && coach_analysis_start(co)) {
-            log_event(LOG_WARN, coach_log(co), "coach_retry", "analysis malformed, asking again");
-            co->work.attempt = 1;
+        if (coach_retry_once(co, err, attempt, coach_analysis_start, "analysis"))
             return;
-        }
         char why[300];
         snprintf(why, sizeof why, "answer analysis failed: %s",
                  err == UP_OK ? "the model's answer did not match the analysis schema" : message);
@@ -838,11 +836,8 @@ static void coach_report_done(struct coach *co, int err, const char *message)
     int attempt = cl->attempt;
     coach_call_reset(cl);
     if (!r) {
-        if (err == UP_OK && attempt == 0 && coach_report_start(co)) {
-            log_event(LOG_WARN, coach_log(co), "coach_retry", "report malformed, asking again");
-            co->work.attempt = 1;
+        if (coach_retry_once(co, err, attempt, coach_report_start, "report"))
             return;
-        }
         char why[300];
         snprintf(why, sizeof why, "the report failed: %s",
                  err == UP_OK ? "the model's answer did not match the report schema" : message);
