@@ -323,6 +323,15 @@ static void jf_events(struct jobfetch *f, short ev)
         loop_set_events(f->c->loop, f->slot, ev);
 }
 
+/* mbedTLS must wait for the socket: arm the direction it names. */
+static bool jf_tls_wait(struct jobfetch *f, int ret)
+{
+    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)
+        return false;
+    jf_events(f, ret == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT);
+    return true;
+}
+
 static void jf_connect_next(struct jobfetch *f)
 {
     struct jobfetch_client *c = f->c;
@@ -568,14 +577,8 @@ static void jf_read(struct jobfetch *f)
                 return;
             continue;
         }
-        if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
-            jf_events(f, POLLIN);
+        if (jf_tls_wait(f, ret))
             return;
-        }
-        if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
-            jf_events(f, POLLOUT);
-            return;
-        }
         if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
             continue;
         if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF ||
@@ -599,14 +602,8 @@ static void jf_read(struct jobfetch *f)
 static void jf_handshake(struct jobfetch *f)
 {
     int ret = mbedtls_ssl_handshake(&f->ssl);
-    if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
-        jf_events(f, POLLIN);
+    if (jf_tls_wait(f, ret))
         return;
-    }
-    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
-        jf_events(f, POLLOUT);
-        return;
-    }
     if (ret != 0) {
         char d[JF_MSG_MAX];
         if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
@@ -630,14 +627,8 @@ static void jf_send(struct jobfetch *f)
 {
     while (f->sent < f->req_len) {
         int ret = mbedtls_ssl_write(&f->ssl, (const unsigned char *)f->req + f->sent, f->req_len - f->sent);
-        if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
-            jf_events(f, POLLOUT);
+        if (jf_tls_wait(f, ret))
             return;
-        }
-        if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
-            jf_events(f, POLLIN);
-            return;
-        }
         if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
             continue;
         if (ret < 0) {
