@@ -52,6 +52,31 @@ static void app_error(struct server *s, struct conn *c, const char *code, const 
     app_send_obj(s, c, o);
 }
 
+void app_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
+                    const char *message)
+{
+    if (c->route == ROUTE_WS_STREAM) {
+        stream_on_invalid(s, c, "RATE_LIMITED", message); /* seed 004: with session_id */
+        return;
+    }
+    if (c->route == ROUTE_SIO) {
+        sio_on_refused(s, c, binary, p, n, message); /* keeps the packet framing */
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    char out[512];
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "type", "error");
+    cJSON_AddStringToObject(o, "message", message); /* seed 001 reads message, seed 000 error */
+    cJSON_AddStringToObject(o, "error", message);
+    cJSON_AddStringToObject(o, "code", "RATE_LIMITED");
+    cJSON_AddStringToObject(o, "timestamp", clock_iso8601((char[CLOCK_ISO_LEN]){0}));
+    if (cJSON_PrintPreallocated(o, out, (int)sizeof out, false)) /* queued: never dropped */
+        conn_send_text_queued(s, c, out, strlen(out));
+    cJSON_Delete(o);
+}
+
 /* Length of the longest prefix of s, at most max bytes, that does not cut a
  * UTF-8 sequence (a cut one would make our text frame invalid). */
 static size_t app_utf8_prefix(const char *s, size_t max)

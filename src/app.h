@@ -14,6 +14,11 @@ void app_on_open(struct server *s, struct conn *c);
 void app_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n);
 void app_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n);
 void app_on_close(struct server *s, struct conn *c);
+/* A message the rate limiter refused (guard.c; p == NULL: an event refused
+ * after parsing), answered with code RATE_LIMITED in the connection's own
+ * dialect. */
+void app_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
+                    const char *message);
 /* The send ring drained after conn_want_drain(): produce more. */
 void app_on_drain(struct server *s, struct conn *c);
 #endif

@@ -1,7 +1,6 @@
-/* deps: access.c ratelimit.c route.c log.c clock.c, cJSON (and the server) */
+/* deps: access.c ratelimit.c route.c log.c (and the server: conn_*, app_on_refused) */
 #include "guard.h"
 
-#include <cJSON.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,13 +8,11 @@
 #include <sys/socket.h>
 
 #include "access.h"
-#include "clock.h"
+#include "app.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "route.h"
 #include "server.h"
-#include "sio.h"
-#include "stream.h"
 
 #define GUARD_XFF_FIELDS 8   /* X-Forwarded-For header lines looked at */
 #define GUARD_RETRY_AFTER "Retry-After: 10\r\n"
@@ -175,26 +172,7 @@ static bool guard_refuse(struct server *s, struct conn *c, const char *what, boo
     char msg[200];
     snprintf(msg, sizeof msg, "rate limit exceeded: %s; this message was not processed", what);
     log_event(LOG_INFO, c->id, "rate_limited", "peer=%s %s", c->peer, what);
-    if (c->route == ROUTE_WS_STREAM) {
-        stream_on_invalid(s, c, "RATE_LIMITED", msg);
-        return false;
-    }
-    if (c->route == ROUTE_SIO) {
-        sio_on_refused(s, c, binary, p, n, msg);
-        return false;
-    }
-    cJSON *o = cJSON_CreateObject();
-    char out[512];
-    if (o) {
-        cJSON_AddStringToObject(o, "type", "error");
-        cJSON_AddStringToObject(o, "message", msg); /* seed 001 reads message, seed 000 error */
-        cJSON_AddStringToObject(o, "error", msg);
-        cJSON_AddStringToObject(o, "code", "RATE_LIMITED");
-        cJSON_AddStringToObject(o, "timestamp", clock_iso8601((char[CLOCK_ISO_LEN]){0}));
-        if (cJSON_PrintPreallocated(o, out, (int)sizeof out, false))
-            conn_send_text_queued(s, c, out, strlen(out));
-        cJSON_Delete(o);
-    }
+    app_on_refused(s, c, binary, p, n, msg);
     return false;
 }
 

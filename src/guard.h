@@ -5,7 +5,7 @@
  * ratelimit.c; this file only applies them. A refused message is answered
  * with an error RATE_LIMITED (never dropped silently); a client that keeps
  * being refused is closed with 1008.
- * deps: access.c ratelimit.c log.c (and the server: conn_send_*, stream.c) */
+ * deps: access.c ratelimit.c log.c (and the server: conn_*, app_on_refused for the answer) */
 #ifndef GUARD_H
 #define GUARD_H
 #include "base.h"
