@@ -1,4 +1,4 @@
-// deps: src/access.c src/ratelimit.c
+// deps: src/parse/access.c src/parse/ratelimit.c
 /* access + ratelimit fuzzer. The input is split at '\n' into fields, each
  * an exact-size heap copy: field 0 is a TRUSTED_PROXIES list, field 1 the
  * peer address, the rest X-Forwarded-For values (also used as Origin/Host,
@@ -11,8 +11,8 @@
  *   - access_same_origin is true for an origin built from its Host;
  *   - bearer/subprotocol credentials lie inside their input;
  *   - token buckets never pass more than burst + rate x elapsed. */
-#include "access.h"
-#include "ratelimit.h"
+#include "parse/access.h"
+#include "parse/ratelimit.h"
 
 #include <stdio.h>
 #include <stdlib.h>

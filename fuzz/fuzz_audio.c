@@ -1,4 +1,4 @@
-// deps: src/audio.c
+// deps: src/parse/audio.c
 /* WAV header parser fuzzer (TTS wav answers go through it). Invariants: a
  * header found is within the input and AUDIO_WAV_MAX_HEADER, describes
  * 16-bit PCM, and is found again at the same length in every longer prefix
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio.h"
+#include "parse/audio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,4 +1,4 @@
-// deps: src/b64.c
+// deps: src/parse/b64.c
 // libs: mbedtls
 /* b64_decode fuzzer. Invariants: the result is an error or fits the
  * capacity and b64_decoded_max; an accepted input re-encodes (mbedTLS) to
@@ -9,7 +9,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "b64.h"
+#include "parse/b64.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

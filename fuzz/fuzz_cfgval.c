@@ -1,4 +1,4 @@
-// deps: src/cfgval.c
+// deps: src/parse/cfgval.c
 /* libFuzzer harness for cfgval. The input is split at '\n' into fields; each
  * field (as an exact-size NUL-terminated heap copy) goes through every
  * parser, and through cfgval_url again behind "http://" and "https://" so
@@ -14,7 +14,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* inet_pton, strcasecmp, strnlen */
 #endif
-#include "cfgval.h"
+#include "parse/cfgval.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// deps: src/fastmsg.c src/jsonv.c src/utf8.c
+// deps: src/parse/fastmsg.c src/parse/jsonv.c src/parse/utf8.c
 // libs: cjson
 /* Differential fuzzer for the hot-message fast path (src/fastmsg.c) against
  * the general path it stands in for (jsonv_validate at depth 2, then cJSON):
@@ -8,8 +8,8 @@
  * the decoded samples, with the same count and the same sum of squares.
  * OTHER is always allowed (the general path then decides). The input is
  * copied to an exact-size heap block so ASan sees one-byte over-reads. */
-#include "fastmsg.h"
-#include "jsonv.h"
+#include "parse/fastmsg.h"
+#include "parse/jsonv.h"
 
 #include <cJSON.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-// deps: src/html_text.c src/utf8.c
+// deps: src/parse/html_text.c src/parse/utf8.c
 /* libFuzzer harness for html_text.c. Byte 0 picks the flags (plain, latin1)
  * and the output cap, byte 1 a split point; the rest is the document.
  * Invariants: feeding whole or split gives the same text and truncation; the
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "html_text.h"
-#include "utf8.h"
+#include "parse/html_text.h"
+#include "parse/utf8.h"
 
 static char fz_a[70000], fz_b[70000];
 

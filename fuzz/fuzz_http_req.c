@@ -1,10 +1,10 @@
-// deps: src/http_req.c
+// deps: src/parse/http_req.c
 /* httpq_parse fuzzer. The last input byte holds options (limits and chunk
  * sizes); the rest is the request bytes, copied into an exact-size heap block
  * so ASan catches any read past len. The input is parsed one-shot and again
  * fed in input-driven chunks; any difference aborts, as does any broken
  * invariant of a successful parse. */
-#include "http_req.h"
+#include "parse/http_req.h"
 
 #include <stdlib.h>
 #include <string.h>

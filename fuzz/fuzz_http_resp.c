@@ -1,4 +1,4 @@
-// deps: src/http_resp.c
+// deps: src/parse/http_resp.c
 /* Differential fuzzer for httpr_feed: the input is parsed as a stream of
  * responses (httpr_reset() after each DONE, as on a keep-alive connection),
  * once fed whole and once in input-driven pieces, each piece in its own
@@ -11,7 +11,7 @@
  *   bit 0     head_request for the first response
  *   bits 1-2  piece-size mask (0: one byte at a time ... 255)
  *   bit 3     also feed an empty piece before every piece */
-#include "http_resp.h"
+#include "parse/http_resp.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-// deps: src/jsonv.c src/utf8.c
+// deps: src/parse/jsonv.c src/parse/utf8.c
 /* libFuzzer harness for jsonv_validate. No reference parser is available, so
  * the input is checked against invariants that any correct validator obeys:
  *   - result is a known code, err_off <= n, runs are deterministic;
@@ -14,8 +14,8 @@
  *   - appending a re-spelt copy of one of a valid object's own keys to it
  *     is a duplicate key (too many keys if the object already has 64).
  * Input is copied to an exact-size heap buffer so ASan sees any over-read. */
-#include "jsonv.h"
-#include "utf8.h"
+#include "parse/jsonv.h"
+#include "parse/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

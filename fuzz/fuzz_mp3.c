@@ -1,4 +1,4 @@
-// deps: src/mp3.c
+// deps: src/parse/mp3.c
 /* libFuzzer harness for the MP3 frame scanner. Invariants:
  *   - mp3_complete never exceeds n; frames * MP3_MIN_FRAME_LEN <= result;
  *     the result is exactly the ID3 tag plus the lengths of the frames that
@@ -10,7 +10,7 @@
  *   - mp3_skip_id3 returns 0 or >= 10, with *need only 0 or 10;
  *   - mp3_gain_amplitude is in [0, 1] and monotonic.
  * Input is copied to an exact-size heap buffer so ASan sees any over-read. */
-#include "mp3.h"
+#include "parse/mp3.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-// deps: src/oai.c src/utf8.c
+// deps: src/pipeline/oai.c src/parse/utf8.c
 // libs: cjson
 /* libFuzzer harness for the OpenAI wire-format helpers on arbitrary bytes:
  *   - oai_chat_chunk returns a known kind; a DELTA is NUL-terminated valid
@@ -11,8 +11,8 @@
  *     through oai_speech_body and cJSON, and as a multipart prompt either is
  *     refused or appears verbatim in the part.
  * Input is copied to an exact-size heap buffer so ASan sees any over-read. */
-#include "oai.h"
-#include "utf8.h"
+#include "pipeline/oai.h"
+#include "parse/utf8.h"
 
 #include <cJSON.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
-// deps: src/route.c
+// deps: src/parse/route.c
 /* route fuzzer. The last input byte holds options (buffer capacities); if the
  * rest contains '\n', the bytes before it are the query key. The remainder,
  * copied into an exact-size heap block, is fed to route_match,
  * route_decode_path and route_query_get. route_match is checked against a
  * model built on route_decode_path of the whole path, decode_path against
  * itself at other capacities, and query_get against its contract. */
-#include "route.h"
+#include "parse/route.h"
 
 #include <stdlib.h>
 #include <string.h>

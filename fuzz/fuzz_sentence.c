@@ -1,4 +1,4 @@
-// deps: src/sentence.c src/utf8.c
+// deps: src/parse/sentence.c src/parse/utf8.c
 /* libFuzzer harness for sentence_next. Byte 0 picks final and min_len,
  * byte 1 max_len (0 = unlimited); the rest is the text. Invariants:
  *   - result <= len, and <= max(max_len, 4) when max_len is set;
@@ -10,8 +10,8 @@
  *     it back whole or a shorter prefix (never more);
  *   - draining with final=true terminates and covers the text exactly.
  * Text is copied to an exact-size heap buffer so ASan sees any over-read. */
-#include "sentence.h"
-#include "utf8.h"
+#include "parse/sentence.h"
+#include "parse/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-// deps: src/sio_packet.c src/jsonv.c src/utf8.c
+// deps: src/parse/sio_packet.c src/parse/jsonv.c src/parse/utf8.c
 // libs: cjson
 /* sio_parse fuzzer. Invariants: the result is a known code; on success the
  * slices lie inside the input, the namespace starts with '/', an ack has an
@@ -7,8 +7,8 @@
  * (for message packets whose namespace was comma-terminated or main); the
  * receive sequencer accepts exactly the announced attachments; when the
  * payload is valid JSON the placeholder check never crashes. */
-#include "jsonv.h"
-#include "sio_packet.h"
+#include "parse/jsonv.h"
+#include "parse/sio_packet.h"
 
 #include <cJSON.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-// deps: src/sse.c
+// deps: src/parse/sse.c
 /* Three-way differential fuzzer for sse_feed: feeding the stream whole,
  * feeding it in input-driven pieces (each in its own exact-size allocation so
  * ASan sees any read past a piece), and a whole-buffer reference written
@@ -10,7 +10,7 @@
  *   bits 0-1  data buffer size (4096, 1, 8, 64; 0 when bit 4 is set)
  *   bits 2-3  piece-size mask (0: one byte at a time ... 255)
  *   bit 4     buffer size 0 */
-#include "sse.h"
+#include "parse/sse.h"
 
 #include <stdlib.h>
 #include <string.h>

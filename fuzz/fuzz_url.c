@@ -1,4 +1,4 @@
-// deps: src/url.c src/addrclass.c
+// deps: src/parse/url.c src/parse/addrclass.c
 /* libFuzzer harness for url.c (and the address classifier on literals).
  * Input: a URL; after the first '\n', a reference resolved against it (or
  * against a fixed base when the first part does not parse). Invariants:
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addrclass.h"
-#include "url.h"
+#include "parse/addrclass.h"
+#include "parse/url.h"
 
 static void fz_check(int rc, const struct url *u)
 {

@@ -1,9 +1,9 @@
-// deps: src/utf8.c
+// deps: src/parse/utf8.c
 /* Differential fuzzer: the DFA against a plain decode-then-range-check
  * oracle, whole-buffer against chunked feeding, and the fail-fast position
  * against the oracle's first byte that no completion can rescue. The last
  * input byte seeds the chunking and is not part of the text. */
-#include "utf8.h"
+#include "parse/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>

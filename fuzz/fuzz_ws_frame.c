@@ -1,4 +1,4 @@
-// deps: src/ws_frame.c src/utf8.c
+// deps: src/parse/ws_frame.c src/parse/utf8.c
 /* Three-way differential fuzzer for wsf_feed: one-shot feeding, feeding in
  * input-driven chunks (each in its own exact-size allocation so ASan sees any
  * read past a chunk), and a whole-buffer reference parser written straight
@@ -8,7 +8,7 @@
  * Input layout: stream bytes, then two option bytes:
  *   last      low 4 bits pick max_message, high bits the chunking style;
  *   last - 1  seeds the chunk-size generator. */
-#include "ws_frame.h"
+#include "parse/ws_frame.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -26,7 +26,7 @@ MODE=${2:-musl}
 
 VENDOR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MANIFEST=$VENDOR/MANIFEST
-CONFIG=$(cd "$VENDOR/.." && pwd)/src/tls_config.h
+CONFIG=$VENDOR/mbedtls_config.h
 DL=$VENDOR/dl
 mkdir -p "$1" "$DL"
 OUT=$(cd "$1" && pwd)

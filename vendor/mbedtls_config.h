@@ -1,5 +1,5 @@
 /*
- * src/tls_config.h - our trimmed Mbed TLS 3.6 configuration for `interview`.
+ * vendor/mbedtls_config.h - our trimmed Mbed TLS 3.6 configuration for `interview`.
  *
  * A complete replacement for the upstream include/mbedtls/mbedtls_config.h
  * (in the style of configs/config-suite-b.h): everything not listed here is

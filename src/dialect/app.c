@@ -1,19 +1,19 @@
 /* deps: jsonv.c utf8.c clock.c log.c fastmsg.c, cJSON */
-#include "app.h"
+#include "dialect/app.h"
 
 #include <cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
-#include "dialect.h"
-#include "guard.h"
-#include "fastmsg.h"
-#include "stream.h"
-#include "jsonv.h"
-#include "log.h"
-#include "server.h"
-#include "sio.h"
+#include "io/clock.h"
+#include "dialect/dialect.h"
+#include "io/guard.h"
+#include "parse/fastmsg.h"
+#include "dialect/stream.h"
+#include "parse/jsonv.h"
+#include "io/log.h"
+#include "io/server.h"
+#include "dialect/sio.h"
 
 #define APP_OUT_MAX 768 /* one reply, well under CONN_REPLY_RESERVE */
 #define APP_TYPE_ECHO_MAX 64 /* how much of an unknown type we quote back */

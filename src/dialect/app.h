@@ -5,7 +5,7 @@
  * deps: jsonv.c, cJSON, clock.c, log.c */
 #ifndef APP_H
 #define APP_H
-#include "base.h"
+#include "parse/base.h"
 
 struct server;
 struct conn;

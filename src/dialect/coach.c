@@ -1,5 +1,5 @@
 /* deps: sio.c upstream.c jobfetch.c oai.c jsonv.c utf8.c, cJSON */
-#include "coach.h"
+#include "dialect/coach.h"
 
 #include <cJSON.h>
 #include <ctype.h>
@@ -9,16 +9,16 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "audio.h"
-#include "clock.h"
-#include "jobfetch.h"
-#include "jsonv.h"
-#include "log.h"
-#include "oai.h"
-#include "server.h"
-#include "sio.h"
-#include "upstream.h"
-#include "utf8.h"
+#include "parse/audio.h"
+#include "io/clock.h"
+#include "upstream/jobfetch.h"
+#include "parse/jsonv.h"
+#include "io/log.h"
+#include "pipeline/oai.h"
+#include "io/server.h"
+#include "dialect/sio.h"
+#include "upstream/upstream.h"
+#include "parse/utf8.h"
 
 #define COACH_CHAT_RESP_MAX (64 * 1024)   /* one JSON-mode chat completion */
 #define COACH_STT_RESP_MAX (256 * 1024)   /* verbose_json with word timestamps */

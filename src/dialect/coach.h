@@ -10,7 +10,7 @@
 #define COACH_H
 #include <cJSON.h>
 
-#include "base.h"
+#include "parse/base.h"
 
 struct server;
 struct sio_sock;

@@ -5,8 +5,8 @@
  * from the shape of audio_chunk's data, so a seed 001 client gets everything
  * seed 001 promises and at most a few extra message types it may ignore.
  * deps: turn.c b64.c, cJSON, mbedTLS base64 */
-#include "dialect.h"
-#include "guard.h"
+#include "dialect/dialect.h"
+#include "io/guard.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -16,12 +16,12 @@
 
 #include <mbedtls/base64.h>
 
-#include "audio.h"
-#include "b64.h"
-#include "clock.h"
-#include "log.h"
-#include "server.h"
-#include "turn.h"
+#include "parse/audio.h"
+#include "parse/b64.h"
+#include "io/clock.h"
+#include "io/log.h"
+#include "io/server.h"
+#include "pipeline/turn.h"
 
 #define DLG_MAX_CHUNK_SAMPLES DIALECT_MAX_CHUNK_SAMPLES
 #define DLG_V000_AUDIO_MAX (2u << 20) /* seed 000: reply audio held for one base64 message */

@@ -5,7 +5,7 @@
 #define DIALECT_H
 #include <cJSON.h>
 
-#include "base.h"
+#include "parse/base.h"
 
 #define DIALECT_MAX_CHUNK_SAMPLES 16000 /* one audio_chunk: 1 s at 16 kHz (seeds send 1024) */
 

@@ -1,5 +1,5 @@
 /* deps: sio_packet.c jsonv.c route.c coach.c, cJSON, mbedTLS */
-#include "sio.h"
+#include "dialect/sio.h"
 
 #include <cJSON.h>
 #include <mbedtls/base64.h>
@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coach.h"
-#include "guard.h"
-#include "jsonv.h"
-#include "log.h"
-#include "route.h"
-#include "server.h"
-#include "sio_packet.h"
+#include "dialect/coach.h"
+#include "io/guard.h"
+#include "parse/jsonv.h"
+#include "io/log.h"
+#include "parse/route.h"
+#include "io/server.h"
+#include "parse/sio_packet.h"
 
 #define SIO_ID_LEN 20 /* base64url of 15 random bytes */
 

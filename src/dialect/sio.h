@@ -14,7 +14,7 @@
 #define SIO_H
 #include <cJSON.h>
 
-#include "base.h"
+#include "parse/base.h"
 
 struct server;
 struct conn;

@@ -7,7 +7,7 @@
  * the first (close 4000). A broadcast receiver whose send ring cannot take a
  * chat message is closed with 1013 rather than silently skipped, so the
  * others never wait for it. deps: upstream.c oai.c b64.c, cJSON */
-#include "stream.h"
+#include "dialect/stream.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -15,12 +15,12 @@
 #include <string.h>
 
 
-#include "audio.h"
-#include "b64.h"
-#include "clock.h"
-#include "log.h"
-#include "oai.h"
-#include "server.h"
+#include "parse/audio.h"
+#include "parse/b64.h"
+#include "io/clock.h"
+#include "io/log.h"
+#include "pipeline/oai.h"
+#include "io/server.h"
 
 #define STREAM_STT_BODY_MAX 16384 /* transcription response body */
 #define STREAM_TEXT_MAX 8192      /* one transcript */

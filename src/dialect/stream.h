@@ -5,7 +5,7 @@
 #define STREAM_H
 #include <cJSON.h>
 
-#include "base.h"
+#include "parse/base.h"
 
 struct server;
 struct conn;

@@ -1,5 +1,5 @@
 /* deps: none */
-#include "clock.h"
+#include "io/clock.h"
 
 #include <string.h>
 #include <time.h>

@@ -2,7 +2,7 @@
  * wall-clock string for messages and logs. deps: none. */
 #ifndef CLOCK_H
 #define CLOCK_H
-#include "base.h"
+#include "parse/base.h"
 
 #define CLOCK_ISO_LEN 32 /* "2024-11-25T10:00:00.123Z" + NUL fits */
 

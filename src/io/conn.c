@@ -26,13 +26,13 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/sha1.h>
 
-#include "app.h"
-#include "clock.h"
-#include "guard.h"
-#include "log.h"
-#include "server.h"
-#include "sio.h"
-#include "stream.h"
+#include "dialect/app.h"
+#include "io/clock.h"
+#include "io/guard.h"
+#include "io/log.h"
+#include "io/server.h"
+#include "dialect/sio.h"
+#include "dialect/stream.h"
 
 extern const unsigned char page_interview_html[], page_stream_test_html[];
 extern const size_t page_interview_html_len, page_stream_test_html_len;

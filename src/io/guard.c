@@ -1,5 +1,5 @@
 /* deps: access.c ratelimit.c route.c log.c (and the server: conn_*, app_on_refused) */
-#include "guard.h"
+#include "io/guard.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -7,12 +7,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "access.h"
-#include "app.h"
-#include "log.h"
-#include "ratelimit.h"
-#include "route.h"
-#include "server.h"
+#include "parse/access.h"
+#include "dialect/app.h"
+#include "io/log.h"
+#include "parse/ratelimit.h"
+#include "parse/route.h"
+#include "io/server.h"
 
 #define GUARD_XFF_FIELDS 8   /* X-Forwarded-For header lines looked at */
 #define GUARD_RETRY_AFTER "Retry-After: 10\r\n"

@@ -8,8 +8,8 @@
  * deps: access.c ratelimit.c log.c (and the server: conn_*, app_on_refused for the answer) */
 #ifndef GUARD_H
 #define GUARD_H
-#include "base.h"
-#include "http_req.h"
+#include "parse/base.h"
+#include "parse/http_req.h"
 
 struct server;
 struct conn;

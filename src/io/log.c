@@ -1,11 +1,11 @@
 /* deps: clock.c */
-#include "log.h"
+#include "io/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "io/clock.h"
 
 #define LOG_LINE_MAX 4096
 

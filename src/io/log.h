@@ -4,7 +4,7 @@
  * key has no path into a log line. deps: clock.c */
 #ifndef LOG_H
 #define LOG_H
-#include "base.h"
+#include "parse/base.h"
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_TEXT, LOG_JSON };

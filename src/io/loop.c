@@ -1,12 +1,12 @@
 /* deps: clock.c */
-#include "loop.h"
+#include "io/loop.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "io/clock.h"
 
 #define LOOP_EVENTS_MAX 256 /* ready descriptors taken per epoll_wait */
 

@@ -19,7 +19,7 @@
 #define LOOP_H
 #include <poll.h>
 
-#include "base.h"
+#include "parse/base.h"
 
 typedef void (*loop_fn)(void *ctx, short revents);
 typedef void (*loop_tick_fn)(void *ctx);

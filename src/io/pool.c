@@ -1,5 +1,5 @@
 /* deps: none */
-#include "pool.h"
+#include "io/pool.h"
 
 #include <stdlib.h>
 

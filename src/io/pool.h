@@ -4,7 +4,7 @@
  * go back to the system so an idle server shrinks. deps: none. */
 #ifndef POOL_H
 #define POOL_H
-#include "base.h"
+#include "parse/base.h"
 
 struct pool {
     size_t size;    /* bytes per buffer */

@@ -1,5 +1,5 @@
 /* deps: none */
-#include "ring.h"
+#include "io/ring.h"
 
 #include <string.h>
 

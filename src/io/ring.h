@@ -4,7 +4,7 @@
  * without copying. deps: none. */
 #ifndef RING_H
 #define RING_H
-#include "base.h"
+#include "parse/base.h"
 
 struct ring {
     uint8_t *buf; /* NULL while the owner holds no buffer */

@@ -12,9 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "server.h"
-#include "sio.h"
+#include "io/log.h"
+#include "io/server.h"
+#include "dialect/sio.h"
 
 #define SERVER_TICK_MS 250 /* timer resolution: deadlines are swept this often */
 #define SERVER_BACKLOG 1024

@@ -4,18 +4,18 @@
  * socket. deps: every parser, ring.c, pool.c, loop.c, log.c, clock.c */
 #ifndef SERVER_H
 #define SERVER_H
-#include "base.h"
-#include "loop.h"
-#include "pool.h"
-#include "ring.h"
-#include "access.h"
-#include "http_req.h"
-#include "ratelimit.h"
-#include "jobfetch.h"
-#include "route.h"
-#include "turn.h"
-#include "upstream.h"
-#include "ws_frame.h"
+#include "parse/base.h"
+#include "io/loop.h"
+#include "io/pool.h"
+#include "io/ring.h"
+#include "parse/access.h"
+#include "parse/http_req.h"
+#include "parse/ratelimit.h"
+#include "upstream/jobfetch.h"
+#include "parse/route.h"
+#include "pipeline/turn.h"
+#include "upstream/upstream.h"
+#include "parse/ws_frame.h"
 
 struct config {
     char host[64];

@@ -1,5 +1,5 @@
 /* deps: none */
-#include "access.h"
+#include "parse/access.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * deps: none (inet_pton from libc). */
 #ifndef ACCESS_H
 #define ACCESS_H
-#include "base.h"
+#include "parse/base.h"
 
 #define ACCESS_TOKEN_MIN 16  /* shorter tokens can be guessed: refused at start-up */
 #define ACCESS_TOKEN_MAX 255

@@ -1,5 +1,5 @@
 /* deps: none */
-#include "addrclass.h"
+#include "parse/addrclass.h"
 
 #include <netinet/in.h>
 #include <string.h>

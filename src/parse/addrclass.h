@@ -24,7 +24,7 @@
 #define ADDRCLASS_H
 #include <sys/socket.h>
 
-#include "base.h"
+#include "parse/base.h"
 
 enum addr_class {
     ADDR_PUBLIC = 0,

@@ -1,5 +1,5 @@
 /* PCM/WAV helpers, see audio.h. deps: none. */
-#include "audio.h"
+#include "parse/audio.h"
 
 #include <string.h>
 

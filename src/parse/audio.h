@@ -4,7 +4,7 @@
  * Pure: no I/O, no heap. deps: none. */
 #ifndef AUDIO_H
 #define AUDIO_H
-#include "base.h"
+#include "parse/base.h"
 
 /* A header longer than this (huge LIST/INFO chunks before "data") is refused,
  * so the caller's buffer bound is known. */

@@ -1,5 +1,5 @@
 /* deps: none; links mbedcrypto (base64) */
-#include "b64.h"
+#include "parse/b64.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * deps: mbedTLS base64 */
 #ifndef B64_H
 #define B64_H
-#include "base.h"
+#include "parse/base.h"
 
 enum b64_error {
     B64_E_BAD = -1,     /* not strict base64 */

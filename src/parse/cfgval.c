@@ -5,7 +5,7 @@
  * locale. The address parsers are our own rather than inet_pton so that the
  * accepted set is the same under glibc and musl, needs no POSIX feature
  * macro, and works on the unterminated substrings of a URL. */
-#include "cfgval.h"
+#include "parse/cfgval.h"
 
 #include <string.h>
 

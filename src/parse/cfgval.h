@@ -7,7 +7,7 @@
  * CFGVAL_E_RANGE. Locale-independent. Pure; no allocation. deps: none. */
 #ifndef CFGVAL_H
 #define CFGVAL_H
-#include "base.h"
+#include "parse/base.h"
 
 enum cfgval_error {
     CFGVAL_OK = 0,

@@ -1,5 +1,5 @@
 /* deps: none */
-#include "fastmsg.h"
+#include "parse/fastmsg.h"
 
 #include <string.h>
 

@@ -18,7 +18,7 @@
  * Pure: no I/O, no heap, no globals. deps: none */
 #ifndef FASTMSG_H
 #define FASTMSG_H
-#include "base.h"
+#include "parse/base.h"
 
 enum fastmsg_kind {
     FASTMSG_OTHER = 0, /* not in the subset: use the general path */

@@ -1,5 +1,5 @@
 /* deps: none */
-#include "html_text.h"
+#include "parse/html_text.h"
 
 #include <string.h>
 

@@ -25,7 +25,7 @@
  * Pure: no I/O, no allocation. deps: none */
 #ifndef HTML_TEXT_H
 #define HTML_TEXT_H
-#include "base.h"
+#include "parse/base.h"
 
 #define HTML_TEXT_NAME_MAX 16 /* longer tag names are unknown tags */
 #define HTML_TEXT_REF_MAX 32  /* longer "&..." runs are literal text */

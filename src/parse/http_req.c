@@ -7,7 +7,7 @@
  * When it meets the blank line, the head parser (httpq_parse_head) splits the
  * now lexically valid head into *req and applies the semantic rules that need
  * the whole head (Host, Content-Length, Transfer-Encoding, duplicates). */
-#include "http_req.h"
+#include "parse/http_req.h"
 
 #include <limits.h>
 

@@ -17,7 +17,7 @@
  * No I/O, no allocation. deps: none. */
 #ifndef HTTP_REQ_H
 #define HTTP_REQ_H
-#include "base.h"
+#include "parse/base.h"
 
 #define HTTPQ_MAX_HEADERS 64 /* hard ceiling; the configured limit may be lower */
 

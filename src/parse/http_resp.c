@@ -10,7 +10,7 @@
  * refused than guessed at: CRLF line ends only, no obs-fold, no control bytes
  * but HTAB in values, Content-Length digits only, Transfer-Encoding exactly
  * "chunked" and never together with Content-Length (RFC 9112 6.1, 6.3). */
-#include "http_resp.h"
+#include "parse/http_resp.h"
 
 #include <stdint.h>
 

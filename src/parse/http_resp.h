@@ -11,7 +11,7 @@
  * No I/O, no allocation. deps: none. */
 #ifndef HTTP_RESP_H
 #define HTTP_RESP_H
-#include "base.h"
+#include "parse/base.h"
 
 #define HTTPR_LINE_MAX 4096 /* longest status, header, chunk-size or trailer line (CRLF excluded) */
 #define HTTPR_LOCATION_MAX 2048 /* longest Location value kept (redirects); longer sets location_long */

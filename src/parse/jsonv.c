@@ -5,9 +5,9 @@
  * so the worst-case stack use is known at compile time (about 33 KiB) and
  * does not grow with the input. Nothing is decoded or copied except numbers
  * (<= 64 bytes) and, lazily, keys while they are compared. */
-#include "jsonv.h"
+#include "parse/jsonv.h"
 
-#include "utf8.h"
+#include "parse/utf8.h"
 
 #include <errno.h>
 #include <float.h>

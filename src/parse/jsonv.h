@@ -12,7 +12,7 @@
  * Pure: no I/O, no heap (bounded stack only). deps: utf8.c */
 #ifndef JSONV_H
 #define JSONV_H
-#include "base.h"
+#include "parse/base.h"
 
 #define JSONV_MAX_DEPTH_LIMIT 64 /* hard ceiling for max_depth */
 #define JSONV_MAX_KEYS 64        /* keys in one object */

@@ -9,7 +9,7 @@
  * The side info follows the header (and CRC); global_gain sits at a fixed
  * bit offset in each granule/channel block, so it can be read without
  * decoding anything. */
-#include "mp3.h"
+#include "parse/mp3.h"
 
 /* kbps by bitrate index; 0 (free format) and 15 are refused before lookup. */
 static const uint16_t mp3_kbps_v1[16] = {0,   32,  40,  48,  56,  64,  80,  96,

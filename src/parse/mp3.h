@@ -11,7 +11,7 @@
  * + padding (128 kbps 44.1 kHz -> 417 or 418 bytes; 64 kbps 24 kHz -> 192). */
 #ifndef MP3_H
 #define MP3_H
-#include "base.h"
+#include "parse/base.h"
 
 /* Smallest possible Layer III frame: MPEG-2, 8 kbps, 24 kHz, no padding.
  * Every frame holds at least this many bytes, header and side info included. */

@@ -1,5 +1,5 @@
 /* deps: none */
-#include "ratelimit.h"
+#include "parse/ratelimit.h"
 
 bool rl_take(struct rl_bucket *b, uint64_t rate, uint64_t per_ms, uint64_t burst, uint64_t cost,
              uint64_t now_ms)

@@ -3,7 +3,7 @@
  * tokens. Pure: the caller passes the clock. deps: none. */
 #ifndef RATELIMIT_H
 #define RATELIMIT_H
-#include "base.h"
+#include "parse/base.h"
 
 struct rl_bucket {
     uint64_t scaled;  /* tokens x per_ms */

@@ -3,7 +3,7 @@
  * route_match works on raw '/'-separated segments, decoding each one on its
  * own: decoding the whole path first would turn "/ws/a%2Fb" into the
  * three-segment "/ws/a/b" and hide that the client put a '/' inside an id. */
-#include "route.h"
+#include "parse/route.h"
 
 /* Largest length whose count fits the ssize_t results. SSIZE_MAX is POSIX,
  * not C17; ssize_t and ptrdiff_t have the same width on every target we

@@ -4,7 +4,7 @@
  * deps: none. */
 #ifndef ROUTE_H
 #define ROUTE_H
-#include "base.h"
+#include "parse/base.h"
 
 #define ROUTE_ID_MAX 64 /* client_id / session_id: 1..64 chars of [A-Za-z0-9_-] */
 

@@ -6,7 +6,7 @@
  * decides. Every position returned is either the end of the text, just after
  * an ASCII byte, or a code point start found by skipping continuation bytes,
  * so a UTF-8 sequence is never split. */
-#include "sentence.h"
+#include "parse/sentence.h"
 
 #define SENTENCE_MIN_MAX_LEN 4 /* longest UTF-8 sequence: always room for one */
 

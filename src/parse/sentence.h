@@ -37,7 +37,7 @@
  * (always 0 for len == 0). text may be NULL if len is 0. */
 #ifndef SENTENCE_H
 #define SENTENCE_H
-#include "base.h"
+#include "parse/base.h"
 
 size_t sentence_next(const char *text, size_t len, bool final, size_t min_len, size_t max_len);
 #endif

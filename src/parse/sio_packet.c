@@ -1,5 +1,5 @@
 /* deps: none; sio_placeholders_check: cJSON */
-#include "sio_packet.h"
+#include "parse/sio_packet.h"
 
 #include <cJSON.h>
 #include <stdio.h>

@@ -22,7 +22,7 @@
  * cJSON tree the caller owns). deps: none (placeholder check: cJSON) */
 #ifndef SIO_PACKET_H
 #define SIO_PACKET_H
-#include "base.h"
+#include "parse/base.h"
 
 #define SIO_ATTACH_DIGITS 3  /* a count above 999 is refused before any limit */
 #define SIO_ID_DIGITS 9      /* ack ids up to 999999999 */

@@ -5,7 +5,7 @@
  * name is collected (it is short), and the value goes straight to where it
  * belongs (data buffer, event name, or nowhere). So a line may be split across
  * any number of feeds and only the event's data needs the caller's buffer. */
-#include "sse.h"
+#include "parse/sse.h"
 
 #include <stdint.h>
 

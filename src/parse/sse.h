@@ -8,7 +8,7 @@
  * error, never truncated. No I/O, no allocation. deps: none. */
 #ifndef SSE_H
 #define SSE_H
-#include "base.h"
+#include "parse/base.h"
 
 /* Longest event name kept. OpenAI's Responses API names run to ~40 bytes
  * ("response.function_call_arguments.delta"); a longer one is an error. */

@@ -1,5 +1,5 @@
 /* deps: none */
-#include "url.h"
+#include "parse/url.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

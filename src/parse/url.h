@@ -18,7 +18,7 @@
  * is checked and dropped (never sent). deps: none (libc inet_pton/ntop). */
 #ifndef URL_H
 #define URL_H
-#include "base.h"
+#include "parse/base.h"
 
 #define URL_MAX 2048        /* whole URL, bytes */
 #define URL_HOST_MAX 253    /* a DNS name; IPv6 text is shorter */

@@ -3,7 +3,7 @@
  * in; that is what makes the validator fail fast: E0 80, ED A0, F0 80 and
  * F4 90 are refused at their second byte instead of after a decoded code
  * point is range-checked. */
-#include "utf8.h"
+#include "parse/utf8.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * once (Autobahn 6.4.x "fail fast"). deps: none. */
 #ifndef UTF8_H
 #define UTF8_H
-#include "base.h"
+#include "parse/base.h"
 
 struct utf8_state {
     uint32_t state; /* 0 = at a code point boundary */

@@ -5,7 +5,7 @@
  * verdict does not depend on how the stream was split into reads. Payload is
  * handed out in place, never copied, except control payloads, which must be
  * seen whole (close validation, ping echo) and are small. */
-#include "ws_frame.h"
+#include "parse/ws_frame.h"
 
 #include <string.h>
 

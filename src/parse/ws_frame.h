@@ -12,8 +12,8 @@
  * No I/O, no allocation. deps: utf8.c */
 #ifndef WS_FRAME_H
 #define WS_FRAME_H
-#include "base.h"
-#include "utf8.h"
+#include "parse/base.h"
+#include "parse/utf8.h"
 
 enum wsf_opcode {
     WSF_CONT = 0x0,

@@ -5,9 +5,9 @@
  * allocated. Parsed inputs are checked for UTF-8 validity and for \u0000
  * escapes before cJSON sees them: cJSON copies raw bytes unchecked and would
  * silently cut a string at a decoded NUL. */
-#include "oai.h"
+#include "pipeline/oai.h"
 
-#include "utf8.h"
+#include "parse/utf8.h"
 
 #include <cJSON.h>
 #include <limits.h>

@@ -7,7 +7,7 @@
  * bytes as they are. deps: utf8.c, libs: cjson. */
 #ifndef OAI_H
 #define OAI_H
-#include "base.h"
+#include "parse/base.h"
 
 /* cJSON_PrintPreallocated reserves some room while printing (its header
  * says "5 bytes more than you actually need"), so a body of length L is

@@ -1,18 +1,18 @@
 /* deps: upstream.c oai.c mp3.c audio.c sentence.c sse.c clock.c log.c */
-#include "turn.h"
+#include "pipeline/turn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio.h"
-#include "clock.h"
-#include "log.h"
-#include "mp3.h"
-#include "oai.h"
-#include "sentence.h"
-#include "sse.h"
-#include "upstream.h"
+#include "parse/audio.h"
+#include "io/clock.h"
+#include "io/log.h"
+#include "parse/mp3.h"
+#include "pipeline/oai.h"
+#include "parse/sentence.h"
+#include "parse/sse.h"
+#include "upstream/upstream.h"
 
 #define TURN_REPLY_MAX 4096      /* reply text kept (150 tokens is ~800 bytes) */
 #define TURN_TEXT_MAX 16384      /* one transcript (10 minutes of speech is ~9 KB) */

@@ -7,7 +7,7 @@
  * no JSON message and no socket. deps: upstream.c oai.c mp3.c audio.c sentence.c */
 #ifndef TURN_H
 #define TURN_H
-#include "base.h"
+#include "parse/base.h"
 
 struct up_client;
 

@@ -15,7 +15,7 @@
  * rebinding cannot slip another address in. getpeername() is checked again
  * after the connect as a second line. Redirect targets go through every rule
  * again. The only escape is JOB_URL_TEST_ALLOW_ADDRESSES (tests; off). */
-#include "jobfetch.h"
+#include "upstream/jobfetch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,12 +37,12 @@
 #include <mbedtls/x509_crt.h>
 #include <psa/crypto.h>
 
-#include "addrclass.h"
-#include "html_text.h"
-#include "http_resp.h"
-#include "log.h"
-#include "resolver.h"
-#include "url.h"
+#include "parse/addrclass.h"
+#include "parse/html_text.h"
+#include "parse/http_resp.h"
+#include "io/log.h"
+#include "upstream/resolver.h"
+#include "parse/url.h"
 
 #define JF_RBUF 16384
 #define JF_HOSTS_MAX 64

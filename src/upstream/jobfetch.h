@@ -13,8 +13,8 @@
  * parallel. Add fields/functions if you must, do not change these. */
 #ifndef JOBFETCH_H
 #define JOBFETCH_H
-#include "base.h"
-#include "loop.h"
+#include "parse/base.h"
+#include "io/loop.h"
 
 #define JOBFETCH_MAX_REDIRECTS 3
 

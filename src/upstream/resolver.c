@@ -1,5 +1,5 @@
 /* deps: loop.c */
-#include "resolver.h"
+#include "upstream/resolver.h"
 
 #include <errno.h>
 #include <fcntl.h>

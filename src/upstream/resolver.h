@@ -12,8 +12,8 @@
 #define RESOLVER_H
 #include <sys/socket.h>
 
-#include "base.h"
-#include "loop.h"
+#include "parse/base.h"
+#include "io/loop.h"
 
 #define RESOLVER_MAX_ADDRS 8
 #define RESOLVER_CACHE_MAX 16

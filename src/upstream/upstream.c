@@ -1,5 +1,5 @@
 /* deps: loop.c http_resp.c log.c clock.c resolver.c, mbedTLS, cJSON */
-#include "upstream.h"
+#include "upstream/upstream.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -21,9 +21,9 @@
 #include <mbedtls/x509_crt.h>
 #include <psa/crypto.h>
 
-#include "http_resp.h"
-#include "log.h"
-#include "resolver.h"
+#include "parse/http_resp.h"
+#include "io/log.h"
+#include "upstream/resolver.h"
 
 #define UP_RBUF 16384          /* one TLS record of plaintext */
 #define UP_TLS_WRITE_MAX 16384 /* bytes per mbedtls_ssl_write() */

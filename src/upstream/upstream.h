@@ -15,8 +15,8 @@
 #define UPSTREAM_H
 #include <sys/uio.h>
 
-#include "base.h"
-#include "loop.h"
+#include "parse/base.h"
+#include "io/loop.h"
 
 enum up_error {
     UP_OK = 0,

@@ -1,5 +1,5 @@
-// deps: src/access.c
-#include "access.h"
+// deps: src/parse/access.c
+#include "parse/access.h"
 
 #include <string.h>
 

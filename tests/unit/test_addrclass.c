@@ -1,8 +1,8 @@
-// deps: src/addrclass.c
+// deps: src/parse/addrclass.c
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "addrclass.h"
+#include "parse/addrclass.h"
 #include "t.h"
 
 static enum addr_class cls(const char *s)

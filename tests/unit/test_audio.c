@@ -1,7 +1,7 @@
-// deps: src/audio.c
+// deps: src/parse/audio.c
 /* WAV header bytes, RMS level, and the incremental RIFF/WAVE parser on
  * canonical, streaming, extensible and chunk-laden headers. */
-#include "audio.h"
+#include "parse/audio.h"
 #include "t.h"
 
 static const uint8_t canon16k[44] = {

@@ -1,6 +1,6 @@
-// deps: src/b64.c
+// deps: src/parse/b64.c
 // libs: mbedtls
-#include "b64.h"
+#include "parse/b64.h"
 #include "t.h"
 
 static ssize_t dec(const char *s, uint8_t *out, size_t cap) { return b64_decode(s, strlen(s), out, cap); }

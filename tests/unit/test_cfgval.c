@@ -1,5 +1,5 @@
-// deps: src/cfgval.c
-#include "cfgval.h"
+// deps: src/parse/cfgval.c
+#include "parse/cfgval.h"
 #include "t.h"
 
 #include <locale.h>

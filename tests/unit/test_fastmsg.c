@@ -1,6 +1,6 @@
-// deps: src/fastmsg.c
+// deps: src/parse/fastmsg.c
 #include "t.h"
-#include "fastmsg.h"
+#include "parse/fastmsg.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
-// deps: src/html_text.c src/utf8.c
+// deps: src/parse/html_text.c src/parse/utf8.c
 #include <stdlib.h>
 
-#include "html_text.h"
+#include "parse/html_text.h"
 #include "t.h"
-#include "utf8.h"
+#include "parse/utf8.h"
 
 static char OUT[8192];
 static bool TRUNC;

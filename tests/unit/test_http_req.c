@@ -1,10 +1,10 @@
-// deps: src/http_req.c
+// deps: src/parse/http_req.c
 /* Every request goes through run(), which parses it three ways -- one shot
  * from a copy that ends right before a PROT_NONE page (so any read past len
  * faults), byte at a time, and one shot again on the same parser (results are
  * sticky) -- and checks the three agree before returning the result. */
 #define _DEFAULT_SOURCE /* mmap MAP_ANONYMOUS under -std=c17 */
-#include "http_req.h"
+#include "parse/http_req.h"
 #include "t.h"
 
 #include <stdlib.h>

@@ -1,11 +1,11 @@
-// deps: src/http_resp.c
+// deps: src/parse/http_resp.c
 /* Every response goes through run(), which feeds it three ways -- whole, one
  * byte at a time, and in pseudo-random pieces under several seeds -- each from
  * an exact-size heap copy (ASan catches a read past the end), with the loop
  * http_resp.h prescribes. The event streams (HEAD/DONE in order, concatenated
  * body bytes, final error, bytes consumed, httpr_eof() answer, parsed fields)
  * must be identical before any test looks at the result. */
-#include "http_resp.h"
+#include "parse/http_resp.h"
 #include "t.h"
 
 #include <stdlib.h>

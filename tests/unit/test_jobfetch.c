@@ -1,4 +1,4 @@
-// deps: src/jobfetch.c src/loop.c src/resolver.c src/http_resp.c src/url.c src/addrclass.c src/html_text.c src/log.c src/clock.c
+// deps: src/upstream/jobfetch.c src/io/loop.c src/upstream/resolver.c src/parse/http_resp.c src/parse/url.c src/parse/addrclass.c src/parse/html_text.c src/io/log.c src/io/clock.c
 // libs: mbedtls cjson
 /* Integration test of the job-posting fetch against tests/jobboard.py (real
  * HTTPS, throwaway CA, listening on 127.0.0.2), driven by the real event loop.
@@ -24,10 +24,10 @@
 
 #include <cJSON.h>
 
-#include "clock.h"
-#include "jobfetch.h"
-#include "log.h"
-#include "loop.h"
+#include "io/clock.h"
+#include "upstream/jobfetch.h"
+#include "io/log.h"
+#include "io/loop.h"
 #include "t.h"
 
 /* ---- fake resolver ------------------------------------------------------------ */

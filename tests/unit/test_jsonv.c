@@ -1,7 +1,7 @@
-// deps: src/jsonv.c src/utf8.c
+// deps: src/parse/jsonv.c src/parse/utf8.c
 /* JSONTestSuite-style y_/n_/i_ cases (inline; names follow the suite), our
  * protocol messages, and the rules jsonv adds on top of RFC 8259. */
-#include "jsonv.h"
+#include "parse/jsonv.h"
 #include "t.h"
 
 #include <errno.h>

@@ -1,9 +1,9 @@
-// deps: src/mp3.c
+// deps: src/parse/mp3.c
 /* Layer III header table cases (ISO 11172-3 / 13818-3 bitrate and sample-rate
  * tables), refused reserved values, incremental "need more", global_gain
  * extraction from hand-placed side-info bits, ID3v2 skipping, and whole-frame
  * prefixes of a stream. */
-#include "mp3.h"
+#include "parse/mp3.h"
 #include "t.h"
 
 /* Frame header bytes: ver 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5. */

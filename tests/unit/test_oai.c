@@ -1,9 +1,9 @@
-// deps: src/oai.c src/utf8.c
+// deps: src/pipeline/oai.c src/parse/utf8.c
 // libs: cjson
 /* Request bodies (exact bytes), multipart layout (exact bytes, refusals),
  * streamed chat chunks as OpenAI sends them (openai-wire-formats.md 1.2),
  * transcription and error bodies. */
-#include "oai.h"
+#include "pipeline/oai.h"
 #include "t.h"
 
 static char buf[4096];

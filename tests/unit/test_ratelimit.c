@@ -1,5 +1,5 @@
-// deps: src/ratelimit.c
-#include "ratelimit.h"
+// deps: src/parse/ratelimit.c
+#include "parse/ratelimit.h"
 
 #include "t.h"
 

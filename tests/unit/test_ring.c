@@ -1,8 +1,8 @@
-// deps: src/ring.c src/pool.c
+// deps: src/io/ring.c src/io/pool.c
 #include <stdlib.h>
 
-#include "pool.h"
-#include "ring.h"
+#include "io/pool.h"
+#include "io/ring.h"
 #include "t.h"
 
 /* The ring against a trivially correct model: a FIFO kept in a flat array. */

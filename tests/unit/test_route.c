@@ -1,8 +1,8 @@
-// deps: src/route.c
+// deps: src/parse/route.c
 /* Inputs are copied to the end of a page followed by a PROT_NONE page, so a
  * read past n faults instead of silently passing. */
 #define _DEFAULT_SOURCE /* mmap MAP_ANONYMOUS under -std=c17 */
-#include "route.h"
+#include "parse/route.h"
 #include "t.h"
 
 #include <stdlib.h>

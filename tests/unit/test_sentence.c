@@ -1,8 +1,8 @@
-// deps: src/sentence.c
+// deps: src/parse/sentence.c
 /* Sentence boundaries on streamed text: terminators, closers, abbreviations
  * and initials, decimals, ellipses, CJK, newlines, min_len merging and
  * max_len cuts on UTF-8 boundaries. */
-#include "sentence.h"
+#include "parse/sentence.h"
 #include "t.h"
 
 static size_t nx(const char *s, bool final, size_t min_len, size_t max_len)

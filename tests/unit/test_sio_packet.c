@@ -1,6 +1,6 @@
-// deps: src/sio_packet.c
+// deps: src/parse/sio_packet.c
 // libs: cjson
-#include "sio_packet.h"
+#include "parse/sio_packet.h"
 #include "t.h"
 
 #include <cJSON.h>

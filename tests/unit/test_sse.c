@@ -1,10 +1,10 @@
-// deps: src/sse.c
+// deps: src/parse/sse.c
 /* Every stream goes through run(), which feeds it whole, one byte at a time,
  * split in two at every byte, and in pseudo-random pieces, each from an
  * exact-size heap copy (ASan catches a read past the end). The transcript of
  * dispatched events ("name|data" per event, then the final error) must be the
  * same every way before any test looks at it. */
-#include "sse.h"
+#include "parse/sse.h"
 #include "t.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-// deps: src/upstream.c src/resolver.c src/http_resp.c src/loop.c src/log.c src/clock.c
+// deps: src/upstream/upstream.c src/upstream/resolver.c src/parse/http_resp.c src/io/loop.c src/io/log.c src/io/clock.c
 // libs: mbedtls cjson
 /* Drives the real loop against a local Python HTTPS/HTTP server (loopback
  * only; CA and certificates made with the openssl CLI in a temp dir). */
@@ -13,11 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "log.h"
-#include "loop.h"
+#include "io/clock.h"
+#include "io/log.h"
+#include "io/loop.h"
 #include "t.h"
-#include "upstream.h"
+#include "upstream/upstream.h"
 
 static const char tu_server_py[] =
     "import socket, ssl, sys, subprocess, threading, time, os\n"

@@ -1,6 +1,6 @@
-// deps: src/url.c
+// deps: src/parse/url.c
 #include "t.h"
-#include "url.h"
+#include "parse/url.h"
 
 static struct url U;
 

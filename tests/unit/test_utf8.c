@@ -1,6 +1,6 @@
-// deps: src/utf8.c
+// deps: src/parse/utf8.c
 #include "t.h"
-#include "utf8.h"
+#include "parse/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-// deps: src/ws_frame.c src/utf8.c
+// deps: src/parse/ws_frame.c src/parse/utf8.c
 #include "t.h"
-#include "ws_frame.h"
+#include "parse/ws_frame.h"
 
 #include <stdint.h>
 #include <stdlib.h>
