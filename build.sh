@@ -173,7 +173,7 @@ run_analysis() {
     st=0
     clang-tidy --quiet interview.c -- $WARN -Isrc -I"$B/vendor-asan/include" >"$B/clang-tidy.log" 2>&1 || st=1
     grep -q 'warning:\|error:' "$B/clang-tidy.log" && st=1
-    [ $st = 0 ] || grep -A5 'warning:\|error:' "$B/clang-tidy.log" | head -60
+    [ $st = 0 ] || { grep -A5 'warning:\|error:' "$B/clang-tidy.log" || cat "$B/clang-tidy.log"; } | head -60
     result "clang-tidy clean (checks in .clang-tidy)" $st
 }
 
@@ -183,8 +183,8 @@ run_valgrind() {
     rm -rf "$B/valgrind"; mkdir -p "$B/valgrind"
     INTERVIEW_BIN=$B/interview-valgrind timeout 900 /usr/bin/python3 tests/integ/valgrind_subset.py \
         >"$B/valgrind-subset.log" 2>&1 || true
-    grep -E '^FAIL|passed' "$B/valgrind-subset.log" | sed 's/^/[valgrind] /'
-    tally "$B/valgrind-subset.log"
+    show "$B/valgrind-subset.log" "[valgrind] "
+    tally "$B/valgrind-subset.log" "valgrind subset"
     local n bad st=1
     n=$(find "$B/valgrind" -name '*.log' | wc -l)
     bad=$(find "$B/valgrind" -name '*.log' -size +0 | wc -l)
@@ -208,13 +208,25 @@ libs_of() {
 # ---- test ------------------------------------------------------------------
 PASS=0
 FAIL=0
-tally() { # reads "…: N passed, M failed" lines from a log file
-    local p f
-    p=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1 | awk '{print $1}')
-    f=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1 | awk '{print $3}')
-    PASS=$((PASS + ${p:-0}))
-    FAIL=$((FAIL + ${f:-1}))
+# tally LOG [NAME]: adds the log's last "N passed, M failed". A test program
+# that printed none (it crashed, was killed or timed out before its summary)
+# counts as one failure, named, and the run goes on to its own summary.
+tally() {
+    local line p f
+    line=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$1" 2>/dev/null | tail -1) || true
+    if [ -z "$line" ]; then
+        FAIL=$((FAIL + 1))
+        echo "FAIL ${2:-$1}: no summary line (the program crashed or was killed); see $1"
+        return 0
+    fi
+    p=${line%% passed*}
+    f=${line#*, }
+    f=${f%% failed*}
+    PASS=$((PASS + p))
+    FAIL=$((FAIL + f))
 }
+# show LOG PREFIX: the lines of a test log worth seeing in the run's output.
+show() { { grep -E '^(FAIL|ok|measure)|passed' "$1" || true; } | sed "s/^/$2/"; }
 result() { # $1 name, $2 0/1
     if [ "$2" = 0 ]; then PASS=$((PASS + 1)); echo "ok   $1"; else FAIL=$((FAIL + 1)); echo "FAIL $1"; fi
 }
@@ -228,8 +240,8 @@ run_unit() {
             cat "$B/unit/$name.log"; result "$name (compile)" 1; continue
         fi
         "$B/unit/$name" >"$B/unit/$name.log" 2>&1 || true
-        grep -E 'FAIL|passed' "$B/unit/$name.log" | tail -20
-        tally "$B/unit/$name.log"
+        { grep -E 'FAIL|passed' "$B/unit/$name.log" || true; } | tail -20
+        tally "$B/unit/$name.log" "$name"
     done
 }
 
@@ -238,8 +250,10 @@ build_fuzzers() {
     mkdir -p "$B/fuzz"
     for h in fuzz/fuzz_*.c; do
         local name; name=$(basename "$h" .c)
+        rm -f "$B/fuzz/$name" # never run a stale harness
         clang $WARN -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-            -Isrc -I"$B/vendor-fuzz/include" -o "$B/fuzz/$name" "$h" $(deps_of "$h") $(libs_of "$h" fuzz)
+            -Isrc -I"$B/vendor-fuzz/include" -o "$B/fuzz/$name" "$h" $(deps_of "$h") $(libs_of "$h" fuzz) \
+            >"$B/fuzz/$name.build.log" 2>&1 || { cat "$B/fuzz/$name.build.log"; result "$name (compile)" 1; }
     done
 }
 
@@ -272,8 +286,8 @@ run_integ() { # $1 binary, $2 label
     for t in tests/integ/test_*.py; do
         local name; name=$(basename "$t" .py)
         INTERVIEW_BIN=$1 timeout 900 /usr/bin/python3 "$t" >"$B/$name-$2.log" 2>&1 || true
-        grep -E '^(FAIL|ok|measure)|passed' "$B/$name-$2.log" | sed "s/^/[$2] /"
-        tally "$B/$name-$2.log"
+        show "$B/$name-$2.log" "[$2] "
+        tally "$B/$name-$2.log" "$name ($2)"
     done
 }
 
@@ -285,15 +299,19 @@ run_coach() { # tests/coach/run.py: node + npm ci (pinned lock file), ffmpeg for
     command -v chromium >/dev/null 2>&1 || apt_install chromium
     command -v espeak-ng >/dev/null 2>&1 || apt_install espeak-ng
     INTERVIEW_BIN=$B/interview timeout 600 /usr/bin/python3 tests/coach/run.py >"$B/coach-release.log" 2>&1 || true
-    { grep -E '^(FAIL|ok|measure)|passed' "$B/coach-release.log" || true; } | sed 's/^/[coach release] /'
-    tally "$B/coach-release.log"
+    show "$B/coach-release.log" "[coach release] "
+    tally "$B/coach-release.log" "coach (release)"
     INTERVIEW_BIN=$B/interview-asan INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         timeout 600 /usr/bin/python3 tests/coach/run.py >"$B/coach-asan.log" 2>&1 || true
-    { grep -E '^(FAIL|ok|measure)|passed' "$B/coach-asan.log" || true; } | sed 's/^/[coach asan] /'
-    tally "$B/coach-asan.log"
+    show "$B/coach-asan.log" "[coach asan] "
+    tally "$B/coach-asan.log" "coach (asan)"
 }
 
 cmd_test() {
+    # Whatever stops the run early (a build that fails, a missing tool) still
+    # ends it with the summary line, counted as one failure.
+    set -E
+    trap 'echo "FAIL build.sh test stopped early at line $LINENO (status $?)"; echo "$PASS passed, $((FAIL + 1)) failed"; exit 1' ERR
     build_release
     test_tools
     build_asan
@@ -302,6 +320,10 @@ cmd_test() {
     readelf -lW "$B/interview" | grep -q 'INTERP' && st=1
     readelf -dW "$B/interview" 2>/dev/null | grep -q 'NEEDED' && st=1
     result "build/interview is static (no interpreter, no shared library)" $st
+    echo "== layers (tests/check_layers.py)"
+    /usr/bin/python3 tests/check_layers.py >"$B/layers.log" 2>&1 && st=0 || st=1
+    [ $st = 0 ] || cat "$B/layers.log"
+    result "layer rule: includes point down only, no getenv outside interview.c ($(tail -1 "$B/layers.log"))" $st
     echo "== unit tests (ASan+UBSan)"
     run_unit
     echo "== static analysis (clang, cppcheck, clang-tidy)"
@@ -311,20 +333,20 @@ cmd_test() {
     run_fuzz "$FUZZ_SECS_TEST"
     echo "== mock OpenAI self-test"
     timeout 120 /usr/bin/python3 tests/test_mock_openai.py >"$B/mock.log" 2>&1 || true
-    grep -E '^FAIL|passed' "$B/mock.log"
-    tally "$B/mock.log"
+    show "$B/mock.log" ""
+    tally "$B/mock.log" "mock OpenAI self-test"
     echo "== integration tests (release binary)"
     run_integ "$B/interview" release
     INTERVIEW_BIN=$B/interview timeout 120 /usr/bin/python3 tests/integ/static_chroot.py >"$B/chroot.log" 2>&1 || true
-    grep -E '^(FAIL|ok)|passed' "$B/chroot.log" | sed 's/^/[chroot] /'
-    tally "$B/chroot.log"
+    show "$B/chroot.log" "[chroot] "
+    tally "$B/chroot.log" "static_chroot"
     echo "== valgrind memcheck (glibc debug build, integration subset)"
     build_debug
     run_valgrind
     echo "== browser tests (headless Chromium, playwright-core)"
     timeout 600 tests/browser/run.sh "$B/interview" >"$B/browser.log" 2>&1 || true
-    grep -E '^(FAIL|ok)|passed' "$B/browser.log" | sed 's/^/[browser] /'
-    tally "$B/browser.log"
+    show "$B/browser.log" "[browser] "
+    tally "$B/browser.log" "browser tests"
     echo "== integration tests (ASan+UBSan binary)"
     INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run_integ "$B/interview-asan" asan
     echo "== Socket.IO coach: the seed 003 client (socket.io-client from npm), release and ASan+UBSan"

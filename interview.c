@@ -20,6 +20,13 @@
 #include "parse/cfgval.h"
 #include "io/log.h"
 #include "io/server.h"
+#include "upstream/jobfetch.h"
+#include "upstream/upstream.h"
+#include "pipeline/turn.h"
+#include "dialect/coach.h"
+#include "dialect/dialect.h"
+#include "dialect/sio.h"
+#include "dialect/stream.h"
 
 #define INTERVIEW_VERSION "0.1.0"
 #define EXIT_CONFIG 2
@@ -29,6 +36,42 @@ extern const size_t ca_bundle_pem_len;
 extern const char ca_bundle_source[];
 
 /* ---- configuration table -------------------------------------------- */
+
+/* Every setting: the server layer's own struct, and the rest here, wired
+ * into each layer's configuration below (wire_*). */
+struct config {
+    struct server_config server;
+    char openai_api_key[256]; /* never logged, never echoed */
+    char openai_api_key_file[1024];
+    char openai_base_url[1024];
+    char ssl_cert_file[1024];
+    char auth_token_file[1024];
+    char trusted_proxies[2048];
+    char stt_model[64], stt_language[16], stt_prompt[512];
+    char chat_model[64];
+    double temperature;
+    uint64_t max_tokens;
+    char system_prompt_file[1024];
+    char tts_model[64], tts_voice[64];
+    unsigned tts_format; /* enum turn_format */
+    uint64_t audio_chunk_bytes;
+    uint64_t max_answer_seconds;
+    uint64_t history_messages;
+    uint64_t upstream_max_inflight, upstream_pool_size, upstream_max_retries;
+    uint64_t upstream_connect_timeout_ms, upstream_tls_timeout_ms, upstream_first_byte_timeout_ms;
+    uint64_t upstream_idle_timeout_ms, upstream_total_timeout_ms, dns_cache_ms;
+    /* job-posting fetch (seed 003 coach, jobfetch.c) */
+    char job_url_allowed_hosts[2048];
+    uint64_t job_url_max_bytes, job_url_timeout_ms;
+    char job_url_test_allow_addresses[512]; /* test-only SSRF escape, "" = off */
+    /* seed 003: Socket.IO and the coach (sio.c, coach.c) */
+    uint64_t sio_ping_interval_ms, sio_ping_timeout_ms, sio_connect_timeout_ms;
+    uint64_t sio_recovery_window_ms, sio_replay_events, sio_replay_bytes;
+    uint64_t coach_max_sessions, coach_max_posting, coach_max_resume;
+    uint64_t coach_max_audio_bytes, coach_max_answer_seconds;
+    unsigned log_format; /* enum log_format */
+    unsigned log_level;  /* enum log_level */
+};
 
 enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_MS, CFG_ENUM, CFG_HOST, CFG_URL, CFG_FILE, CFG_FLOAT };
 
@@ -54,27 +97,27 @@ static const char *const cfg_tts_formats[] = {"mp3", "wav", "pcm"};
 #define K 1024ull
 #define SEC 1000ull
 static const struct cfg_opt cfg_opts[] = {
-    {"HOST", "host", CFG_HOST, O(host), 0, 0, "0.0.0.0", "listen address (IPv4/IPv6 literal or localhost)", NULL, 0, false},
-    {"PORT", "port", CFG_UINT, O(port), 1, 65535, "8000", "listen port", NULL, 0, false},
+    {"HOST", "host", CFG_HOST, O(server.host), 0, 0, "0.0.0.0", "listen address (IPv4/IPv6 literal or localhost)", NULL, 0, false},
+    {"PORT", "port", CFG_UINT, O(server.port), 1, 65535, "8000", "listen port", NULL, 0, false},
     {"OPENAI_API_KEY", "openai-api-key", CFG_STR, O(openai_api_key), 0, 0, "", "OpenAI API key (never logged)", NULL, 0, true},
     {"OPENAI_API_KEY_FILE", "openai-api-key-file", CFG_FILE, O(openai_api_key_file), 0, 0, "", "file holding the OpenAI key (container secrets); not with OPENAI_API_KEY", NULL, 0, false},
     {"OPENAI_BASE_URL", "openai-base-url", CFG_URL, O(openai_base_url), 0, 0, "https://api.openai.com/v1", "OpenAI-compatible API base (http:// allowed for local servers)", NULL, 0, false},
     {"SSL_CERT_FILE", "ssl-cert-file", CFG_FILE, O(ssl_cert_file), 0, 0, "", "PEM CA bundle replacing the built-in one", NULL, 0, false},
-    {"MAX_CONNECTIONS", "max-connections", CFG_UINT, O(max_connections), 1, 1000000, "10000", "open connections; beyond it HTTP 503", NULL, 0, false},
-    {"MAX_HEADER_SIZE", "max-header-size", CFG_SIZE, O(max_header_size), 1 * K, 64 * K, "8k", "request head bytes; beyond it 431", NULL, 0, false},
-    {"MAX_HEADERS", "max-headers", CFG_UINT, O(max_headers), 8, HTTPQ_MAX_HEADERS, "50", "request header lines; beyond it 431", NULL, 0, false},
-    {"MAX_MESSAGE_SIZE", "max-message-size", CFG_SIZE, O(max_message_size), 1 * K, 64 * K * K, "1m", "WebSocket message bytes; beyond it close 1009", NULL, 0, false},
-    {"RX_BUFFER_SIZE", "rx-buffer-size", CFG_SIZE, O(rx_buffer_size), 4 * K, 1 * K * K, "16k", "per-client receive ring (borrowed while bytes are in flight)", NULL, 0, false},
-    {"TX_BUFFER_SIZE", "tx-buffer-size", CFG_SIZE, O(tx_buffer_size), 4 * K, 16 * K * K, "64k", "per-client send ring (borrowed while bytes are queued)", NULL, 0, false},
-    {"MESSAGE_BUFFERS", "message-buffers", CFG_UINT, O(message_buffers), 1, 100000, "64", "shared buffers for fragmented/large messages; when all are busy close 1013", NULL, 0, false},
-    {"JSON_MAX_DEPTH", "json-max-depth", CFG_UINT, O(json_max_depth), 1, 64, "16", "JSON nesting depth accepted in messages", NULL, 0, false},
-    {"HANDSHAKE_TIMEOUT", "handshake-timeout", CFG_MS, O(handshake_timeout_ms), 100, 3600 * SEC, "10s", "time to send a complete request head", NULL, 0, false},
-    {"IDLE_TIMEOUT", "idle-timeout", CFG_MS, O(idle_timeout_ms), 0, 86400 * SEC, "300s", "close a WebSocket with no message for this long (0 = never)", NULL, 0, false},
-    {"PING_INTERVAL", "ping-interval", CFG_MS, O(ping_interval_ms), 100, 3600 * SEC, "30s", "server ping after this much silence from the client", NULL, 0, false},
-    {"PONG_TIMEOUT", "pong-timeout", CFG_MS, O(pong_timeout_ms), 100, 3600 * SEC, "20s", "close 1011 when a ping is unanswered this long", NULL, 0, false},
-    {"SEND_TIMEOUT", "send-timeout", CFG_MS, O(send_timeout_ms), 100, 3600 * SEC, "30s", "drop a client whose send ring makes no progress this long", NULL, 0, false},
-    {"CLOSE_TIMEOUT", "close-timeout", CFG_MS, O(close_timeout_ms), 100, 600 * SEC, "5s", "wait for the peer's close frame", NULL, 0, false},
-    {"SHUTDOWN_TIMEOUT", "shutdown-timeout", CFG_MS, O(shutdown_timeout_ms), 0, 600 * SEC, "10s", "drain time after SIGTERM/SIGINT", NULL, 0, false},
+    {"MAX_CONNECTIONS", "max-connections", CFG_UINT, O(server.max_connections), 1, 1000000, "10000", "open connections; beyond it HTTP 503", NULL, 0, false},
+    {"MAX_HEADER_SIZE", "max-header-size", CFG_SIZE, O(server.max_header_size), 1 * K, 64 * K, "8k", "request head bytes; beyond it 431", NULL, 0, false},
+    {"MAX_HEADERS", "max-headers", CFG_UINT, O(server.max_headers), 8, HTTPQ_MAX_HEADERS, "50", "request header lines; beyond it 431", NULL, 0, false},
+    {"MAX_MESSAGE_SIZE", "max-message-size", CFG_SIZE, O(server.max_message_size), 1 * K, 64 * K * K, "1m", "WebSocket message bytes; beyond it close 1009", NULL, 0, false},
+    {"RX_BUFFER_SIZE", "rx-buffer-size", CFG_SIZE, O(server.rx_buffer_size), 4 * K, 1 * K * K, "16k", "per-client receive ring (borrowed while bytes are in flight)", NULL, 0, false},
+    {"TX_BUFFER_SIZE", "tx-buffer-size", CFG_SIZE, O(server.tx_buffer_size), 4 * K, 16 * K * K, "64k", "per-client send ring (borrowed while bytes are queued)", NULL, 0, false},
+    {"MESSAGE_BUFFERS", "message-buffers", CFG_UINT, O(server.message_buffers), 1, 100000, "64", "shared buffers for fragmented/large messages; when all are busy close 1013", NULL, 0, false},
+    {"JSON_MAX_DEPTH", "json-max-depth", CFG_UINT, O(server.json_max_depth), 1, 64, "16", "JSON nesting depth accepted in messages", NULL, 0, false},
+    {"HANDSHAKE_TIMEOUT", "handshake-timeout", CFG_MS, O(server.handshake_timeout_ms), 100, 3600 * SEC, "10s", "time to send a complete request head", NULL, 0, false},
+    {"IDLE_TIMEOUT", "idle-timeout", CFG_MS, O(server.idle_timeout_ms), 0, 86400 * SEC, "300s", "close a WebSocket with no message for this long (0 = never)", NULL, 0, false},
+    {"PING_INTERVAL", "ping-interval", CFG_MS, O(server.ping_interval_ms), 100, 3600 * SEC, "30s", "server ping after this much silence from the client", NULL, 0, false},
+    {"PONG_TIMEOUT", "pong-timeout", CFG_MS, O(server.pong_timeout_ms), 100, 3600 * SEC, "20s", "close 1011 when a ping is unanswered this long", NULL, 0, false},
+    {"SEND_TIMEOUT", "send-timeout", CFG_MS, O(server.send_timeout_ms), 100, 3600 * SEC, "30s", "drop a client whose send ring makes no progress this long", NULL, 0, false},
+    {"CLOSE_TIMEOUT", "close-timeout", CFG_MS, O(server.close_timeout_ms), 100, 600 * SEC, "5s", "wait for the peer's close frame", NULL, 0, false},
+    {"SHUTDOWN_TIMEOUT", "shutdown-timeout", CFG_MS, O(server.shutdown_timeout_ms), 0, 600 * SEC, "10s", "drain time after SIGTERM/SIGINT", NULL, 0, false},
     {"OPENAI_STT_MODEL", "openai-stt-model", CFG_STR, O(stt_model), 0, 0, "whisper-1", "speech-to-text model", NULL, 0, false},
     {"OPENAI_STT_LANGUAGE", "openai-stt-language", CFG_STR, O(stt_language), 0, 0, "", "ISO-639-1 language hint for speech-to-text (empty = detect)", NULL, 0, false},
     {"OPENAI_STT_PROMPT", "openai-stt-prompt", CFG_STR, O(stt_prompt), 0, 0, "", "speech-to-text prompt (style/vocabulary hint)", NULL, 0, false},
@@ -97,17 +140,17 @@ static const struct cfg_opt cfg_opts[] = {
     {"UPSTREAM_IDLE_TIMEOUT", "upstream-idle-timeout", CFG_MS, O(upstream_idle_timeout_ms), 100, 600 * SEC, "15s", "silence between response bytes", NULL, 0, false},
     {"UPSTREAM_TOTAL_TIMEOUT", "upstream-total-timeout", CFG_MS, O(upstream_total_timeout_ms), 100, 3600 * SEC, "60s", "one API call including retries", NULL, 0, false},
     {"DNS_CACHE_TTL", "dns-cache-ttl", CFG_MS, O(dns_cache_ms), 0, 86400 * SEC, "60s", "how long a resolved API address is reused", NULL, 0, false},
-    {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000,http://localhost:3001,http://127.0.0.1:3001", "comma-separated origins that get CORS headers on /api/stream/* and /health, and may open WebSockets from another origin", NULL, 0, false},
-    {"INTERVIEW_AUTH_TOKEN", "auth-token", CFG_STR, O(auth_token), 0, 0, "", "bearer token required on WebSocket upgrades and /api/stream/* (16..255 of A-Z a-z 0-9 . _ ~ + -)", NULL, 0, true},
+    {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(server.allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000,http://localhost:3001,http://127.0.0.1:3001", "comma-separated origins that get CORS headers on /api/stream/* and /health, and may open WebSockets from another origin", NULL, 0, false},
+    {"INTERVIEW_AUTH_TOKEN", "auth-token", CFG_STR, O(server.auth_token), 0, 0, "", "bearer token required on WebSocket upgrades and /api/stream/* (16..255 of A-Z a-z 0-9 . _ ~ + -)", NULL, 0, true},
     {"INTERVIEW_AUTH_TOKEN_FILE", "auth-token-file", CFG_FILE, O(auth_token_file), 0, 0, "", "file holding INTERVIEW_AUTH_TOKEN (one trailing newline ignored)", NULL, 0, false},
     {"TRUSTED_PROXIES", "trusted-proxies", CFG_STR, O(trusted_proxies), 0, 0, "", "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", NULL, 0, false},
-    {"WS_MESSAGES_PER_SEC", "ws-messages-per-sec", CFG_UINT, O(ws_messages_per_sec), 0, 1000000, "50", "WebSocket data messages per second per connection (0 = no limit)", NULL, 0, false},
-    {"WS_MESSAGES_BURST", "ws-messages-burst", CFG_UINT, O(ws_messages_burst), 1, 1000000, "100", "messages a connection may send at once above the rate", NULL, 0, false},
-    {"WS_BYTES_PER_SEC", "ws-bytes-per-sec", CFG_SIZE, O(ws_bytes_per_sec), 0, 1 * K * K * K, "1m", "WebSocket message bytes per second per connection (0 = no limit)", NULL, 0, false},
-    {"WS_BYTES_BURST", "ws-bytes-burst", CFG_SIZE, O(ws_bytes_burst), 1 * K, 1 * K * K * K, "4m", "bytes a connection may send at once above the rate", NULL, 0, false},
-    {"AI_TURNS_PER_MINUTE", "ai-turns-per-minute", CFG_UINT, O(ai_turns_per_minute), 0, 100000, "30", "AI requests (turns, transcriptions) per connection per minute, also the burst (0 = no limit)", NULL, 0, false},
-    {"RATE_LIMIT_STRIKES", "rate-limit-strikes", CFG_UINT, O(rate_limit_strikes), 1, 100000, "10", "refused messages (faster than 1/s) before close 1008", NULL, 0, false},
-    {"MAX_WEBSOCKETS_PER_IP", "max-websockets-per-ip", CFG_UINT, O(max_websockets_per_ip), 1, 1000000, "256", "open WebSockets per client address; beyond it 429", NULL, 0, false},
+    {"WS_MESSAGES_PER_SEC", "ws-messages-per-sec", CFG_UINT, O(server.ws_messages_per_sec), 0, 1000000, "50", "WebSocket data messages per second per connection (0 = no limit)", NULL, 0, false},
+    {"WS_MESSAGES_BURST", "ws-messages-burst", CFG_UINT, O(server.ws_messages_burst), 1, 1000000, "100", "messages a connection may send at once above the rate", NULL, 0, false},
+    {"WS_BYTES_PER_SEC", "ws-bytes-per-sec", CFG_SIZE, O(server.ws_bytes_per_sec), 0, 1 * K * K * K, "1m", "WebSocket message bytes per second per connection (0 = no limit)", NULL, 0, false},
+    {"WS_BYTES_BURST", "ws-bytes-burst", CFG_SIZE, O(server.ws_bytes_burst), 1 * K, 1 * K * K * K, "4m", "bytes a connection may send at once above the rate", NULL, 0, false},
+    {"AI_TURNS_PER_MINUTE", "ai-turns-per-minute", CFG_UINT, O(server.ai_turns_per_minute), 0, 100000, "30", "AI requests (turns, transcriptions) per connection per minute, also the burst (0 = no limit)", NULL, 0, false},
+    {"RATE_LIMIT_STRIKES", "rate-limit-strikes", CFG_UINT, O(server.rate_limit_strikes), 1, 100000, "10", "refused messages (faster than 1/s) before close 1008", NULL, 0, false},
+    {"MAX_WEBSOCKETS_PER_IP", "max-websockets-per-ip", CFG_UINT, O(server.max_websockets_per_ip), 1, 1000000, "256", "open WebSockets per client address; beyond it 429", NULL, 0, false},
     /* job-posting fetch (seed 003 coach): see README "Job posting fetch" */
     {"JOB_URL_ALLOWED_HOSTS", "job-url-allowed-hosts", CFG_STR, O(job_url_allowed_hosts), 0, 0, "", "comma-separated job-board hosts postings may be fetched from (exact, case-insensitive; empty = fetching off)", NULL, 0, false},
     {"JOB_URL_MAX_BYTES", "job-url-max-bytes", CFG_SIZE, O(job_url_max_bytes), 1 * K, 16 * K * K, "512k", "job posting page bytes; beyond it JOB_URL_TOO_LARGE", NULL, 0, false},
@@ -324,15 +367,15 @@ static void cfg_check_access(struct config *cfg)
                         sizeof cfg->openai_api_key);
     if (!cfg_printable(cfg->openai_api_key)) /* it goes into a header line */
         cfg_fail("invalid OpenAI API key: must be printable ASCII without spaces");
-    if (cfg->auth_token[0] && cfg->auth_token_file[0])
+    char *token = cfg->server.auth_token;
+    if (token[0] && cfg->auth_token_file[0])
         cfg_fail("set INTERVIEW_AUTH_TOKEN or INTERVIEW_AUTH_TOKEN_FILE, not both");
     if (cfg->auth_token_file[0])
-        cfg_read_secret("INTERVIEW_AUTH_TOKEN_FILE", cfg->auth_token_file, cfg->auth_token,
-                        sizeof cfg->auth_token);
-    if (cfg->auth_token[0] && !access_token_valid(cfg->auth_token, strlen(cfg->auth_token)))
+        cfg_read_secret("INTERVIEW_AUTH_TOKEN_FILE", cfg->auth_token_file, token, sizeof cfg->server.auth_token);
+    if (token[0] && !access_token_valid(token, strlen(token)))
         cfg_fail("invalid INTERVIEW_AUTH_TOKEN: expected 16..255 characters of A-Z a-z 0-9 . _ ~ + -");
-    if (access_cidr_parse(cfg->trusted_proxies, strlen(cfg->trusted_proxies), cfg->trusted, ACCESS_CIDR_MAX,
-                          &cfg->ntrusted) != ACCESS_OK) {
+    if (access_cidr_parse(cfg->trusted_proxies, strlen(cfg->trusted_proxies), cfg->server.trusted,
+                          ACCESS_CIDR_MAX, &cfg->server.ntrusted) != ACCESS_OK) {
         fprintf(stderr, "interview: invalid TRUSTED_PROXIES=\"%s\": expected comma-separated IPv4/IPv6 "
                         "addresses or CIDRs (at most %d)\n", cfg->trusted_proxies, ACCESS_CIDR_MAX);
         exit(EXIT_CONFIG);
@@ -342,9 +385,9 @@ static void cfg_check_access(struct config *cfg)
 static void cfg_check(struct config *cfg)
 {
     cfg_check_access(cfg);
-    if (cfg->rx_buffer_size <= cfg->max_header_size) {
+    if (cfg->server.rx_buffer_size <= cfg->server.max_header_size) {
         fprintf(stderr, "interview: invalid RX_BUFFER_SIZE: must exceed MAX_HEADER_SIZE (%llu)\n",
-                (unsigned long long)cfg->max_header_size);
+                (unsigned long long)cfg->server.max_header_size);
         exit(EXIT_CONFIG);
     }
     if (cfg->system_prompt_file[0]) {
@@ -397,7 +440,7 @@ static void print_version(void)
 /* GET /health on our own port; exit status for a container HEALTHCHECK. */
 static int healthcheck(const struct config *cfg)
 {
-    const char *host = cfg->host;
+    const char *host = cfg->server.host;
     if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "localhost") == 0)
         host = "127.0.0.1";
     else if (strcmp(host, "::") == 0)
@@ -405,7 +448,7 @@ static int healthcheck(const struct config *cfg)
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
     struct addrinfo *res;
     char port[8];
-    snprintf(port, sizeof port, "%u", cfg->port);
+    snprintf(port, sizeof port, "%u", cfg->server.port);
     if (getaddrinfo(host, port, &hints, &res) != 0)
         return 1;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -425,13 +468,45 @@ static int healthcheck(const struct config *cfg)
     return ok ? 0 : 1;
 }
 
+/* ---- wiring ----------------------------------------------------------- */
+
+extern const unsigned char page_interview_html[], page_stream_test_html[];
+extern const size_t page_interview_html_len, page_stream_test_html_len;
+
+/* What each path is: route_match() names it, this table says who serves it. */
+static const struct conn_route program_routes[] = {
+    {.route = ROUTE_INDEX, .name = "interview page", .page = page_interview_html,
+     .page_len = &page_interview_html_len},
+    {.route = ROUTE_STREAM_TEST_PAGE, .name = "stream test page", .page = page_stream_test_html,
+     .page_len = &page_stream_test_html_len},
+    {.route = ROUTE_STREAM_STATUS, .name = "stream status", .api_method = "GET", .api = stream_status},
+    {.route = ROUTE_STREAM_DISCONNECT, .name = "stream disconnect", .api_method = "DELETE",
+     .api = stream_disconnect},
+    {.route = ROUTE_WS_CLIENT, .name = "client", .ws = &dialect_handlers},
+    {.route = ROUTE_WS_STREAM, .name = "stream", .ws = &stream_handlers},
+    {.route = ROUTE_SIO, .name = "socket.io", .ws = &sio_handlers, .pre_upgrade = sio_handshake_error},
+};
+
+/* The running program: the server and the clients and settings of the
+ * layers above it. */
+struct program {
+    struct config cfg;
+    struct server srv;
+    struct turn_config turn;
+    struct up_client *up;         /* the OpenAI client */
+    struct jobfetch_client *jobs; /* job posting fetch (never NULL once wired; may be disabled) */
+};
+
+static void program_tick_up(void *ctx) { up_tick(ctx); }
+static void program_tick_jobs(void *ctx) { jobfetch_tick(ctx); }
+
 /* The pipeline's settings and the OpenAI client, from the configuration. */
-static int wire_openai(struct server *s)
+static int wire_openai(struct program *p)
 {
-    const struct config *cfg = &s->cfg;
+    const struct config *cfg = &p->cfg;
     struct cfgval_url url;
     cfgval_url(cfg->openai_base_url, &url); /* validated at load */
-    s->turn = (struct turn_config){
+    p->turn = (struct turn_config){
         .stt_model = cfg->stt_model, .stt_language = cfg->stt_language, .stt_prompt = cfg->stt_prompt,
         .chat_model = cfg->chat_model, .system_prompt = cfg_system_prompt,
         .opening_instruction = "Begin the interview now: greet the candidate in one short sentence "
@@ -442,7 +517,7 @@ static int wire_openai(struct server *s)
         .max_answer_samples = (uint32_t)cfg->max_answer_seconds * 16000u,
         .history_messages = (uint32_t)cfg->history_messages,
         .audio_chunk_bytes = (uint32_t)cfg->audio_chunk_bytes,
-        .max_piece_bytes = (uint32_t)(cfg->tx_buffer_size / 2 - 512),
+        .max_piece_bytes = (uint32_t)CONN_PIECE_MAX(cfg->server.tx_buffer_size),
         .have_key = cfg->openai_api_key[0] != '\0',
     };
     struct up_config uc = {
@@ -458,19 +533,19 @@ static int wire_openai(struct server *s)
     memcpy(uc.host, url.host, sizeof uc.host);
     memcpy(uc.prefix, url.prefix, sizeof uc.prefix);
     char err[256];
-    s->up = up_create(&s->loop, &uc, err, sizeof err);
-    if (!s->up) {
+    p->up = up_create(&p->srv.loop, &uc, err, sizeof err);
+    if (!p->up) {
         fprintf(stderr, "interview: cannot set up the OpenAI client: %s\n", err);
         return -1;
     }
-    return 0;
+    return server_add_tick(&p->srv, program_tick_up, p->up);
 }
 
 /* The job-posting fetch for the coach; disabled (no thread, no TLS) when
- * JOB_URL_ALLOWED_HOSTS is empty. */
-static int wire_jobs(struct server *s)
+ * JOB_URL_ALLOWED_HOSTS is empty. -1 for a bad JOB_URL_* setting or CA file. */
+static int wire_jobs(struct program *p)
 {
-    const struct config *cfg = &s->cfg;
+    const struct config *cfg = &p->cfg;
     struct jobfetch_config jc = {
         .allowed_hosts = cfg->job_url_allowed_hosts, .max_bytes = cfg->job_url_max_bytes,
         .timeout_ms = cfg->job_url_timeout_ms, .ca_file = cfg->ssl_cert_file,
@@ -478,44 +553,77 @@ static int wire_jobs(struct server *s)
         .test_allow_addresses = cfg->job_url_test_allow_addresses,
     };
     char err[256];
-    s->jobs = jobfetch_create(&s->loop, &jc, err, sizeof err);
-    if (!s->jobs) {
+    p->jobs = jobfetch_create(&p->srv.loop, &jc, err, sizeof err);
+    if (!p->jobs) {
         fprintf(stderr, "interview: cannot set up the job posting fetch: %s\n", err);
-        exit(EXIT_CONFIG); /* a bad JOB_URL_* setting or CA file */
+        return -1;
     }
-    return 0;
+    return server_add_tick(&p->srv, program_tick_jobs, p->jobs);
+}
+
+/* The dialects' settings, the route table and their tick. */
+static int wire_dialects(struct program *p)
+{
+    const struct config *cfg = &p->cfg;
+    dialect_setup(&p->turn, p->up);
+    stream_setup(&p->turn, p->up);
+    sio_setup(&(struct sio_config){
+        .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
+        .connect_timeout_ms = cfg->sio_connect_timeout_ms, .recovery_window_ms = cfg->sio_recovery_window_ms,
+        .replay_events = cfg->sio_replay_events, .replay_bytes = cfg->sio_replay_bytes,
+        .max_sessions = cfg->coach_max_sessions, .max_attachment_bytes = cfg->coach_max_audio_bytes,
+    });
+    coach_setup(&(struct coach_config){
+        .up = p->up, .jobs = p->jobs, .turn = &p->turn,
+        .max_posting = cfg->coach_max_posting, .max_resume = cfg->coach_max_resume,
+        .max_audio_bytes = cfg->coach_max_audio_bytes, .max_answer_seconds = cfg->coach_max_answer_seconds,
+    });
+    p->srv.routes = program_routes;
+    p->srv.nroutes = ARRAY_LEN(program_routes);
+    return server_add_tick(&p->srv, sio_tick, &p->srv);
+}
+
+/* Everything from a checked configuration to a listening server. */
+static int program_start(struct program *p)
+{
+    const struct config *cfg = &p->cfg;
+    p->srv.cfg = cfg->server;
+    /* upstream connections (in flight + pooled), job fetches, the resolver pipes */
+    p->srv.cfg.extra_slots = (uint32_t)(cfg->upstream_max_inflight + cfg->upstream_pool_size) +
+                             JOBFETCH_MAX_INFLIGHT + 1;
+    if (server_init(&p->srv) != 0) {
+        log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
+        return -1;
+    }
+    return wire_openai(p) == 0 && wire_jobs(p) == 0 && wire_dialects(p) == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
-    static struct server srv;
+    static struct program prog;
     bool version = false;
     /* The API key lives in this process: keep it out of core dumps and ptrace. */
     prctl(PR_SET_DUMPABLE, 0);
-    enum cfg_action act = cfg_load(&srv.cfg, argc, argv, &version);
+    enum cfg_action act = cfg_load(&prog.cfg, argc, argv, &version);
     if (version) {
         print_version();
         return 0;
     }
     if (act == CFG_HEALTHCHECK)
-        return healthcheck(&srv.cfg);
-    cfg_check(&srv.cfg);
-    log_setup((enum log_format)srv.cfg.log_format, (enum log_level)srv.cfg.log_level);
+        return healthcheck(&prog.cfg);
+    cfg_check(&prog.cfg);
+    log_setup((enum log_format)prog.cfg.log_format, (enum log_level)prog.cfg.log_level);
     log_event(LOG_INFO, 0, "start", "interview %s mbedTLS %s cJSON %s openai_key=%s",
               INTERVIEW_VERSION, MBEDTLS_VERSION_STRING, cJSON_Version(),
-              srv.cfg.openai_api_key[0] ? "set" : "missing");
-    if (server_init(&srv) != 0) {
-        log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
-        return 1;
-    }
-    if (wire_openai(&srv) != 0 || wire_jobs(&srv) != 0)
-        return 1;
-    int rc = server_run(&srv) == 0 ? 0 : 1;
+              prog.cfg.openai_api_key[0] ? "set" : "missing");
+    if (program_start(&prog) != 0)
+        return prog.jobs || !prog.up ? 1 : EXIT_CONFIG; /* a bad JOB_URL_* setting is a configuration error */
+    int rc = server_run(&prog.srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
-    up_destroy(srv.up);
-    jobfetch_destroy(srv.jobs);
-    srv.jobs = NULL;
+    up_destroy(prog.up);
+    jobfetch_destroy(prog.jobs);
+    prog.jobs = NULL;
     return rc;
 }
 
@@ -552,7 +660,7 @@ int main(int argc, char **argv)
 #include "src/upstream/upstream.c"
 #include "src/pipeline/oai.c"
 #include "src/pipeline/turn.c"
-#include "src/dialect/app.c"
+#include "src/dialect/message.c"
 #include "src/dialect/coach.c"
 #include "src/dialect/dialect.c"
 #include "src/dialect/sio.c"

@@ -36,7 +36,8 @@ const size_t page_interview_html_len = sizeof page_interview_html - 1;
 const unsigned char page_stream_test_html[] = "<!doctype html><title>s</title>";
 const size_t page_stream_test_html_len = sizeof page_stream_test_html - 1;
 
-static struct server fz_srv;
+static struct program fz_prog;
+#define fz_srv fz_prog.srv
 
 static void fz_init(void)
 {
@@ -66,10 +67,10 @@ static void fz_init(void)
     char arg0[] = "fuzz_conn";
     char *argv[] = {arg0, NULL};
     bool version = false;
-    cfg_load(&fz_srv.cfg, 1, argv, &version);
-    cfg_check(&fz_srv.cfg);
-    log_setup((enum log_format)fz_srv.cfg.log_format, (enum log_level)fz_srv.cfg.log_level);
-    if (server_init(&fz_srv) != 0 || wire_openai(&fz_srv) != 0)
+    cfg_load(&fz_prog.cfg, 1, argv, &version);
+    cfg_check(&fz_prog.cfg);
+    log_setup((enum log_format)fz_prog.cfg.log_format, (enum log_level)fz_prog.cfg.log_level);
+    if (program_start(&fz_prog) != 0) /* the routes and dialects as in production */
         abort();
 }
 

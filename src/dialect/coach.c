@@ -19,6 +19,9 @@
 #include "dialect/sio.h"
 #include "upstream/upstream.h"
 #include "parse/utf8.h"
+#include "pipeline/turn.h"
+
+static struct coach_config coach_cfg; /* coach_setup */
 
 #define COACH_CHAT_RESP_MAX (64 * 1024)   /* one JSON-mode chat completion */
 #define COACH_STT_RESP_MAX (256 * 1024)   /* verbose_json with word timestamps */
@@ -175,7 +178,7 @@ static bool coach_call_start(struct coach *co, struct coach_call *cl, enum coach
     cl->resp = malloc(resp_cap + 1);
     struct up_request_spec spec = {.method = "POST", .path = path, .content_type = ctype, .accept = accept,
                                    .body = cl->iov, .body_parts = parts, .log_conn = coach_log(co)};
-    cl->req = cl->resp ? up_start(co->srv->up, &spec, &cb, cl) : NULL;
+    cl->req = cl->resp ? up_start(coach_cfg.up, &spec, &cb, cl) : NULL;
     if (!cl->req) {
         coach_call_reset(cl);
         return false;
@@ -188,7 +191,7 @@ static bool coach_chat(struct coach *co, enum coach_job job, const char *system,
                        unsigned max_tokens)
 {
     struct coach_call *cl = &co->work;
-    const struct turn_config *tc = &co->srv->turn;
+    const struct turn_config *tc = coach_cfg.turn;
     cJSON *b = cJSON_CreateObject(), *msgs = cJSON_CreateArray(), *m1 = cJSON_CreateObject(),
           *m2 = cJSON_CreateObject(), *rf = cJSON_CreateObject();
     if (b && msgs && m1 && m2 && rf) {
@@ -392,7 +395,7 @@ static void coach_questions_done(struct coach *co, int err, const char *message)
 static void coach_tts_start(struct coach *co, int qi)
 {
     struct coach_call *cl = &co->tts;
-    const struct turn_config *tc = &co->srv->turn;
+    const struct turn_config *tc = coach_cfg.turn;
     size_t cap = strlen(co->q[qi].text) * 6 + 512;
     cl->reqbody = malloc(cap);
     int n = cl->reqbody ? oai_speech_body(cl->reqbody, cap, tc->tts_model, tc->tts_voice, "mp3", co->q[qi].text) : -1;
@@ -485,7 +488,7 @@ static bool coach_stt_start(struct coach *co, uint8_t *file, size_t len, const s
 {
     static uint32_t seq;
     struct coach_call *cl = &co->work;
-    const struct turn_config *tc = &co->srv->turn;
+    const struct turn_config *tc = coach_cfg.turn;
     char boundary[48], ctype[96];
     snprintf(boundary, sizeof boundary, "interview-coach-%08x%08x", ++seq, (unsigned)(clock_mono_ms() & 0xffffffffu));
     snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
@@ -717,9 +720,9 @@ static void coach_stt_done(struct coach *co, int err, const char *message)
         coach_answer_failed(co, "TRANSCRIPTION_ERROR", why);
     } else if (co->st.words == 0) {
         coach_answer_failed(co, "EMPTY_TRANSCRIPT", "no speech was heard in the answer: record it again");
-    } else if (co->duration > (double)co->srv->cfg.coach_max_answer_seconds) {
+    } else if (co->duration > (double)coach_cfg.max_answer_seconds) {
         snprintf(why, sizeof why, "the answer lasts %.0f s, over the %llu s limit", co->duration,
-                 (unsigned long long)co->srv->cfg.coach_max_answer_seconds);
+                 (unsigned long long)coach_cfg.max_answer_seconds);
         coach_answer_failed(co, "ANSWER_TOO_LONG", why);
     } else if (!coach_analysis_start(co)) {
         coach_answer_failed(co, "ANALYSIS_ERROR", "too many upstream requests in flight");
@@ -884,7 +887,7 @@ static void coach_fetched(void *ctx, const char *code, const char *message, cons
         coach_error(co, code, message);
         return;
     }
-    size_t cap = co->srv->cfg.coach_max_posting;
+    size_t cap = coach_cfg.max_posting;
     if (len > cap) {
         len = cap;
         while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
@@ -912,7 +915,7 @@ static void coach_fetch(struct coach *co, const char *url)
     const char *code = "JOB_URL_DISABLED",
                *message = "Fetching job postings by URL is turned off on this server; paste the job description "
                           "as text instead.";
-    co->fetch = co->srv->jobs ? jobfetch_start(co->srv->jobs, url, coach_fetched, co, &code, &message) : NULL;
+    co->fetch = coach_cfg.jobs ? jobfetch_start(coach_cfg.jobs, url, coach_fetched, co, &code, &message) : NULL;
     if (!co->fetch) {
         coach_error(co, code, message);
         return;
@@ -925,7 +928,7 @@ static void coach_on_start(struct coach *co, const cJSON *d)
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(d, "jobDescriptionUrl");
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(d, "jobDescription");
     const cJSON *resume = cJSON_GetObjectItemCaseSensitive(d, "resume");
-    const struct config *cfg = &co->srv->cfg;
+    const struct coach_config *cfg = &coach_cfg;
     bool too_long = false;
     if (co->stage != COACH_IDLE) {
         coach_error(co, "ALREADY_STARTED", "an interview is already running on this session");
@@ -937,19 +940,19 @@ static void coach_on_start(struct coach *co, const cJSON *d)
                     "start_interview needs {jobDescriptionUrl or jobDescription: string, resume: string}");
         return;
     }
-    if (!co->srv->turn.have_key) {
+    if (!coach_cfg.turn->have_key) {
         coach_error(co, "CONFIG_ERROR", "OPENAI_API_KEY is not set on the server");
         return;
     }
     free(co->resume);
-    co->resume = resume ? coach_copy_text(resume, cfg->coach_max_resume, &too_long) : strdup("");
+    co->resume = resume ? coach_copy_text(resume, cfg->max_resume, &too_long) : strdup("");
     if (too_long) {
         coach_error(co, "RESUME_TOO_LARGE", "the resume is longer than COACH_MAX_RESUME");
         return;
     }
     if (text && text->valuestring[0]) {
         free(co->posting);
-        co->posting = coach_copy_text(text, cfg->coach_max_posting, &too_long);
+        co->posting = coach_copy_text(text, cfg->max_posting, &too_long);
         if (too_long) {
             coach_error(co, "POSTING_TOO_LARGE", "the job posting is longer than COACH_MAX_POSTING");
             return;
@@ -1002,7 +1005,7 @@ static void coach_on_answer(struct coach *co, const cJSON *d, uint8_t **att, con
     } else if (qi != co->next) {
         snprintf(why, sizeof why, "answers go in order: the next question is %s", co->q[co->next].id);
         coach_error_q(co, "OUT_OF_ORDER", why, qs);
-    } else if (att_len[ai] > co->srv->cfg.coach_max_audio_bytes) {
+    } else if (att_len[ai] > coach_cfg.max_audio_bytes) {
         coach_error_q(co, "ANSWER_TOO_LARGE", "the recording is larger than COACH_MAX_AUDIO_BYTES", qs);
     } else if (!coach_detect(att[ai], att_len[ai], &f)) {
         coach_error_q(co, "INVALID_AUDIO", "unrecognised audio: send WebM/Opus, Ogg, WAV or MP3", qs);
@@ -1086,6 +1089,8 @@ void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8
     else if (strcmp(name, "resume_interview") == 0)
         coach_on_resume(co, d);
 }
+
+void coach_setup(const struct coach_config *cfg) { coach_cfg = *cfg; }
 
 struct coach *coach_new(struct server *s, struct sio_sock *k)
 {

@@ -15,6 +15,20 @@
 struct server;
 struct sio_sock;
 struct coach;
+struct turn_config;
+struct up_client;
+struct jobfetch_client;
+
+struct coach_config {
+    struct up_client *up;          /* the OpenAI client */
+    struct jobfetch_client *jobs;  /* job posting fetch; NULL = off */
+    const struct turn_config *turn; /* models, voice, have_key */
+    uint64_t max_posting, max_resume;        /* COACH_MAX_POSTING, COACH_MAX_RESUME */
+    uint64_t max_audio_bytes;                /* COACH_MAX_AUDIO_BYTES */
+    uint64_t max_answer_seconds;             /* COACH_MAX_ANSWER_SECONDS */
+};
+
+void coach_setup(const struct coach_config *cfg);
 
 #define COACH_QUESTIONS 8
 
@@ -28,5 +42,4 @@ bool coach_event_starts_ai(const char *name);
  * coach may take attachments (att[i] set to NULL); sio frees the rest. */
 void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8_t **att,
                     const size_t *att_len, uint32_t natt);
-/* Sessions of the coach that exist (for /health-like counters and tests). */
 #endif

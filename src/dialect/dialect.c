@@ -6,7 +6,6 @@
  * seed 001 promises and at most a few extra message types it may ignore.
  * deps: turn.c b64.c, cJSON, mbedTLS base64 */
 #include "dialect/dialect.h"
-#include "io/guard.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -18,13 +17,22 @@
 
 #include "parse/audio.h"
 #include "parse/b64.h"
+#include "parse/fastmsg.h"
 #include "io/clock.h"
 #include "io/log.h"
 #include "io/server.h"
 #include "pipeline/turn.h"
+#include "dialect/message.h"
 
 #define DLG_MAX_CHUNK_SAMPLES DIALECT_MAX_CHUNK_SAMPLES
 #define DLG_V000_AUDIO_MAX (2u << 20) /* seed 000: reply audio held for one base64 message */
+#define DLG_OUT_MAX 768 /* one validation error or pong, well under CONN_REPLY_RESERVE */
+
+/* What every /ws/ connection shares (dialect_setup). */
+static struct {
+    const struct turn_config *turn;
+    struct up_client *up;
+} dlg_g;
 
 static const struct turn_sink dlg_sink_ref;
 
@@ -47,7 +55,7 @@ static int16_t dlg_samples[DLG_MAX_CHUNK_SAMPLES];
 static struct session *dlg_sess(struct dlg *d)
 {
     if (!d->sess)
-        d->sess = session_new(&d->srv->turn, d->srv->up, &dlg_sink_ref, d);
+        d->sess = session_new(dlg_g.turn, dlg_g.up, &dlg_sink_ref, d);
     if (!d->sess)
         log_event(LOG_ERROR, d->conn->id, "out_of_memory", "session");
     else
@@ -334,16 +342,16 @@ static void dlg_audio_chunk(struct dlg *d, const cJSON *msg)
     bool now = cJSON_IsTrue(speaking);
     /* seed 000: speech ended. Under the AI-turn limit the audio stays and
      * goes with the next answer. */
-    if (d->speaking && !now && guard_ai_turn(d->srv, d->conn) && dlg_sess(d))
+    if (d->speaking && !now && conn_take_ai_turn(d->srv, d->conn) && dlg_sess(d))
         session_answer(d->sess);
     d->speaking = now;
 }
 
-void dialect_on_open(struct server *s, struct conn *c)
+static void dlg_on_open(struct server *s, struct conn *c)
 {
     struct dlg *d = calloc(1, sizeof *d);
     if (!d) {
-        conn_close_ws(s, c, 1011, "out of memory");
+        conn_close_ws(s, c, WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
     d->srv = s;
@@ -358,12 +366,8 @@ void dialect_on_open(struct server *s, struct conn *c)
 }
 
 /* Returns false if the type is not one of ours. */
-bool dialect_on_message(struct server *s, struct conn *c, const char *type, const cJSON *msg)
+static bool dlg_on_message(struct server *s, struct conn *c, struct dlg *d, const char *type, const cJSON *msg)
 {
-    struct dlg *d = c->app;
-    (void)s;
-    if (!d)
-        return false;
     if (strcmp(type, "audio_chunk") == 0)
         dlg_audio_chunk(d, msg);
     else if (strcmp(type, "send_for_AI_processing") == 0) {
@@ -376,17 +380,18 @@ bool dialect_on_message(struct server *s, struct conn *c, const char *type, cons
         session_free(d->sess); /* cancels anything in flight */
         d->sess = NULL;
         dlg_send(d, dlg_event("interview_ended"));
-        conn_close_ws(s, c, 1000, "interview ended");
+        conn_close_ws(s, c, WS_CLOSE_NORMAL, "interview ended");
     } else
         return false;
     return true;
 }
 
-bool dialect_on_samples(struct server *s, struct conn *c, const int16_t *pcm, size_t n, uint64_t sumsq)
+/* The fast path for a seed 001 audio_chunk already decoded (fastmsg.c):
+ * pcm[0..n) with the exact sum of squares; same effects as the general path.
+ * false: declined (a seed 000 client), the caller uses the general path. */
+static bool dlg_on_samples(struct dlg *d, const int16_t *pcm, size_t n, uint64_t sumsq)
 {
-    struct dlg *d = c->app;
-    (void)s;
-    if (!d || d->v000)
+    if (d->v000)
         return false;
     if (n)
         dlg_append_pcm(d, pcm, n);
@@ -394,7 +399,7 @@ bool dialect_on_samples(struct server *s, struct conn *c, const int16_t *pcm, si
     return true;
 }
 
-void dialect_on_drain(struct server *s, struct conn *c)
+static void dlg_on_drain(struct server *s, struct conn *c)
 {
     struct dlg *d = c->app;
     (void)s;
@@ -402,7 +407,7 @@ void dialect_on_drain(struct server *s, struct conn *c)
         session_drain(d->sess);
 }
 
-void dialect_on_close(struct server *s, struct conn *c)
+static void dlg_on_close(struct server *s, struct conn *c)
 {
     struct dlg *d = c->app;
     (void)s;
@@ -414,5 +419,130 @@ void dialect_on_close(struct server *s, struct conn *c)
     c->app = NULL;
 }
 
+
+/* ---- the connection's handlers ------------------------------------------ */
+
+/* Serialise and send a small event without heap for the text. */
+static void dlg_send_small(struct server *s, struct conn *c, cJSON *obj)
+{
+    char out[DLG_OUT_MAX];
+    if (!obj)
+        return;
+    cJSON_AddStringToObject(obj, "timestamp", clock_iso8601((char[CLOCK_ISO_LEN]){0}));
+    if (cJSON_PrintPreallocated(obj, out, (int)sizeof out, false) && !conn_send_text(s, c, out, strlen(out)))
+        log_event(LOG_WARN, c->id, "reply_dropped", "send ring full");
+    cJSON_Delete(obj);
+}
+
+/* A message we could not take: {"type":"error","message","code","timestamp"};
+ * the connection stays open. */
+static void dlg_reject(struct server *s, struct conn *c, const char *code, const char *message)
+{
+    log_event(LOG_INFO, c->id, "message_rejected", "code=%s %s", code, message);
+    cJSON *o = dlg_event("error");
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddStringToObject(o, "code", code);
+    dlg_send_small(s, c, o);
+}
+
+static void dlg_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
+                           const char *message)
+{
+    cJSON *o = dlg_event("error");
+    char out[512];
+    (void)binary, (void)p, (void)n;
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "message", message); /* seed 001 reads message, seed 000 error */
+    cJSON_AddStringToObject(o, "error", message);
+    cJSON_AddStringToObject(o, "code", "RATE_LIMITED");
+    cJSON_AddStringToObject(o, "timestamp", clock_iso8601((char[CLOCK_ISO_LEN]){0}));
+    if (cJSON_PrintPreallocated(o, out, (int)sizeof out, false)) /* queued: never dropped */
+        conn_send_text_queued(s, c, out, strlen(out));
+    cJSON_Delete(o);
+}
+
+/* {"type":"pong","timestamp":T}: a fixed template, as cJSON printed it. */
+static void dlg_pong_fast(struct server *s, struct conn *c)
+{
+    static const char head[] = "{\"type\":\"pong\",\"timestamp\":\"", tail[] = "\"}";
+    char out[sizeof head + CLOCK_ISO_LEN + sizeof tail], ts[CLOCK_ISO_LEN];
+    size_t tl = strlen(clock_iso8601(ts)), n = 0; /* memcpy: snprintf showed in the profile */
+    memcpy(out, head, sizeof head - 1);
+    n += sizeof head - 1;
+    memcpy(out + n, ts, tl);
+    n += tl;
+    memcpy(out + n, tail, sizeof tail - 1);
+    n += sizeof tail - 1;
+    if (!conn_send_text(s, c, out, n))
+        log_event(LOG_WARN, c->id, "reply_dropped", "send ring full");
+}
+
+/* The hot messages (ping, seed 001 audio_chunk) in one pass without cJSON;
+ * false hands the message to the general path, which judges everything else
+ * (fastmsg.h says why the answers are the same). */
+static bool dlg_fast(struct server *s, struct conn *c, struct dlg *d, const uint8_t *p, size_t n)
+{
+    static int16_t samples[DIALECT_MAX_CHUNK_SAMPLES]; /* one loop thread */
+    struct fastmsg m;
+    if (s->cfg.json_max_depth < 2)
+        return false;
+    switch (fastmsg_parse(p, n, samples, DIALECT_MAX_CHUNK_SAMPLES, &m)) {
+    case FASTMSG_PING:
+        dlg_pong_fast(s, c);
+        return true;
+    case FASTMSG_AUDIO:
+        return dlg_on_samples(d, samples, m.nsamples, m.sumsq);
+    default:
+        return false;
+    }
+}
+
+static void dlg_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+{
+    struct dlg *d = c->app;
+    if (!d || dlg_fast(s, c, d, p, n))
+        return;
+    const char *type;
+    struct message_error err;
+    cJSON *root = message_parse(p, n, (unsigned)s->cfg.json_max_depth, &type, &err);
+    if (!root) {
+        dlg_reject(s, c, err.code, err.text);
+        return;
+    }
+    bool starts_ai = strcmp(type, "send_for_AI_processing") == 0 || strcmp(type, "start_interview") == 0;
+    if (starts_ai && !conn_take_ai_turn(s, c))
+        ; /* answered with RATE_LIMITED */
+    else if (strcmp(type, "ping") == 0) {
+        cJSON *o = dlg_event("pong");
+        dlg_send_small(s, c, o);
+    } else if (!dlg_on_message(s, c, d, type, root)) {
+        char msg[MESSAGE_TYPE_ECHO_MAX + 32];
+        message_unknown_type(type, msg, sizeof msg);
+        dlg_reject(s, c, "UNKNOWN_TYPE", msg);
+    }
+    cJSON_Delete(root);
+}
+
+static void dlg_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+{
+    (void)p, (void)n;
+    dlg_reject(s, c, "UNSUPPORTED_BINARY", "binary messages are not accepted on this path");
+}
+
+const struct conn_handlers dialect_handlers = {
+    .open = dlg_on_open, .text = dlg_on_text, .binary = dlg_on_binary,
+    .drain = dlg_on_drain, .close = dlg_on_close, .refused = dlg_on_refused,
+};
+
+void dialect_setup(const struct turn_config *turn, struct up_client *up)
+{
+    dlg_g.turn = turn;
+    dlg_g.up = up;
+}
+
 #undef DLG_MAX_CHUNK_SAMPLES
 #undef DLG_V000_AUDIO_MAX
+#undef DLG_OUT_MAX

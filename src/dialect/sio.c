@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "dialect/coach.h"
-#include "io/guard.h"
 #include "parse/jsonv.h"
 #include "io/log.h"
 #include "parse/route.h"
@@ -46,6 +45,7 @@ struct sio_sock {
 
 /* One Engine.IO connection (conn->app). */
 struct sio_conn {
+    struct sio_conn *prev, *next; /* sio_g.conns: ours to tick */
     struct server *srv;
     struct conn *conn;
     char sid[SIO_ID_LEN + 1];
@@ -59,7 +59,10 @@ struct sio_conn {
     char refused[200]; /* a rate-limited packet whose attachments are being dropped */
 };
 
+static struct sio_config sio_cfg; /* sio_setup */
+
 static struct {
+    struct sio_conn *conns; /* open Engine.IO connections */
     struct sio_sock *socks;
     uint32_t nsocks;
     bool rng_ready;
@@ -146,14 +149,14 @@ static void sio_out_free(struct sio_out *o)
  * connection that let that happen is closed (it is not reading). */
 static void sio_trim(struct sio_sock *k)
 {
-    const struct config *cfg = &k->srv->cfg;
-    while (k->head && k->head != k->tail && (k->count > cfg->sio_replay_events || k->bytes > cfg->sio_replay_bytes)) {
+    const struct sio_config *cfg = &sio_cfg;
+    while (k->head && k->head != k->tail && (k->count > cfg->replay_events || k->bytes > cfg->replay_bytes)) {
         struct sio_out *o = k->head;
         if (o == k->cursor) {
             k->cursor = o->next;
             if (k->sc) {
                 log_event(LOG_WARN, k->sc->conn->id, "sio_replay_overflow", "closing with 1013");
-                conn_close_ws(k->srv, k->sc->conn, 1013, "client not reading");
+                conn_close_ws(k->srv, k->sc->conn, WS_CLOSE_TRY_AGAIN, "client not reading");
             }
         }
         k->head = o->next;
@@ -293,7 +296,7 @@ static void sio_detach(struct sio_conn *sc, bool keep)
     k->sc = NULL;
     k->cursor = NULL; /* what was sent is unknown now: the client's offset tells */
     k->detached_ms = sc->srv->loop.now_ms;
-    if (!keep || sc->srv->cfg.sio_recovery_window_ms == 0)
+    if (!keep || sio_cfg.recovery_window_ms == 0)
         sio_sock_free(k);
 }
 
@@ -336,7 +339,7 @@ static struct sio_sock *sio_recover(const cJSON *auth)
 static void sio_protocol_error(struct sio_conn *sc, const char *why)
 {
     log_event(LOG_INFO, sc->conn->id, "sio_protocol_error", "%s", why);
-    conn_close_ws(sc->srv, sc->conn, 1008, why);
+    conn_close_ws(sc->srv, sc->conn, WS_CLOSE_POLICY, why);
 }
 
 static void sio_connect_answer(struct sio_conn *sc, struct sio_sock *k)
@@ -365,9 +368,9 @@ static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, co
         struct sio_conn *old = k->sc;
         old->sock = NULL;
         k->sc = NULL;
-        conn_close_ws(s, old->conn, 4000, "session recovered on another connection");
+        conn_close_ws(s, old->conn, WS_CLOSE_REPLACED, "session recovered on another connection");
     }
-    if (!k && sio_g.nsocks >= s->cfg.coach_max_sessions) {
+    if (!k && sio_g.nsocks >= sio_cfg.max_sessions) {
         /* a live client outranks a session that may never come back */
         struct sio_sock *old = NULL;
         for (struct sio_sock *o = sio_g.socks; o; o = o->next)
@@ -379,9 +382,9 @@ static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, co
         }
     }
     if (!k) {
-        if (sio_g.nsocks >= s->cfg.coach_max_sessions) {
+        if (sio_g.nsocks >= sio_cfg.max_sessions) {
             log_event(LOG_WARN, sc->conn->id, "sio_sessions_full", "limit=%llu",
-                      (unsigned long long)s->cfg.coach_max_sessions);
+                      (unsigned long long)sio_cfg.max_sessions);
             static const char full[] = "44{\"message\":\"server full: too many sessions\"}";
             sio_raw(sc, full, sizeof full - 1);
             return;
@@ -423,7 +426,7 @@ static void sio_dispatch_event(struct sio_conn *sc, cJSON *args, bool has_id, ui
             if ((unsigned char)*q >= 0x80)
                 *q = '?';
         sio_error(k, "UNKNOWN_EVENT", msg);
-    } else if (coach_event_starts_ai(name->valuestring) && !guard_ai_turn(sc->srv, sc->conn)) {
+    } else if (coach_event_starts_ai(name->valuestring) && !conn_take_ai_turn(sc->srv, sc->conn)) {
         ; /* answered with RATE_LIMITED (sio_on_refused) */
     } else {
         coach_on_event(k->coach, name->valuestring, args, sc->att, sc->att_len, natt);
@@ -484,7 +487,7 @@ static void sio_on_socketio(struct sio_conn *sc, const struct sio_packet *pkt)
     cJSON_Delete(root);
 }
 
-void sio_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+static void sio_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
     struct sio_conn *sc = c->app;
     struct sio_packet pkt;
@@ -501,7 +504,7 @@ void sio_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
     switch (pkt.eio) {
     case EIO_PONG:
         sc->ping_out = false;
-        sc->next_ping_ms = sc->srv->loop.now_ms + sc->srv->cfg.sio_ping_interval_ms;
+        sc->next_ping_ms = sc->srv->loop.now_ms + sio_cfg.ping_interval_ms;
         break;
     case EIO_PING: { /* v4 clients do not ping; answer like the reference server */
         char out[64];
@@ -510,7 +513,7 @@ void sio_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
         break;
     }
     case EIO_CLOSE:
-        conn_close_ws(sc->srv, c, 1000, "");
+        conn_close_ws(sc->srv, c, WS_CLOSE_NORMAL, "");
         break;
     case EIO_NOOP:
         break;
@@ -539,7 +542,7 @@ static void sio_drop_attachments(struct sio_conn *sc, bool last)
     sc->refused[0] = 0;
 }
 
-void sio_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
+static void sio_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
                     const char *message)
 {
     struct sio_conn *sc = c->app;
@@ -576,7 +579,7 @@ void sio_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t
         sio_error(sc->sock, "RATE_LIMITED", message);
 }
 
-void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+static void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
     struct sio_conn *sc = c->app;
     uint32_t idx;
@@ -617,35 +620,45 @@ void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
     cJSON_Delete(root);
 }
 
-void sio_on_open(struct server *s, struct conn *c)
+static void sio_on_open(struct server *s, struct conn *c)
 {
     struct sio_conn *sc = calloc(1, sizeof *sc);
     if (!sc || !sio_random_id(sc->sid)) {
         free(sc);
-        conn_close_ws(s, c, 1011, "out of memory");
+        conn_close_ws(s, c, WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
     sc->srv = s;
     sc->conn = c;
     sc->opened_ms = s->loop.now_ms;
-    sc->next_ping_ms = s->loop.now_ms + s->cfg.sio_ping_interval_ms;
-    sc->rx.max_bytes = s->cfg.coach_max_audio_bytes; /* all attachments of one packet */
+    sc->next_ping_ms = s->loop.now_ms + sio_cfg.ping_interval_ms;
+    sc->rx.max_bytes = sio_cfg.max_attachment_bytes; /* all attachments of one packet */
     c->app = sc;
+    sc->next = sio_g.conns;
+    if (sio_g.conns)
+        sio_g.conns->prev = sc;
+    sio_g.conns = sc;
     char out[256];
     int n = snprintf(out, sizeof out,
                      "0{\"sid\":\"%s\",\"upgrades\":[],\"pingInterval\":%llu,\"pingTimeout\":%llu,"
                      "\"maxPayload\":%llu}",
-                     sc->sid, (unsigned long long)s->cfg.sio_ping_interval_ms,
-                     (unsigned long long)s->cfg.sio_ping_timeout_ms, (unsigned long long)s->cfg.max_message_size);
+                     sc->sid, (unsigned long long)sio_cfg.ping_interval_ms,
+                     (unsigned long long)sio_cfg.ping_timeout_ms, (unsigned long long)s->cfg.max_message_size);
     sio_raw(sc, out, (size_t)n);
 }
 
-void sio_on_close(struct server *s, struct conn *c)
+static void sio_on_close(struct server *s, struct conn *c)
 {
     struct sio_conn *sc = c->app;
     (void)s;
     if (!sc)
         return;
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        sio_g.conns = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
     sio_detach(sc, true);
     sio_free_att(sc);
     cJSON_Delete(sc->pending);
@@ -653,7 +666,7 @@ void sio_on_close(struct server *s, struct conn *c)
     c->app = NULL;
 }
 
-void sio_on_drain(struct server *s, struct conn *c)
+static void sio_on_drain(struct server *s, struct conn *c)
 {
     struct sio_conn *sc = c->app;
     (void)s;
@@ -661,21 +674,29 @@ void sio_on_drain(struct server *s, struct conn *c)
         sio_pump(sc->sock);
 }
 
-void sio_tick(struct server *s)
+const struct conn_handlers sio_handlers = {
+    .open = sio_on_open, .text = sio_on_text, .binary = sio_on_binary,
+    .drain = sio_on_drain, .close = sio_on_close, .refused = sio_on_refused,
+};
+
+void sio_setup(const struct sio_config *cfg) { sio_cfg = *cfg; }
+
+void sio_tick(void *ctx)
 {
+    struct server *s = ctx;
     uint64_t now = s->loop.now_ms;
-    const struct config *cfg = &s->cfg;
-    for (uint32_t i = 0; i < s->conns_used; i++) {
-        struct conn *c = &s->conns[i];
-        struct sio_conn *sc = c->srv && c->state == CONN_WS && c->route == ROUTE_SIO ? c->app : NULL;
-        if (!sc)
+    const struct sio_config *cfg = &sio_cfg;
+    for (struct sio_conn *sc = sio_g.conns, *next; sc; sc = next) {
+        struct conn *c = sc->conn;
+        next = sc->next; /* a closing connection stays listed until it is gone */
+        if (!conn_is_open(c))
             continue;
-        if (sc->ping_out && now - sc->ping_sent_ms >= cfg->sio_ping_timeout_ms) {
+        if (sc->ping_out && now - sc->ping_sent_ms >= cfg->ping_timeout_ms) {
             log_event(LOG_INFO, c->id, "sio_ping_timeout", "no pong in %llu ms",
-                      (unsigned long long)cfg->sio_ping_timeout_ms);
-            conn_close_ws(s, c, 1011, "ping timeout");
-        } else if (!sc->sock && now - sc->opened_ms >= cfg->sio_connect_timeout_ms) {
-            conn_close_ws(s, c, 1008, "no Socket.IO CONNECT in time");
+                      (unsigned long long)cfg->ping_timeout_ms);
+            conn_close_ws(s, c, WS_CLOSE_INTERNAL, "ping timeout");
+        } else if (!sc->sock && now - sc->opened_ms >= cfg->connect_timeout_ms) {
+            conn_close_ws(s, c, WS_CLOSE_POLICY, "no Socket.IO CONNECT in time");
         } else if (!sc->ping_out && now >= sc->next_ping_ms) {
             sio_raw(sc, "2", 1);
             sc->ping_out = true;
@@ -684,7 +705,7 @@ void sio_tick(struct server *s)
     }
     for (struct sio_sock *k = sio_g.socks, *next; k; k = next) {
         next = k->next;
-        if (!k->sc && now - k->detached_ms >= cfg->sio_recovery_window_ms) {
+        if (!k->sc && now - k->detached_ms >= cfg->recovery_window_ms) {
             log_event(LOG_INFO, 0, "sio_session_expired", "socket=%s", k->id);
             sio_sock_free(k);
         }

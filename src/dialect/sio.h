@@ -15,6 +15,7 @@
 #include <cJSON.h>
 
 #include "parse/base.h"
+#include "io/conn.h"
 
 struct server;
 struct conn;
@@ -22,24 +23,27 @@ struct sio_sock;
 
 #define SIO_MAX_ATTACH 4 /* binary attachments accepted on one packet */
 
-/* NULL when the handshake query may upgrade, else the Engine.IO JSON error
- * body to send with 400 (e.g. transport=polling: Transport unknown). */
+struct sio_config {
+    uint64_t ping_interval_ms, ping_timeout_ms; /* SIO_PING_INTERVAL, SIO_PING_TIMEOUT */
+    uint64_t connect_timeout_ms;                /* SIO_CONNECT_TIMEOUT */
+    uint64_t recovery_window_ms;                /* SIO_RECOVERY_WINDOW, 0 = no recovery */
+    uint64_t replay_events, replay_bytes;       /* SIO_REPLAY_EVENTS, SIO_REPLAY_BYTES */
+    uint64_t max_sessions;                      /* COACH_MAX_SESSIONS */
+    uint64_t max_attachment_bytes;              /* COACH_MAX_AUDIO_BYTES: all attachments of one packet */
+};
+
+extern const struct conn_handlers sio_handlers;
+
+void sio_setup(const struct sio_config *cfg);
+
+/* The route's pre-upgrade check: NULL when the handshake query may upgrade,
+ * else the Engine.IO JSON error body to send with 400 (e.g.
+ * transport=polling: Transport unknown). */
 const char *sio_handshake_error(const char *query, size_t n);
 
-void sio_on_open(struct server *s, struct conn *c);
-void sio_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n);
-void sio_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n);
-void sio_on_close(struct server *s, struct conn *c);
-void sio_on_drain(struct server *s, struct conn *c);
-/* A frame the rate limiter refused (p == NULL: an event refused after
- * parsing, by AI_TURNS_PER_MINUTE): answered with an error event
- * RATE_LIMITED. A refused packet's attachments, or the rest of a packet
- * whose attachment was refused, are dropped in step with the sender, so the
- * stream stays in sync and the client hears exactly one error per packet. */
-void sio_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
-                    const char *message);
-/* Every loop tick: heartbeats, connect timeouts, expiry of dropped sockets. */
-void sio_tick(struct server *s);
+/* Every loop tick (ctx: the server): heartbeats, connect timeouts, expiry of
+ * dropped sockets. */
+void sio_tick(void *ctx);
 
 /* For the coach. Emit EVENT [event, data] (data may be NULL; taken) to the
  * socket, or BINARY_EVENT when att != NULL (taken, malloc'd; data must hold

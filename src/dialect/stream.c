@@ -20,12 +20,15 @@
 #include "io/clock.h"
 #include "io/log.h"
 #include "pipeline/oai.h"
+#include "pipeline/turn.h"
 #include "io/server.h"
+#include "dialect/message.h"
 
 #define STREAM_STT_BODY_MAX 16384 /* transcription response body */
 #define STREAM_TEXT_MAX 8192      /* one transcript */
 
 struct stream {
+    struct stream *prev, *next; /* stream_g.live: the open sessions, for broadcasts and look-ups */
     struct server *srv;
     struct conn *conn;
     char connected_at[CLOCK_ISO_LEN];
@@ -42,14 +45,18 @@ struct stream {
     size_t body_len;
 };
 
-static struct conn *stream_find(struct server *s, const char *id)
+/* What every stream session shares (stream_setup), and the open sessions. */
+static struct {
+    const struct turn_config *turn;
+    struct up_client *up;
+    struct stream *live;
+} stream_g;
+
+static struct conn *stream_find(const char *id)
 {
-    for (uint32_t i = 0; i < s->conns_used; i++) {
-        struct conn *c = &s->conns[i];
-        if (c->srv && c->state == CONN_WS && c->route == ROUTE_WS_STREAM && c->app &&
-            strcmp(c->client_id, id) == 0)
-            return c;
-    }
+    for (struct stream *st = stream_g.live; st; st = st->next)
+        if (conn_is_open(st->conn) && strcmp(st->conn->client_id, id) == 0)
+            return st->conn;
     return NULL;
 }
 
@@ -162,9 +169,8 @@ static void stream_transcribe(struct stream *st, uint8_t *file, size_t len)
 {
     static const struct up_callbacks cb = {stream_stt_head, stream_stt_body, stream_stt_done};
     static uint32_t seq;
-    struct server *s = st->srv;
     struct stream_format f;
-    const char *refuse = !s->turn.have_key ? "OPENAI_API_KEY is not set on the server"
+    const char *refuse = !stream_g.turn->have_key ? "OPENAI_API_KEY is not set on the server"
                          : st->stt                ? "a transcription is already running"
                          : len == 0               ? "no audio: send data or audio messages first"
                          : !stream_detect(file, len, &f) ? "unrecognised audio: send WAV, WebM, Ogg or MP3"
@@ -183,8 +189,8 @@ static void stream_transcribe(struct stream *st, uint8_t *file, size_t len)
     st->file_len = len;
     st->body = malloc(STREAM_STT_BODY_MAX);
     if (!st->body || oai_multipart_parts(st->pre, sizeof st->pre, st->post, sizeof st->post, boundary,
-                                         f.filename, f.ctype, s->turn.stt_model, s->turn.stt_language,
-                                         s->turn.stt_prompt, &pre_len, &post_len) < 0) {
+                                         f.filename, f.ctype, stream_g.turn->stt_model, stream_g.turn->stt_language,
+                                         stream_g.turn->stt_prompt, &pre_len, &post_len) < 0) {
         stream_stt_reset(st);
         stream_transcription_error(st, "cannot build the transcription request");
         return;
@@ -195,7 +201,7 @@ static void stream_transcribe(struct stream *st, uint8_t *file, size_t len)
     struct up_request_spec spec = {.method = "POST", .path = "/audio/transcriptions",
                                    .content_type = ctype, .accept = "application/json",
                                    .body = st->iov, .body_parts = 3, .log_conn = st->conn->id};
-    st->stt = up_start(s->up, &spec, &cb, st);
+    st->stt = up_start(stream_g.up, &spec, &cb, st);
     if (!st->stt) {
         stream_stt_reset(st);
         stream_transcription_error(st, "too many upstream requests in flight");
@@ -246,7 +252,7 @@ static void stream_audio(struct stream *st, const cJSON *msg)
     size_t len;
     if (!stream_data(st, msg, &buf, &len, true))
         return;
-    size_t cap = (size_t)st->srv->turn.max_answer_samples * 2;
+    size_t cap = (size_t)stream_g.turn->max_answer_samples * 2;
     if (st->audio_len + len > cap) {
         free(buf);
         stream_error(st, "BUFFER_ERROR", "audio kept for this session is over its cap; not kept");
@@ -276,14 +282,14 @@ static void stream_chat(struct stream *st, const cJSON *msg)
     }
     /* Each receiver gets its own copy in its send ring: keep broadcasts
      * small enough to fit, so memory stays bounded by the rings. */
-    if (strlen(text->valuestring) + 512 > s->cfg.tx_buffer_size / 2) {
+    if (strlen(text->valuestring) > CONN_PIECE_MAX(s->cfg.tx_buffer_size)) {
         stream_error(st, "MESSAGE_TOO_LARGE", "chat message longer than half the send ring");
         return;
     }
-    for (uint32_t i = 0; i < s->conns_used; i++) {
-        struct conn *c = &s->conns[i];
-        struct stream *to = c->srv && c->state == CONN_WS && c->route == ROUTE_WS_STREAM ? c->app : NULL;
-        if (!to)
+    for (struct stream *to = stream_g.live, *next; to; to = next) {
+        struct conn *c = to->conn;
+        next = to->next; /* closing a receiver keeps it listed until its connection is gone */
+        if (!conn_is_open(c))
             continue;
         cJSON *o = stream_event("chat_message");
         if (!o)
@@ -298,18 +304,14 @@ static void stream_chat(struct stream *st, const cJSON *msg)
             to->sent++;
         } else {
             log_event(LOG_WARN, c->id, "broadcast_receiver_too_slow", "closing with 1013");
-            conn_close_ws(s, c, 1013, "too slow to receive broadcasts");
+            conn_close_ws(s, c, WS_CLOSE_TRY_AGAIN, "too slow to receive broadcasts");
         }
         free(out);
     }
 }
 
-bool stream_on_message(struct server *s, struct conn *c, const char *type, const cJSON *msg)
+static void stream_on_message(struct stream *st, const char *type, const cJSON *msg)
 {
-    struct stream *st = c->app;
-    (void)s;
-    if (!st)
-        return true;
     st->received++;
     if (strcmp(type, "ping") == 0) {
         stream_send(st, stream_event("pong"));
@@ -334,8 +336,8 @@ bool stream_on_message(struct server *s, struct conn *c, const char *type, const
         uint8_t *buf;
         size_t len;
         if (!stream_data(st, msg, &buf, &len, false))
-            return true;
-        if (!buf && st->audio_len && !st->stt && st->srv->turn.have_key) {
+            return;
+        if (!buf && st->audio_len && !st->stt && stream_g.turn->have_key) {
             /* no data: transcribe the audio sent so far */
             buf = st->audio;
             len = st->audio_len;
@@ -348,47 +350,90 @@ bool stream_on_message(struct server *s, struct conn *c, const char *type, const
         snprintf(m, sizeof m, "unknown message type \"%.40s\"", type);
         stream_error(st, "UNKNOWN_TYPE", m);
     }
-    return true;
 }
 
-void stream_on_invalid(struct server *s, struct conn *c, const char *code, const char *message)
+/* A message that failed validation or was refused: answered with error +
+ * session_id (it counts as received). */
+static void stream_on_invalid(struct conn *c, const char *code, const char *message)
 {
     struct stream *st = c->app;
-    (void)s;
     if (st) {
         st->received++;
         stream_error(st, code, message);
     }
 }
 
-void stream_on_open(struct server *s, struct conn *c)
+static void stream_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
-    struct conn *old = stream_find(s, c->client_id);
+    struct stream *st = c->app;
+    const char *type;
+    struct message_error err;
+    cJSON *root = message_parse(p, n, (unsigned)s->cfg.json_max_depth, &type, &err);
+    if (!root) {
+        log_event(LOG_INFO, c->id, "message_rejected", "code=%s %s", err.code, err.text);
+        stream_on_invalid(c, err.code, err.text);
+        return;
+    }
+    if (strcmp(type, "transcription_request") == 0 && !conn_take_ai_turn(s, c))
+        ; /* answered with RATE_LIMITED */
+    else if (st)
+        stream_on_message(st, type, root);
+    cJSON_Delete(root);
+}
+
+static void stream_on_binary(struct server *s, struct conn *c, const uint8_t *p, size_t n)
+{
+    static const char msg[] = "binary messages are not accepted on this path";
+    (void)s, (void)p, (void)n;
+    log_event(LOG_INFO, c->id, "message_rejected", "code=UNSUPPORTED_BINARY %s", msg);
+    stream_on_invalid(c, "UNSUPPORTED_BINARY", msg);
+}
+
+static void stream_on_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
+                              const char *message)
+{
+    (void)s, (void)binary, (void)p, (void)n;
+    stream_on_invalid(c, "RATE_LIMITED", message);
+}
+
+static void stream_on_open(struct server *s, struct conn *c)
+{
+    struct conn *old = stream_find(c->client_id);
     if (old && old != c) {
         log_event(LOG_INFO, old->id, "session_replaced", "by conn=%llu", (unsigned long long)c->id);
-        conn_close_ws(s, old, 4000, "replaced by a newer connection for this session");
+        conn_close_ws(s, old, WS_CLOSE_REPLACED, "replaced by a newer connection for this session");
     }
     struct stream *st = calloc(1, sizeof *st);
     if (!st) {
-        conn_close_ws(s, c, 1011, "out of memory");
+        conn_close_ws(s, c, WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
     st->srv = s;
     st->conn = c;
     clock_iso8601(st->connected_at);
     c->app = st;
+    st->next = stream_g.live;
+    if (stream_g.live)
+        stream_g.live->prev = st;
+    stream_g.live = st;
     cJSON *o = stream_event("connection_established");
     if (o)
         cJSON_AddStringToObject(o, "message", "Connected to stream session");
     stream_send(st, o);
 }
 
-void stream_on_close(struct server *s, struct conn *c)
+static void stream_on_close(struct server *s, struct conn *c)
 {
     struct stream *st = c->app;
     (void)s;
     if (!st)
         return;
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        stream_g.live = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
     if (st->stt)
         up_cancel(st->stt);
     stream_stt_reset(st);
@@ -399,9 +444,21 @@ void stream_on_close(struct server *s, struct conn *c)
 
 /* ---- HTTP endpoints ------------------------------------------------------- */
 
+const struct conn_handlers stream_handlers = {
+    .open = stream_on_open, .text = stream_on_text, .binary = stream_on_binary,
+    .close = stream_on_close, .refused = stream_on_refused,
+};
+
+void stream_setup(const struct turn_config *turn, struct up_client *up)
+{
+    stream_g.turn = turn;
+    stream_g.up = up;
+}
+
 int stream_status(struct server *s, const char *id, char *out, size_t cap)
 {
-    struct conn *c = stream_find(s, id);
+    struct conn *c = stream_find(id);
+    (void)s;
     struct stream *st = c ? c->app : NULL;
     if (!st) {
         snprintf(out, cap, "{\"error\":\"session not connected\",\"status\":404,\"session_id\":\"%s\"}", id);
@@ -416,12 +473,12 @@ int stream_status(struct server *s, const char *id, char *out, size_t cap)
 
 int stream_disconnect(struct server *s, const char *id, char *out, size_t cap)
 {
-    struct conn *c = stream_find(s, id);
+    struct conn *c = stream_find(id);
     if (!c) {
         snprintf(out, cap, "{\"error\":\"session not connected\",\"status\":404,\"session_id\":\"%s\"}", id);
         return 404;
     }
-    conn_close_ws(s, c, 1000, "disconnected by request");
+    conn_close_ws(s, c, WS_CLOSE_NORMAL, "disconnected by request");
     snprintf(out, cap, "{\"status\":\"disconnected\",\"session_id\":\"%s\"}", id);
     return 200;
 }

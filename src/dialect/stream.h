@@ -1,20 +1,20 @@
-/* Seed 004 stream API: /api/stream/ws/{session_id} messages and the
- * /api/stream/status and /api/stream/disconnect endpoints.
- * deps: upstream.c oai.c, cJSON */
+/* Seed 004 stream API: the /api/stream/ws/{session_id} connection's handlers
+ * and the /api/stream/status and /api/stream/disconnect endpoints (all
+ * registered by interview.c's route table).
+ * deps: upstream.c oai.c message.c b64.c audio.c, cJSON */
 #ifndef STREAM_H
 #define STREAM_H
-#include <cJSON.h>
-
 #include "parse/base.h"
+#include "io/conn.h"
 
-struct server;
-struct conn;
+struct turn_config;
+struct up_client;
 
-void stream_on_open(struct server *s, struct conn *c);
-bool stream_on_message(struct server *s, struct conn *c, const char *type, const cJSON *msg);
-/* A message that failed validation: answered with error + session_id. */
-void stream_on_invalid(struct server *s, struct conn *c, const char *code, const char *message);
-void stream_on_close(struct server *s, struct conn *c);
+extern const struct conn_handlers stream_handlers;
+
+/* The speech-to-text settings and the API client the sessions use. */
+void stream_setup(const struct turn_config *turn, struct up_client *up);
+
 /* JSON body into out; returns the HTTP status (200 or 404). */
 int stream_status(struct server *s, const char *id, char *out, size_t cap);
 int stream_disconnect(struct server *s, const char *id, char *out, size_t cap);

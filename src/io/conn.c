@@ -1,6 +1,7 @@
 /* One client connection: a request head is read into the receive ring and
  * answered (plain HTTP, keep-alive) or upgraded; then WebSocket frames are
- * parsed straight out of the ring and whole messages go to the dialect (app.c).
+ * parsed straight out of the ring and whole messages go to the dialect, through
+ * the handlers of the route the connection was upgraded on (conn.h).
  *
  * Memory: an idle connection holds no buffer. The receive ring, the send ring
  * and a message assembly buffer are borrowed from bounded pools only while
@@ -11,7 +12,7 @@
  * not, the connection stops reading (the kernel's buffers then push back on
  * the client) and resumes when the ring drains; a ring that makes no progress
  * for send_timeout is closed with a logged reason.
- * deps: http_req.c route.c ws_frame.c utf8.c ring.c pool.c loop.c log.c clock.c app.c, mbedTLS sha1/base64 */
+ * deps: http_req.c route.c ws_frame.c utf8.c ring.c pool.c loop.c log.c clock.c guard.c, mbedTLS sha1/base64 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,16 +27,10 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/sha1.h>
 
-#include "dialect/app.h"
 #include "io/clock.h"
 #include "io/guard.h"
 #include "io/log.h"
 #include "io/server.h"
-#include "dialect/sio.h"
-#include "dialect/stream.h"
-
-extern const unsigned char page_interview_html[], page_stream_test_html[];
-extern const size_t page_interview_html_len, page_stream_test_html_len;
 
 #define CONN_REPLY_RESERVE 1024 /* worst-case bytes one frame's answer can need */
 #define CONN_LINGER_MS 2000     /* how long to discard input after a final response */
@@ -238,7 +233,7 @@ static bool conn_enqueue(struct server *s, struct conn *c, uint8_t opcode, const
 {
     if (c->nqueued >= CONN_QUEUE_MAX) {
         log_event(LOG_WARN, c->id, "send_queue_full", "closing with 1013");
-        conn_close_ws(s, c, 1013, "client not reading");
+        conn_close_ws(s, c, WS_CLOSE_TRY_AGAIN, "client not reading");
         return false;
     }
     struct conn_msg *m = malloc(sizeof *m);
@@ -295,7 +290,7 @@ static void conn_send_close_frame(struct conn *c, uint16_t code, const char *rea
     }
     uint8_t payload[125];
     size_t n = 0;
-    if (code != 1005) { /* 1005 means "no code": echo an empty close */
+    if (code != WS_CLOSE_NO_STATUS) { /* "no code": echo an empty close */
         size_t rl = reason ? strlen(reason) : 0;
         if (rl > sizeof payload - 2)
             rl = sizeof payload - 2;
@@ -359,16 +354,22 @@ static const char *conn_reason(int status)
     }
 }
 
-/* Send a complete response. extra: additional header lines, each ending in
- * CRLF. keep_alive false closes the connection once the response is out. */
-/* CORS headers for the request being answered (set by conn_route, one
- * request at a time on the one loop thread). */
-static char conn_cors[512];
+/* The request being answered: what the route handlers need, and the CORS
+ * header lines its Origin earned (empty when none). */
+struct conn_request {
+    const struct httpq_request *req;
+    const struct route_match *m;
+    bool keep; /* keep-alive after the answer */
+    char cors[512];
+};
 
-/* Send a response head and body. A body over CONN_INLINE_BODY bytes must be
- * static: it is streamed from where it lies through the send ring. */
-static void conn_http_respond_n(struct conn *c, int status, const char *extra, const char *ctype,
-                                const char *body, size_t blen, bool send_body, bool keep_alive)
+/* Send a response head and body. extra: additional header lines, each ending
+ * in CRLF; cors likewise ("" outside a request). A body over CONN_INLINE_BODY
+ * bytes must be static: it is streamed from where it lies through the send
+ * ring. keep_alive false closes the connection once the response is out. */
+static void conn_http_respond_n(struct conn *c, const char *cors, int status, const char *extra,
+                                const char *ctype, const char *body, size_t blen, bool send_body,
+                                bool keep_alive)
 {
     char out[CONN_HTTP_OUT_MAX];
     bool inline_body = send_body && body && blen <= CONN_INLINE_BODY;
@@ -377,7 +378,7 @@ static void conn_http_respond_n(struct conn *c, int status, const char *extra, c
                      "Content-Length: %zu\r\nCache-Control: no-store\r\n"
                      "X-Content-Type-Options: nosniff\r\nConnection: %s\r\n%s%s\r\n%.*s",
                      status, conn_reason(status), ctype, blen, keep_alive ? "keep-alive" : "close",
-                     conn_cors, extra ? extra : "", inline_body ? (int)blen : 0, inline_body ? body : "");
+                     cors, extra ? extra : "", inline_body ? (int)blen : 0, inline_body ? body : "");
     if (n < 0 || (size_t)n >= sizeof out)
         n = snprintf(out, sizeof out, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
                                       "Connection: close\r\n\r\n"),
@@ -396,18 +397,20 @@ static void conn_http_respond_n(struct conn *c, int status, const char *extra, c
         c->close_after_flush = true;
 }
 
-static void conn_http_respond(struct conn *c, int status, const char *extra, const char *ctype,
-                              const char *body, bool send_body, bool keep_alive)
+static void conn_http_respond(struct conn *c, const char *cors, int status, const char *extra,
+                              const char *ctype, const char *body, bool send_body, bool keep_alive)
 {
-    conn_http_respond_n(c, status, extra, ctype, body, body ? strlen(body) : 0, send_body, keep_alive);
+    conn_http_respond_n(c, cors, status, extra, ctype, body, body ? strlen(body) : 0, send_body, keep_alive);
 }
 
-static void conn_http_error(struct conn *c, int status, const char *message, const char *extra)
+/* An error answer ({"error","status"}); the connection closes after it. */
+static void conn_http_error(struct conn *c, const char *cors, int status, const char *message,
+                            const char *extra)
 {
     char body[256];
     snprintf(body, sizeof body, "{\"error\":\"%s\",\"status\":%d}", message, status);
     log_event(LOG_INFO, c->id, "http_error", "status=%d %s", status, message);
-    conn_http_respond(c, status, extra, "application/json", body, true, false);
+    conn_http_respond(c, cors, status, extra, "application/json", body, true, false);
 }
 
 /* ---- HTTP requests and the upgrade ---------------------------------- */
@@ -428,57 +431,64 @@ static bool conn_ws_accept_key(struct slice key, char out[32])
     return mbedtls_base64_encode((unsigned char *)out, 32, &olen, digest, sizeof digest) == 0;
 }
 
-static void conn_health(struct conn *c, bool head, bool keep_alive)
-{
-    char body[160], ts[CLOCK_ISO_LEN];
-    snprintf(body, sizeof body,
-             "{\"status\":\"healthy\",\"timestamp\":\"%s\",\"active_connections\":%u}",
-             clock_iso8601(ts), c->srv->ws_active);
-    conn_http_respond(c, 200, NULL, "application/json", body, !head, keep_alive);
-}
-
 static bool conn_method_is(const struct httpq_request *req, const char *m)
 {
     return slice_eq(req->method, m, strlen(m));
 }
 
+static void conn_health(struct conn *c, const struct conn_request *rq)
+{
+    char body[160], ts[CLOCK_ISO_LEN];
+    if (!conn_method_is(rq->req, "GET") && !conn_method_is(rq->req, "HEAD")) {
+        conn_http_error(c, rq->cors, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+        return;
+    }
+    snprintf(body, sizeof body,
+             "{\"status\":\"healthy\",\"timestamp\":\"%s\",\"active_connections\":%u}",
+             clock_iso8601(ts), c->srv->ws_active);
+    conn_http_respond(c, rq->cors, 200, NULL, "application/json", body, !conn_method_is(rq->req, "HEAD"),
+                      rq->keep);
+}
+
 static bool conn_origin_allowed(const struct server *s, struct slice origin);
 
-/* Returns true when the connection became a WebSocket. */
-static bool conn_upgrade(struct conn *c, const struct httpq_request *req, const struct route_match *m)
+/* The RFC 6455 opening handshake on route r. Returns true when the
+ * connection became a WebSocket. */
+static bool conn_upgrade(struct conn *c, const struct conn_request *rq, const struct conn_route *r)
 {
     struct server *s = c->srv;
+    const struct httpq_request *req = rq->req;
     if (!conn_method_is(req, "GET")) {
-        conn_http_error(c, 405, "method not allowed", "Allow: GET\r\n");
+        conn_http_error(c, rq->cors, 405, "method not allowed", "Allow: GET\r\n");
         return false;
     }
     if (!req->upgrade_websocket) {
-        conn_http_error(c, 426, "WebSocket upgrade required",
+        conn_http_error(c, rq->cors, 426, "WebSocket upgrade required",
                         "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
         return false;
     }
     if (!req->conn_upgrade || req->minor_version != 1 || req->content_length > 0 || req->chunked) {
-        conn_http_error(c, 400, "invalid WebSocket handshake", NULL);
+        conn_http_error(c, rq->cors, 400, "invalid WebSocket handshake", NULL);
         return false;
     }
     if (!req->ws_version.p || !slice_eq(req->ws_version, "13", 2)) {
-        conn_http_error(c, 426, "unsupported WebSocket version", "Sec-WebSocket-Version: 13\r\n");
+        conn_http_error(c, rq->cors, 426, "unsupported WebSocket version", "Sec-WebSocket-Version: 13\r\n");
         return false;
     }
     char accept[32];
     if (!req->ws_key.p || !conn_ws_accept_key(req->ws_key, accept)) {
-        conn_http_error(c, 400, "invalid Sec-WebSocket-Key", NULL);
+        conn_http_error(c, rq->cors, 400, "invalid Sec-WebSocket-Key", NULL);
         return false;
     }
     if (s->shutting_down) {
-        conn_http_error(c, 503, "server shutting down", NULL);
+        conn_http_error(c, rq->cors, 503, "server shutting down", NULL);
         return false;
     }
     struct slice proto; /* the client's own "bearer.<t>" offer, echoed as RFC 6455 4.2.2 requires */
     const char *why, *extra;
     int refuse = guard_upgrade(s, c, req, conn_origin_allowed(s, req->origin), &proto, &why, &extra);
     if (refuse) {
-        conn_http_error(c, refuse, why, extra);
+        conn_http_error(c, rq->cors, refuse, why, extra);
         return false;
     }
     char out[256 + ACCESS_TOKEN_MAX];
@@ -487,21 +497,21 @@ static bool conn_upgrade(struct conn *c, const struct httpq_request *req, const 
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%.*s%s\r\n",
                      accept, proto.n ? "Sec-WebSocket-Protocol: " : "", (int)proto.n,
                      proto.n ? proto.p : "", proto.n ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof out) /* cannot happen: the token is capped; never send a cut head */
+        return false;
     struct iovec iov = {out, (size_t)n};
     if (!conn_send_iov(c, &iov, 1))
         return false;
     c->state = CONN_WS;
-    c->route = m->route;
-    memcpy(c->client_id, m->id, sizeof c->client_id);
+    c->h = r->ws;
+    memcpy(c->client_id, rq->m->id, sizeof c->client_id);
     c->p.wsf = (struct wsf_parser){.max_message = s->cfg.max_message_size};
     c->deadline_ms = 0;
     c->last_msg_ms = conn_now(c);
     c->counted_ws = true;
     s->ws_active++;
-    log_event(LOG_INFO, c->id, "ws_open", "route=%s id=%s peer=%s",
-              m->route == ROUTE_WS_STREAM ? "stream" : m->route == ROUTE_SIO ? "socket.io" : "client",
-              c->client_id, c->peer);
-    app_on_open(s, c);
+    log_event(LOG_INFO, c->id, "ws_open", "route=%s id=%s peer=%s", r->name, c->client_id, c->peer);
+    c->h->open(s, c);
     return true;
 }
 
@@ -521,11 +531,12 @@ static bool conn_origin_allowed(const struct server *s, struct slice origin)
     return false;
 }
 
-static void conn_set_cors(struct conn *c, const struct httpq_request *req)
+static void conn_set_cors(struct conn *c, struct conn_request *rq)
 {
-    conn_cors[0] = '\0';
+    const struct httpq_request *req = rq->req;
+    rq->cors[0] = '\0';
     if (req->origin.p && req->origin.n < 256 && conn_origin_allowed(c->srv, req->origin))
-        snprintf(conn_cors, sizeof conn_cors,
+        snprintf(rq->cors, sizeof rq->cors,
                  "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: true\r\n"
                  "Vary: Origin\r\n",
                  (int)req->origin.n, req->origin.p);
@@ -536,103 +547,94 @@ static const char conn_page_headers[] =
     "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'\r\n"
     "Referrer-Policy: no-referrer\r\n";
 
-static void conn_page(struct conn *c, const struct httpq_request *req, const unsigned char *page,
-                      size_t len, bool keep)
+static void conn_page(struct conn *c, const struct conn_request *rq, const struct conn_route *r)
 {
-    if (!conn_method_is(req, "GET") && !conn_method_is(req, "HEAD")) {
-        conn_http_error(c, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+    if (!conn_method_is(rq->req, "GET") && !conn_method_is(rq->req, "HEAD")) {
+        conn_http_error(c, rq->cors, 405, "method not allowed", "Allow: GET, HEAD\r\n");
         return;
     }
-    conn_http_respond_n(c, 200, conn_page_headers, "text/html; charset=utf-8", (const char *)page, len,
-                        !conn_method_is(req, "HEAD"), keep);
+    conn_http_respond_n(c, rq->cors, 200, conn_page_headers, "text/html; charset=utf-8",
+                        (const char *)r->page, *r->page_len, !conn_method_is(rq->req, "HEAD"), rq->keep);
 }
 
-/* /api/stream/status/{id} (GET) and /api/stream/disconnect/{id} (DELETE),
- * with CORS pre-flight. */
-static void conn_stream_api(struct conn *c, const struct httpq_request *req, const struct route_match *m,
-                            bool keep)
+/* A JSON endpoint on an id (route->api), with CORS pre-flight. */
+static void conn_api(struct conn *c, const struct conn_request *rq, const struct conn_route *r)
 {
-    bool status = m->route == ROUTE_STREAM_STATUS;
-    const char *method = status ? "GET" : "DELETE";
+    const struct httpq_request *req = rq->req;
+    bool get = strcmp(r->api_method, "GET") == 0; /* HEAD goes with GET */
     if (conn_method_is(req, "OPTIONS")) {
-        if (!conn_cors[0]) {
-            conn_http_error(c, 403, "origin not allowed", NULL);
+        if (!rq->cors[0]) {
+            conn_http_error(c, rq->cors, 403, "origin not allowed", NULL);
             return;
         }
         char extra[256];
         snprintf(extra, sizeof extra,
                  "Access-Control-Allow-Methods: %s, OPTIONS\r\nAccess-Control-Allow-Headers: "
                  "Content-Type, Authorization\r\nAccess-Control-Max-Age: 600\r\n",
-                 method);
-        conn_http_respond(c, 204, extra, "text/plain", NULL, false, keep);
+                 r->api_method);
+        conn_http_respond(c, rq->cors, 204, extra, "text/plain", NULL, false, rq->keep);
         return;
     }
     const char *why, *extra;
     int refuse = guard_http(c->srv, c, req, &why, &extra);
     if (refuse) {
-        conn_http_error(c, refuse, why, extra);
+        conn_http_error(c, rq->cors, refuse, why, extra);
         return;
     }
-    if (!conn_method_is(req, method) && !(status && conn_method_is(req, "HEAD"))) {
+    if (!conn_method_is(req, r->api_method) && !(get && conn_method_is(req, "HEAD"))) {
         char allow[64];
-        snprintf(allow, sizeof allow, "Allow: %s%s, OPTIONS\r\n", method, status ? ", HEAD" : "");
-        conn_http_error(c, 405, "method not allowed", allow);
+        snprintf(allow, sizeof allow, "Allow: %s%s, OPTIONS\r\n", r->api_method, get ? ", HEAD" : "");
+        conn_http_error(c, rq->cors, 405, "method not allowed", allow);
         return;
     }
     char body[512];
-    int st = status ? stream_status(c->srv, m->id, body, sizeof body)
-                    : stream_disconnect(c->srv, m->id, body, sizeof body);
-    conn_http_respond(c, st, NULL, "application/json", body, !conn_method_is(req, "HEAD"), keep);
+    int st = r->api(c->srv, rq->m->id, body, sizeof body);
+    conn_http_respond(c, rq->cors, st, NULL, "application/json", body, !conn_method_is(req, "HEAD"), rq->keep);
+}
+
+/* A WebSocket route: the dialect's own pre-upgrade check, then the upgrade. */
+static void conn_ws_route(struct conn *c, const struct conn_request *rq, const struct conn_route *r)
+{
+    const char *body = r->pre_upgrade ? r->pre_upgrade(rq->req->query.p, rq->req->query.n) : NULL;
+    if (body) {
+        log_event(LOG_INFO, c->id, "http_error", "status=400 %s %s", r->name, body);
+        conn_http_respond(c, rq->cors, 400, NULL, "application/json", body, true, false);
+        return;
+    }
+    conn_upgrade(c, rq, r);
+}
+
+static const struct conn_route *conn_find_route(const struct server *s, enum route_id id)
+{
+    for (size_t i = 0; i < s->nroutes; i++)
+        if (s->routes[i].route == id)
+            return &s->routes[i];
+    return NULL;
 }
 
 static void conn_route(struct conn *c, const struct httpq_request *req)
 {
     struct route_match m;
-    bool keep = req->keep_alive && req->content_length <= 0 && !req->chunked &&
-                !c->srv->shutting_down;
-    conn_set_cors(c, req);
-    switch (route_match(req->path.p, req->path.n, &m)) {
-    case ROUTE_INDEX:
-        conn_page(c, req, page_interview_html, page_interview_html_len, keep);
-        return;
-    case ROUTE_STREAM_TEST_PAGE:
-        conn_page(c, req, page_stream_test_html, page_stream_test_html_len, keep);
-        return;
-    case ROUTE_STREAM_STATUS:
-    case ROUTE_STREAM_DISCONNECT:
-        conn_stream_api(c, req, &m, keep);
-        return;
-    case ROUTE_HEALTH:
-        if (conn_method_is(req, "GET") || conn_method_is(req, "HEAD"))
-            conn_health(c, conn_method_is(req, "HEAD"), keep);
-        else
-            conn_http_error(c, 405, "method not allowed", "Allow: GET, HEAD\r\n");
-        return;
-    case ROUTE_WS_CLIENT:
-    case ROUTE_WS_STREAM:
-        conn_upgrade(c, req, &m);
-        return;
-    case ROUTE_SIO: { /* Engine.IO refuses in its own JSON before any upgrade check */
-        const char *body = sio_handshake_error(req->query.p, req->query.n);
-        if (body) {
-            log_event(LOG_INFO, c->id, "http_error", "status=400 socket.io %s", body);
-            conn_http_respond(c, 400, NULL, "application/json", body, true, false);
-        } else {
-            conn_upgrade(c, req, &m);
-        }
-        return;
-    }
-    case ROUTE_BAD_ID:
-        conn_http_error(c, 400, "invalid id: 1-64 characters of A-Z a-z 0-9 _ -", NULL);
-        return;
-    case ROUTE_BAD_PATH:
-        conn_http_error(c, 400, "invalid path", NULL);
-        return;
-    case ROUTE_NOT_FOUND:
-    default:
-        conn_http_error(c, 404, "not found", NULL);
-        return;
-    }
+    struct conn_request rq = {.req = req, .m = &m,
+                              .keep = req->keep_alive && req->content_length <= 0 && !req->chunked &&
+                                      !c->srv->shutting_down};
+    conn_set_cors(c, &rq);
+    enum route_id id = route_match(req->path.p, req->path.n, &m);
+    const struct conn_route *r = conn_find_route(c->srv, id);
+    if (id == ROUTE_HEALTH)
+        conn_health(c, &rq);
+    else if (r && r->page)
+        conn_page(c, &rq, r);
+    else if (r && r->api)
+        conn_api(c, &rq, r);
+    else if (r && r->ws)
+        conn_ws_route(c, &rq, r);
+    else if (id == ROUTE_BAD_ID)
+        conn_http_error(c, rq.cors, 400, "invalid id: 1-64 characters of A-Z a-z 0-9 _ -", NULL);
+    else if (id == ROUTE_BAD_PATH)
+        conn_http_error(c, rq.cors, 400, "invalid path", NULL);
+    else
+        conn_http_error(c, rq.cors, 404, "not found", NULL);
 }
 
 static bool conn_process_http(struct conn *c)
@@ -648,18 +650,17 @@ static bool conn_process_http(struct conn *c)
         int r = httpq_parse(&c->p.http, (const char *)c->rx.buf, ring_len(&c->rx), &req);
         if (r == 0) {
             if (ring_space(&c->rx) == 0)
-                conn_http_error(c, 431, "request head too large", NULL);
+                conn_http_error(c, "", 431, "request head too large", NULL);
             return true;
         }
         if (r < 0) {
-            conn_http_error(c, httpq_status(r), "malformed request", NULL);
+            conn_http_error(c, "", httpq_status(r), "malformed request", NULL);
             return true;
         }
         /* The path only: the query may carry ?token= */
         log_event(LOG_DEBUG, c->id, "http_request", "%.*s %.*s%s", (int)req.method.n, req.method.p,
                   (int)req.path.n, req.path.p, req.query.n ? "?(query not logged)" : "");
         conn_route(c, &req); /* req points into rx: consume only afterwards */
-        conn_cors[0] = '\0';
         ring_consume(&c->rx, (uint32_t)r);
         httpq_reset(&c->p.http);
         if (c->state == CONN_HTTP)
@@ -670,15 +671,42 @@ static bool conn_process_http(struct conn *c)
 
 /* ---- WebSocket ------------------------------------------------------ */
 
+/* A refused message: the dialect answers it in its own shape, or, for a
+ * client refused too often, the connection closes with 1008. */
+static bool conn_refuse(struct server *s, struct conn *c, const char *what, bool binary, const uint8_t *p,
+                        size_t n)
+{
+    if (c->state != CONN_WS)
+        return false;
+    if (!guard_strike(s, c, what)) {
+        conn_close_ws(s, c, WS_CLOSE_POLICY, "rate limit exceeded repeatedly");
+        return false;
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg, "rate limit exceeded: %s; this message was not processed", what);
+    c->h->refused(s, c, binary, p, n, msg);
+    return false;
+}
+
+bool conn_take_ai_turn(struct server *s, struct conn *c)
+{
+    char what[96];
+    return guard_ai_turn(s, c, what, sizeof what) || conn_refuse(s, c, what, false, NULL, 0);
+}
+
 static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *p, size_t n)
 {
+    struct server *s = c->srv;
+    char what[96];
     c->last_msg_ms = conn_now(c);
-    if (!guard_message(c->srv, c, opcode != WSF_TEXT, p, n))
-        return; /* answered with RATE_LIMITED, or closing with 1008 */
+    if (!guard_message(s, c, n, what, sizeof what)) {
+        conn_refuse(s, c, what, opcode != WSF_TEXT, p, n);
+        return;
+    }
     if (opcode == WSF_TEXT)
-        app_on_text(c->srv, c, p, n);
+        c->h->text(s, c, p, n);
     else
-        app_on_binary(c->srv, c, p, n);
+        c->h->binary(s, c, p, n);
 }
 
 /* Returns false when the connection must stop processing. */
@@ -697,7 +725,7 @@ static bool conn_ws_data(struct conn *c, const struct wsf_event *ev)
         if (!c->msg) {
             log_event(LOG_WARN, c->id, "message_buffers_exhausted", "limit=%u",
                       c->srv->msg_pool.limit);
-            conn_close_ws(c->srv, c, 1013, "server busy, try again later");
+            conn_close_ws(c->srv, c, WS_CLOSE_TRY_AGAIN, "server busy, try again later");
             return false;
         }
     }
@@ -865,7 +893,8 @@ static bool conn_flush(struct conn *c)
     }
     if (c->want_drain && conn_send_room(c, s) >= s->cfg.tx_buffer_size / 2) {
         c->want_drain = false;
-        app_on_drain(s, c);
+        if (c->h && c->h->drain)
+            c->h->drain(s, c);
     }
     if (c->close_after_flush && !conn_has_output(c)) {
         conn_enter_linger(c);
@@ -955,7 +984,7 @@ static void conn_destroy(struct conn *c, const char *why)
     struct server *s = c->srv;
     log_event(LOG_INFO, c->id, "close", "%s%s%s", why, c->client_id[0] ? " id=" : "", c->client_id);
     if (c->counted_ws) {
-        app_on_close(s, c);
+        c->h->close(s, c);
         s->ws_active--;
     }
     loop_del(&s->loop, c->slot);
@@ -1045,7 +1074,7 @@ static void conn_accept_one(struct server *s, int fd, const struct sockaddr_stor
     if (over) {
         /* A spare slot lets the 503 go out through the normal path, lingering
          * so the client reads it instead of a reset. */
-        conn_http_error(c, 503, s->shutting_down ? "server shutting down" : "too many connections",
+        conn_http_error(c, "", 503, s->shutting_down ? "server shutting down" : "too many connections",
                         "Retry-After: 1\r\n");
         conn_update_events(c);
     }
@@ -1083,7 +1112,7 @@ void conn_on_listen(void *ctx, short revents)
 void conn_sweep(struct server *s)
 {
     uint64_t now = s->loop.now_ms;
-    const struct config *cfg = &s->cfg;
+    const struct server_config *cfg = &s->cfg;
     for (uint32_t i = 0; i < s->conns_used; i++) {
         struct conn *c = &s->conns[i];
         if (!c->srv)
@@ -1098,7 +1127,7 @@ void conn_sweep(struct server *s)
                 c->deadline_ms = now + cfg->handshake_timeout_ms;
             else if (c->deadline_ms && now >= c->deadline_ms) {
                 if (c->rx.buf && ring_len(&c->rx)) {
-                    conn_http_error(c, 408, "request head not received in time", NULL);
+                    conn_http_error(c, "", 408, "request head not received in time", NULL);
                     conn_update_events(c);
                 } else {
                     conn_destroy(c, "handshake timeout");
@@ -1107,9 +1136,9 @@ void conn_sweep(struct server *s)
             break;
         case CONN_WS:
             if (cfg->idle_timeout_ms && now - c->last_msg_ms >= cfg->idle_timeout_ms) {
-                conn_close_ws(s, c, 1001, "idle timeout");
+                conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "idle timeout");
             } else if (c->ping_out && now - c->ping_sent_ms >= cfg->pong_timeout_ms) {
-                conn_close_ws(s, c, 1011, "keepalive ping timeout");
+                conn_close_ws(s, c, WS_CLOSE_INTERNAL, "keepalive ping timeout");
             } else if (!c->ping_out && now - c->last_rx_ms >= cfg->ping_interval_ms &&
                        conn_send_room(c, s) >= CONN_REPLY_RESERVE) {
                 uint8_t payload[8];
@@ -1138,7 +1167,7 @@ void conn_shutdown_all(struct server *s)
         if (!c->srv)
             continue;
         if (c->state == CONN_WS)
-            conn_close_ws(s, c, 1001, "server shutting down");
+            conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "server shutting down");
         else if (c->state == CONN_HTTP && !(c->rx.buf && ring_len(&c->rx)) &&
                  !(c->tx.buf && ring_len(&c->tx)))
             conn_destroy(c, "server shutting down");

@@ -1,4 +1,4 @@
-/* deps: access.c ratelimit.c route.c log.c (and the server: conn_*, app_on_refused) */
+/* deps: access.c ratelimit.c route.c log.c */
 #include "io/guard.h"
 
 #include <netinet/in.h>
@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include "parse/access.h"
-#include "dialect/app.h"
 #include "io/log.h"
 #include "parse/ratelimit.h"
 #include "parse/route.h"
@@ -16,6 +15,9 @@
 
 #define GUARD_XFF_FIELDS 8   /* X-Forwarded-For header lines looked at */
 #define GUARD_RETRY_AFTER "Retry-After: 10\r\n"
+
+/* Is h the header named lit (a string literal; names are case-insensitive)? */
+#define GUARD_HEADER_IS(h, lit) ((h)->name.n == sizeof(lit) - 1 && strncasecmp((h)->name.p, (lit), sizeof(lit) - 1) == 0)
 
 void guard_on_accept(struct conn *c, const struct sockaddr_storage *ss)
 {
@@ -41,7 +43,7 @@ static void guard_resolve_client(struct server *s, struct conn *c, const struct 
     size_t n = 0;
     for (size_t i = 0; i < req->num_headers && n < GUARD_XFF_FIELDS; i++) {
         const struct httpq_header *h = &req->headers[i];
-        if (h->name.n == 15 && strncasecmp(h->name.p, "X-Forwarded-For", 15) == 0)
+        if (GUARD_HEADER_IS(h, "X-Forwarded-For"))
             xff[n++] = h->value;
     }
     struct access_addr client;
@@ -83,7 +85,7 @@ static bool guard_token_ok(const struct server *s, const struct httpq_request *r
     for (size_t i = 0; i < req->num_headers; i++) {
         const struct httpq_header *h = &req->headers[i];
         struct slice entry;
-        if (h->name.n == 22 && strncasecmp(h->name.p, "Sec-WebSocket-Protocol", 22) == 0 &&
+        if (GUARD_HEADER_IS(h, "Sec-WebSocket-Protocol") &&
             access_subproto_bearer(h->value, &entry, &cred)) {
             *seen = true;
             if (guard_token_matches(s, cred)) {
@@ -156,54 +158,43 @@ int guard_http(struct server *s, struct conn *c, const struct httpq_request *req
     return guard_auth(s, c, req, &unused, why, extra);
 }
 
-/* Answer a refused message in the dialect's error shape, or close 1008 once
- * the client has been refused more than rate_limit_strikes times faster than
- * one per second. */
-static bool guard_refuse(struct server *s, struct conn *c, const char *what, bool binary, const uint8_t *p,
-                         size_t n)
+bool guard_strike(struct server *s, struct conn *c, const char *what)
 {
-    if (c->state != CONN_WS)
-        return false;
     if (!rl_take(&c->guard.strikes, 1, 1000, s->cfg.rate_limit_strikes, 1, s->loop.now_ms)) {
         log_event(LOG_WARN, c->id, "rate_limit_close", "peer=%s %s, refused repeatedly", c->peer, what);
-        conn_close_ws(s, c, 1008, "rate limit exceeded repeatedly");
         return false;
     }
-    char msg[200];
-    snprintf(msg, sizeof msg, "rate limit exceeded: %s; this message was not processed", what);
     log_event(LOG_INFO, c->id, "rate_limited", "peer=%s %s", c->peer, what);
-    app_on_refused(s, c, binary, p, n, msg);
-    return false;
+    return true;
 }
 
-bool guard_message(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n)
+bool guard_message(struct server *s, struct conn *c, size_t n, char *what, size_t cap)
 {
-    const struct config *cfg = &s->cfg;
+    const struct server_config *cfg = &s->cfg;
     uint64_t now = s->loop.now_ms;
-    char what[96];
     if (!rl_take(&c->guard.msgs, cfg->ws_messages_per_sec, 1000, cfg->ws_messages_burst, 1, now)) {
-        snprintf(what, sizeof what, "over %llu messages per second (WS_MESSAGES_PER_SEC)",
+        snprintf(what, cap, "over %llu messages per second (WS_MESSAGES_PER_SEC)",
                  (unsigned long long)cfg->ws_messages_per_sec);
-        return guard_refuse(s, c, what, binary, p, n);
+        return false;
     }
     if (!rl_take(&c->guard.bytes, cfg->ws_bytes_per_sec, 1000, cfg->ws_bytes_burst, n, now)) {
-        snprintf(what, sizeof what, "over %llu bytes per second (WS_BYTES_PER_SEC)",
+        snprintf(what, cap, "over %llu bytes per second (WS_BYTES_PER_SEC)",
                  (unsigned long long)cfg->ws_bytes_per_sec);
-        return guard_refuse(s, c, what, binary, p, n);
+        return false;
     }
     return true;
 }
 
-bool guard_ai_turn(struct server *s, struct conn *c)
+bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap)
 {
-    const struct config *cfg = &s->cfg;
+    const struct server_config *cfg = &s->cfg;
     if (rl_take(&c->guard.turns, cfg->ai_turns_per_minute, 60000, cfg->ai_turns_per_minute, 1, s->loop.now_ms))
         return true;
-    char what[96];
-    snprintf(what, sizeof what, "over %llu AI requests per minute (AI_TURNS_PER_MINUTE)",
+    snprintf(what, cap, "over %llu AI requests per minute (AI_TURNS_PER_MINUTE)",
              (unsigned long long)cfg->ai_turns_per_minute);
-    return guard_refuse(s, c, what, false, NULL, 0);
+    return false;
 }
 
+#undef GUARD_HEADER_IS
 #undef GUARD_XFF_FIELDS
 #undef GUARD_RETRY_AFTER

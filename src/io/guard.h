@@ -4,8 +4,9 @@
  * WebSocket messages and AI turns. Decisions come from the pure access.c and
  * ratelimit.c; this file only applies them. A refused message is answered
  * with an error RATE_LIMITED (never dropped silently); a client that keeps
- * being refused is closed with 1008.
- * deps: access.c ratelimit.c log.c (and the server: conn_*, app_on_refused for the answer) */
+ * being refused is closed with 1008. This file decides and logs; conn.c acts
+ * (the dialect's refused handler, or the close).
+ * deps: access.c ratelimit.c log.c */
 #ifndef GUARD_H
 #define GUARD_H
 #include "parse/base.h"
@@ -30,12 +31,17 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
 int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, const char **why,
                const char **extra);
 
-/* A whole WebSocket data message: true to process it, false when it was
- * refused (answered with RATE_LIMITED, or the connection is closing). The
- * bytes are passed so that a Socket.IO connection can keep its packet framing
- * (sio_on_refused). */
-bool guard_message(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n);
+/* A whole WebSocket data message of n bytes: true to process it; false when
+ * a per-connection bucket refused it, with what (a phrase naming the limit)
+ * written to what[cap]. */
+bool guard_message(struct server *s, struct conn *c, size_t n, char *what, size_t cap);
 
-/* A message that starts an AI pipeline (a turn or a transcription). */
-bool guard_ai_turn(struct server *s, struct conn *c);
+/* A message that starts an AI pipeline (a turn or a transcription): the same
+ * against AI_TURNS_PER_MINUTE. */
+bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap);
+
+/* A refusal counts as a strike (logged): true while the client may still be
+ * told; false once it was refused more than RATE_LIMIT_STRIKES times faster
+ * than one per second (the caller closes with 1008). */
+bool guard_strike(struct server *s, struct conn *c, const char *what);
 #endif

@@ -1,5 +1,5 @@
 /* Server setup and the run loop: listening socket, pools, connection table,
- * signal self-pipe, graceful shutdown.
+ * signal self-pipe, tick hooks, graceful shutdown.
  * deps: conn.c loop.c pool.c log.c clock.c */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,15 +14,10 @@
 
 #include "io/log.h"
 #include "io/server.h"
-#include "dialect/sio.h"
 
 #define SERVER_TICK_MS 250 /* timer resolution: deadlines are swept this often */
 #define SERVER_BACKLOG 1024
 #define SERVER_POOL_KEEP 64 /* released ring buffers kept for reuse */
-
-void conn_on_listen(void *ctx, short revents);
-void conn_sweep(struct server *s);
-void conn_shutdown_all(struct server *s);
 
 static int server_signal_pipe[2] = {-1, -1};
 
@@ -75,6 +70,16 @@ static void server_on_signal_pipe(void *ctx, short revents)
     server_request_stop(s);
 }
 
+int server_add_tick(struct server *s, server_tick_fn fn, void *ctx)
+{
+    if (s->nticks == SERVER_MAX_TICKS)
+        return -1;
+    s->ticks[s->nticks].fn = fn;
+    s->ticks[s->nticks].ctx = ctx;
+    s->nticks++;
+    return 0;
+}
+
 void server_request_stop(struct server *s)
 {
     if (s->shutting_down)
@@ -93,11 +98,8 @@ static void server_tick(void *ctx)
 {
     struct server *s = ctx;
     conn_sweep(s);
-    sio_tick(s);
-    if (s->up)
-        up_tick(s->up);
-    if (s->jobs)
-        jobfetch_tick(s->jobs);
+    for (size_t i = 0; i < s->nticks; i++)
+        s->ticks[i].fn(s->ticks[i].ctx);
     if (s->shutting_down && (s->active + s->refusing == 0 || s->loop.now_ms >= s->shutdown_deadline_ms)) {
         if (s->active)
             log_event(LOG_WARN, 0, "shutdown", "drain timeout, %u connections dropped", s->active);
@@ -109,8 +111,7 @@ static void server_tick(void *ctx)
 static void server_raise_nofile(struct server *s)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)(s->cfg.max_connections + SERVER_REFUSE_SLOTS + s->cfg.upstream_max_inflight +
-                           s->cfg.upstream_pool_size + JOBFETCH_MAX_INFLIGHT + 32);
+    rlim_t want = (rlim_t)(s->cfg.max_connections + SERVER_REFUSE_SLOTS + s->cfg.extra_slots + 32);
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
     rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
@@ -122,7 +123,7 @@ static void server_raise_nofile(struct server *s)
 
 int server_init(struct server *s)
 {
-    const struct config *cfg = &s->cfg;
+    const struct server_config *cfg = &s->cfg;
     uint32_t maxc = (uint32_t)cfg->max_connections + SERVER_REFUSE_SLOTS;
     server_raise_nofile(s);
     s->listen_fd = s->signal_fd = -1;
@@ -139,9 +140,8 @@ int server_init(struct server *s)
         pool_init(&s->tx_pool, cfg->tx_buffer_size, maxc, SERVER_POOL_KEEP) ||
         pool_init(&s->msg_pool, cfg->max_message_size, (uint32_t)cfg->message_buffers, 2))
         return -1;
-    /* Slots: clients, upstream connections (in flight + pooled), listener, pipes. */
-    uint32_t slots = maxc + (uint32_t)(cfg->upstream_max_inflight + cfg->upstream_pool_size) + 8 +
-                     JOBFETCH_MAX_INFLIGHT + 1; /* job-posting fetches + their resolver pipe */
+    /* Slots: clients, outgoing connections and their pipes, listener, self-pipe. */
+    uint32_t slots = maxc + cfg->extra_slots + 8;
     if (loop_init(&s->loop, slots, SERVER_TICK_MS, server_tick, s))
         return -1;
     if (pipe2(server_signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0)

@@ -302,12 +302,12 @@ uint16_t wsf_close_code(int err)
 {
     switch (err) {
     case WSF_E_TOO_BIG:
-        return 1009;
+        return WS_CLOSE_TOO_BIG;
     case WSF_E_UTF8:
     case WSF_E_CLOSE_UTF8:
-        return 1007;
+        return WS_CLOSE_INVALID_DATA;
     default:
-        return 1002;
+        return WS_CLOSE_PROTOCOL;
     }
 }
 

@@ -24,6 +24,21 @@ enum wsf_opcode {
     WSF_PONG = 0xA,
 };
 
+/* WebSocket close codes (RFC 6455 7.4.1), named where we send them; 4000 is
+ * ours, from the private range. */
+enum ws_close {
+    WS_CLOSE_NORMAL = 1000,       /* done: end_interview, disconnect by request, Engine.IO close */
+    WS_CLOSE_GOING_AWAY = 1001,   /* idle timeout, server shutting down */
+    WS_CLOSE_PROTOCOL = 1002,     /* a frame broke RFC 6455 */
+    WS_CLOSE_NO_STATUS = 1005,    /* never sent: the peer's close had no code (we echo an empty close) */
+    WS_CLOSE_INVALID_DATA = 1007, /* invalid UTF-8 */
+    WS_CLOSE_POLICY = 1008,       /* rate limits, Socket.IO parse errors, no CONNECT in time */
+    WS_CLOSE_TOO_BIG = 1009,      /* message over MAX_MESSAGE_SIZE */
+    WS_CLOSE_INTERNAL = 1011,     /* ping timeout, out of memory */
+    WS_CLOSE_TRY_AGAIN = 1013,    /* buffers exhausted, client not reading */
+    WS_CLOSE_REPLACED = 4000,     /* a newer connection took over this session id */
+};
+
 enum wsf_error {
     WSF_E_RSV = -1,            /* RSV1-3 set (no extension negotiated) -> 1002 */
     WSF_E_OPCODE = -2,         /* reserved opcode -> 1002 */

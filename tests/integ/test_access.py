@@ -8,6 +8,7 @@ raw sockets where a request must be exactly so."""
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -342,7 +343,14 @@ def test_api_key():
     port = free_port()
     env = {"PATH": "/usr/bin:/bin", "HOST": "127.0.0.1", "PORT": str(port), "OPENAI_API_KEY": FAKE_KEY}
     if os.geteuid() == 0 and os.access(BIN, os.X_OK):
-        p = subprocess.Popen([os.path.abspath(BIN)], env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        # A copy that uid 65534 can reach: the checkout may sit in a folder only
+        # root can enter (mktemp -d, /root/...).
+        spare = tempfile.mkdtemp(prefix="interview-nobody-")
+        os.chmod(spare, 0o755)
+        copy = os.path.join(spare, "interview")
+        shutil.copy(BIN, copy)
+        os.chmod(copy, 0o755)
+        p = subprocess.Popen([copy], env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)), cwd="/")
         control = subprocess.Popen(["/bin/sleep", "5"], preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
         try:
@@ -358,6 +366,7 @@ def test_api_key():
             p.wait(10)
             control.kill()
             control.wait()
+            shutil.rmtree(spare, ignore_errors=True)
     else:
         print("note: not root, the dumpable check needs to start the server as another user")
 
