@@ -127,7 +127,7 @@ void tls_free(void)
         mbedtls_x509_crt_free(&tls_g.ca);
     free(tls_g.path);
     if (tls_g.psa_init)
-        (void)0;
+        mbedtls_psa_crypto_free();
     memset(&tls_g, 0, sizeof tls_g);
 }
 
