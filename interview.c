@@ -19,7 +19,9 @@
 
 #include "parse/cfgval.h"
 #include "io/log.h"
+#include "io/rand.h"
 #include "io/server.h"
+#include "upstream/tls.h"
 #include "upstream/jobfetch.h"
 #include "upstream/upstream.h"
 #include "pipeline/turn.h"
@@ -468,6 +470,19 @@ static int healthcheck(const struct config *cfg)
     return ok ? 0 : 1;
 }
 
+/* The CA certificates every TLS connection (API and job boards) verifies
+ * against, named once for the process: SSL_CERT_FILE, else the embedded
+ * bundle. Parsed on first use (tls.c). */
+static int wire_tls(const struct config *cfg)
+{
+    char err[256];
+    if (tls_ca_use(cfg->ssl_cert_file, ca_bundle_pem, ca_bundle_pem_len, err, sizeof err) != 0) {
+        fprintf(stderr, "interview: cannot set up TLS: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- wiring ----------------------------------------------------------- */
 
 extern const unsigned char page_interview_html[], page_stream_test_html[];
@@ -521,8 +536,7 @@ static int wire_openai(struct program *p)
         .have_key = cfg->openai_api_key[0] != '\0',
     };
     struct up_config uc = {
-        .https = url.https, .port = url.port, .api_key = cfg->openai_api_key,
-        .ca_file = cfg->ssl_cert_file, .ca_pem = ca_bundle_pem, .ca_pem_len = ca_bundle_pem_len,
+        .https = url.https, .port = url.port, .api_key = cfg->openai_api_key, /* CA: wire_tls */
         .max_inflight = (uint32_t)cfg->upstream_max_inflight, .pool_size = (uint32_t)cfg->upstream_pool_size,
         .max_retries = (uint32_t)cfg->upstream_max_retries,
         .connect_timeout_ms = cfg->upstream_connect_timeout_ms, .tls_timeout_ms = cfg->upstream_tls_timeout_ms,
@@ -548,8 +562,7 @@ static int wire_jobs(struct program *p)
     const struct config *cfg = &p->cfg;
     struct jobfetch_config jc = {
         .allowed_hosts = cfg->job_url_allowed_hosts, .max_bytes = cfg->job_url_max_bytes,
-        .timeout_ms = cfg->job_url_timeout_ms, .ca_file = cfg->ssl_cert_file,
-        .ca_pem = ca_bundle_pem, .ca_pem_len = ca_bundle_pem_len,
+        .timeout_ms = cfg->job_url_timeout_ms, /* CA: wire_tls */
         .test_allow_addresses = cfg->job_url_test_allow_addresses,
     };
     char err[256];
@@ -595,7 +608,7 @@ static int program_start(struct program *p)
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
         return -1;
     }
-    return wire_openai(p) == 0 && wire_jobs(p) == 0 && wire_dialects(p) == 0 ? 0 : -1;
+    return wire_tls(cfg) == 0 && wire_openai(p) == 0 && wire_jobs(p) == 0 && wire_dialects(p) == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -624,6 +637,8 @@ int main(int argc, char **argv)
     up_destroy(prog.up);
     jobfetch_destroy(prog.jobs);
     prog.jobs = NULL;
+    tls_free(); /* after every TLS client */
+    rand_free();
     return rc;
 }
 
@@ -653,10 +668,12 @@ int main(int argc, char **argv)
 #include "src/io/log.c"
 #include "src/io/loop.c"
 #include "src/io/pool.c"
+#include "src/io/rand.c"
 #include "src/io/ring.c"
 #include "src/io/server.c"
 #include "src/upstream/jobfetch.c"
 #include "src/upstream/resolver.c"
+#include "src/upstream/tls.c"
 #include "src/upstream/upstream.c"
 #include "src/pipeline/oai.c"
 #include "src/pipeline/turn.c"

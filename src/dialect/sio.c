@@ -2,14 +2,13 @@
 #include "dialect/sio.h"
 
 #include <cJSON.h>
-#include <mbedtls/base64.h>
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dialect/coach.h"
+#include "io/rand.h"
+#include "parse/b64.h"
 #include "parse/jsonv.h"
 #include "io/log.h"
 #include "parse/route.h"
@@ -65,35 +64,17 @@ static struct {
     struct sio_conn *conns; /* open Engine.IO connections */
     struct sio_sock *socks;
     uint32_t nsocks;
-    bool rng_ready;
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
 } sio_g;
 
 uint32_t sio_sockets(void) { return sio_g.nsocks; }
 
 /* Session ids and pids are bearer secrets (a pid recovers a session), so
- * they come from the CTR-DRBG, seeded from the OS entropy source. */
+ * they come from the process's CTR-DRBG (io/rand.c), seeded from the OS. */
 static bool sio_random_id(char out[SIO_ID_LEN + 1])
 {
-    unsigned char raw[15];
-    size_t olen = 0;
-    if (!sio_g.rng_ready) {
-        mbedtls_entropy_init(&sio_g.entropy);
-        mbedtls_ctr_drbg_init(&sio_g.drbg);
-        if (mbedtls_ctr_drbg_seed(&sio_g.drbg, mbedtls_entropy_func, &sio_g.entropy,
-                                  (const unsigned char *)"interview-sio", 13) != 0)
-            return false;
-        sio_g.rng_ready = true;
-    }
-    if (mbedtls_ctr_drbg_random(&sio_g.drbg, raw, sizeof raw) != 0 ||
-        mbedtls_base64_encode((unsigned char *)out, SIO_ID_LEN + 1, &olen, raw, sizeof raw) != 0 ||
-        olen != SIO_ID_LEN)
-        return false;
-    for (size_t i = 0; i < olen; i++)
-        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-    out[olen] = '\0';
-    return true;
+    uint8_t raw[15];
+    return rand_bytes(raw, sizeof raw) == 0 &&
+           b64url_encode(raw, sizeof raw, out, SIO_ID_LEN + 1) == SIO_ID_LEN;
 }
 
 const char *sio_handshake_error(const char *query, size_t n)

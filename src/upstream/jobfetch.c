@@ -1,4 +1,5 @@
-/* deps: loop.c resolver.c http_resp.c url.c addrclass.c html_text.c log.c clock.c, mbedTLS
+/* deps: parse/addrclass.c parse/html_text.c parse/http_resp.c parse/url.c io/loop.c io/log.c
+ * io/clock.c io/rand.c upstream/resolver.c upstream/tls.c, mbedTLS (through tls.c)
  *
  * Why not upstream.c: that client serves one fixed origin (host, port and TLS
  * session are per client), retries, pools connections and sends the API key;
@@ -6,7 +7,8 @@
  * pool, no credentials, an address check between resolution and connect(),
  * and redirects. So this module drives its own small state machine over the
  * same parts: resolver.c (helper thread), http_resp.c (the strict response
- * parser, which gained Location) and mbedTLS with the same CA sources.
+ * parser, which gained Location) and tls.c (the shared TLS client and CA
+ * chain), whose address filter carries the SSRF rule below.
  *
  * SSRF: the host must be on the allowlist; every resolved address must be
  * public (addrclass.c), and connect() only ever receives an address that was
@@ -18,31 +20,21 @@
 #include "upstream/jobfetch.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
-#include <psa/crypto.h>
 
 #include "parse/addrclass.h"
 #include "parse/html_text.h"
 #include "parse/http_resp.h"
+#include "parse/url.h"
 #include "io/log.h"
 #include "upstream/resolver.h"
-#include "parse/url.h"
+#include "upstream/tls.h"
 
 #define JF_RBUF 16384
 #define JF_HOSTS_MAX 64
@@ -99,11 +91,7 @@ struct jobfetch_client {
     size_t max_text;
     uint32_t max_inflight, inflight;
     struct resolver *res;
-    bool tls_init, drbg_ready;
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_x509_crt ca;
-    mbedtls_ssl_config conf;
+    struct tls_client *tls; /* no ALPN, no resumption: a new origin each time */
     struct jobfetch *list, *graveyard;
     struct jobfetch **tickv;
 };
@@ -118,10 +106,8 @@ struct jobfetch {
     unsigned redirects;
     uint64_t t_start, deadline;
     struct resolver_query q;
-    int addr_i;
-    int fd, slot;
-    bool ssl_init, dead, cancelled;
-    mbedtls_ssl_context ssl;
+    struct tls_conn t;
+    bool dead, cancelled;
     char req[URL_TARGET_MAX + URL_HOST_MAX + 256];
     size_t req_len, sent;
     struct httpr_parser hp;
@@ -162,6 +148,12 @@ static enum addr_class jf_sockaddr_class(const struct jobfetch_client *c, const 
         jf_test_allowed(c, AF_INET6, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr))
         return ADDR_PUBLIC;
     return addr_class_sockaddr(sa, len);
+}
+
+/* The filter tls.c applies before connect() and on getpeername() after it. */
+static bool jf_addr_public(void *ctx, const struct sockaddr *sa, socklen_t len)
+{
+    return jf_sockaddr_class(ctx, sa, len) == ADDR_PUBLIC;
 }
 
 static enum addr_class jf_literal_class(const struct jobfetch_client *c, const struct url *u)
@@ -208,19 +200,6 @@ static void jf_list_add(struct jobfetch **head, struct jobfetch *f)
     *head = f;
 }
 
-static void jf_close_conn(struct jobfetch *f)
-{
-    if (f->slot >= 0)
-        loop_del(f->c->loop, f->slot);
-    f->slot = -1;
-    if (f->ssl_init)
-        mbedtls_ssl_free(&f->ssl);
-    f->ssl_init = false;
-    if (f->fd >= 0)
-        close(f->fd);
-    f->fd = -1;
-}
-
 static void jf_free(struct jobfetch *f)
 {
     free(f->text);
@@ -246,7 +225,7 @@ static void jf_finish(struct jobfetch *f, int why, const char *detail)
     if (f->dead)
         return;
     resolver_cancel(c->res, &f->q);
-    jf_close_conn(f);
+    tls_conn_close(&f->t);
     f->dead = true;
     f->st = JF_DONE;
     jf_list_del(&c->list, f);
@@ -275,103 +254,48 @@ static void jf_finish(struct jobfetch *f, int why, const char *detail)
         f->cb(f->ctx, NULL, NULL, f->text, f->ht.len);
 }
 
-static void jf_tls_detail(char *out, size_t cap, const char *what, int ret)
-{
-    char e[96];
-    mbedtls_strerror(ret, e, sizeof e);
-    snprintf(out, cap, "%s: %s (-0x%04x)", what, e, (unsigned)-ret);
-}
-
 /* ---- network stages --------------------------------------------------------------- */
 
 static void jf_io(void *ctx, short revents);
 static void jf_hop_begin(struct jobfetch *f);
 
-static int jf_bio_send(void *ctx, const unsigned char *buf, size_t len)
+/* tls.c must wait for the socket: arm the direction it names. */
+static bool jf_tls_wait(struct jobfetch *f, ssize_t ret)
 {
-    struct jobfetch *f = ctx;
-    for (;;) {
-        ssize_t n = send(f->fd, buf, len, MSG_NOSIGNAL);
-        if (n >= 0)
-            return (int)n;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return MBEDTLS_ERR_SSL_WANT_WRITE;
-        return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
-    }
-}
-
-static int jf_bio_recv(void *ctx, unsigned char *buf, size_t len)
-{
-    struct jobfetch *f = ctx;
-    for (;;) {
-        ssize_t n = recv(f->fd, buf, len, 0);
-        if (n >= 0)
-            return (int)n;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return MBEDTLS_ERR_SSL_WANT_READ;
-        return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
-    }
-}
-
-static void jf_events(struct jobfetch *f, short ev)
-{
-    if (f->slot >= 0)
-        loop_set_events(f->c->loop, f->slot, ev);
-}
-
-/* mbedTLS must wait for the socket: arm the direction it names. */
-static bool jf_tls_wait(struct jobfetch *f, int ret)
-{
-    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)
+    if (ret != TLS_WANT_READ && ret != TLS_WANT_WRITE)
         return false;
-    jf_events(f, ret == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT);
+    tls_conn_events(&f->t, ret == TLS_WANT_READ ? POLLIN : POLLOUT);
     return true;
 }
 
-static void jf_connect_next(struct jobfetch *f)
+static void jf_tls_start(struct jobfetch *f);
+
+/* What tls_connect_start/tls_connect_event said about the connection. */
+static void jf_connect_result(struct jobfetch *f, enum tls_connect res)
 {
-    struct jobfetch_client *c = f->c;
-    int last = 0;
-    for (; f->addr_i < f->q.naddrs; f->addr_i++) {
-        struct resolver_addr a = f->q.addrs[f->addr_i];
-        if (a.ss.ss_family == AF_INET)
-            ((struct sockaddr_in *)&a.ss)->sin_port = htons(f->url.port);
-        else if (a.ss.ss_family == AF_INET6)
-            ((struct sockaddr_in6 *)&a.ss)->sin6_port = htons(f->url.port);
-        else
-            continue;
-        /* The address handed to connect() is the one checked, right here. */
-        if (jf_sockaddr_class(c, (struct sockaddr *)&a.ss, a.len) != ADDR_PUBLIC) {
-            jf_finish(f, JF_BLOCKED, "address check before connect");
-            return;
-        }
-        int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            last = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, (struct sockaddr *)&a.ss, a.len) != 0 && errno != EINPROGRESS) {
-            last = errno;
-            close(fd);
-            continue;
-        }
-        f->fd = fd;
-        if (loop_add(c->loop, fd, POLLOUT, jf_io, f, &f->slot) != 0) {
-            jf_finish(f, JF_BUSY, "event loop full");
-            return;
-        }
-        f->st = JF_CONNECTING;
-        return; /* POLLOUT reports the outcome, even for an immediate success */
-    }
     char d[JF_MSG_MAX];
-    snprintf(d, sizeof d, "connect: %s", last ? strerror(last) : "no usable address");
-    jf_finish(f, JF_FETCH, d);
+    switch (res) {
+    case TLS_CONNECTING:
+        f->st = JF_CONNECTING;
+        return;
+    case TLS_CONNECTED:
+        f->st = JF_CONNECTING;
+        jf_tls_start(f);
+        return;
+    case TLS_BLOCKED_ADDRESS:
+        jf_finish(f, JF_BLOCKED, "address check before connect");
+        return;
+    case TLS_BLOCKED_PEER: /* second line of defence: the kernel's idea of the peer */
+        jf_finish(f, JF_BLOCKED, "peer address check after connect");
+        return;
+    case TLS_LOOP_FULL:
+        jf_finish(f, JF_BUSY, "event loop full");
+        return;
+    default:
+        tls_error_text(&f->t, d, sizeof d);
+        jf_finish(f, JF_FETCH, d);
+        return;
+    }
 }
 
 static void jf_on_resolved(void *ctx, struct resolver_query *q)
@@ -399,8 +323,10 @@ static void jf_on_resolved(void *ctx, struct resolver_query *q)
             return;
         }
     }
-    f->addr_i = 0;
-    jf_connect_next(f);
+    /* The same answer, address by address, goes to connect(): each is checked
+     * again right before it (jf_addr_public), and the peer after it. */
+    jf_connect_result(f, tls_connect_start(&f->t, q->addrs, q->naddrs, f->url.port, jf_addr_public,
+                                           f->c, NULL));
 }
 
 static void jf_build_request(struct jobfetch *f)
@@ -421,27 +347,12 @@ static void jf_build_request(struct jobfetch *f)
 
 static void jf_tls_start(struct jobfetch *f)
 {
-    struct jobfetch_client *c = f->c;
-    /* Second line of defence: the kernel's idea of the peer must pass too. */
-    struct sockaddr_storage peer;
-    socklen_t pl = sizeof peer;
-    if (getpeername(f->fd, (struct sockaddr *)&peer, &pl) != 0 ||
-        jf_sockaddr_class(c, (struct sockaddr *)&peer, pl) != ADDR_PUBLIC) {
-        jf_finish(f, JF_BLOCKED, "peer address check after connect");
-        return;
-    }
-    mbedtls_ssl_init(&f->ssl);
-    f->ssl_init = true;
-    int ret = mbedtls_ssl_setup(&f->ssl, &c->conf);
-    if (ret == 0)
-        ret = mbedtls_ssl_set_hostname(&f->ssl, f->url.host);
-    if (ret != 0) {
+    if (tls_start(&f->t, f->c->tls, f->url.host) != 0) {
         char d[JF_MSG_MAX];
-        jf_tls_detail(d, sizeof d, "tls setup", ret);
+        tls_error_text(&f->t, d, sizeof d);
         jf_finish(f, JF_INTERNAL, d);
         return;
     }
-    mbedtls_ssl_set_bio(&f->ssl, f, jf_bio_send, jf_bio_recv, NULL);
     f->st = JF_HANDSHAKE;
     jf_build_request(f);
     jf_io(f, 0);
@@ -468,7 +379,7 @@ static void jf_redirect(struct jobfetch *f)
         jf_finish(f, why == JF_INVALID ? JF_BAD_REDIRECT : why, d);
         return;
     }
-    jf_close_conn(f);
+    tls_conn_close(&f->t);
     f->url = next;
     jf_hop_begin(f);
 }
@@ -571,29 +482,27 @@ static bool jf_parse(struct jobfetch *f, const uint8_t *p, size_t n)
 static void jf_read(struct jobfetch *f)
 {
     for (;;) {
-        int ret = mbedtls_ssl_read(&f->ssl, f->rbuf, sizeof f->rbuf);
-        if (ret > 0) {
-            if (!jf_parse(f, f->rbuf, (size_t)ret))
+        ssize_t n = tls_read(&f->t, f->rbuf, sizeof f->rbuf);
+        if (n > 0) {
+            if (!jf_parse(f, f->rbuf, (size_t)n))
                 return;
             continue;
         }
-        if (jf_tls_wait(f, ret))
+        if (jf_tls_wait(f, n))
             return;
-        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
-            continue;
-        if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF ||
-            ret == MBEDTLS_ERR_NET_CONN_RESET) {
+        bool reset = n < 0 && f->t.fail == TLS_F_RESET;
+        if (n == 0 || reset || f->t.fail == TLS_F_EOF) {
             /* Framed by close: the end of the stream ends the body. Many
-             * servers close without close_notify (CONN_EOF); for a posting's
+             * servers close without close_notify (TLS_F_EOF); for a posting's
              * text that is acceptable. A reset never ends a body. */
-            if (httpr_eof(&f->hp) == HTTPR_EV_DONE && f->text && ret != MBEDTLS_ERR_NET_CONN_RESET)
+            if (httpr_eof(&f->hp) == HTTPR_EV_DONE && f->text && !reset)
                 jf_complete(f);
             else
                 jf_finish(f, JF_FETCH, "connection closed mid-response");
             return;
         }
         char d[JF_MSG_MAX];
-        jf_tls_detail(d, sizeof d, "tls read", ret);
+        tls_error_text(&f->t, d, sizeof d);
         jf_finish(f, JF_FETCH, d);
         return;
     }
@@ -601,21 +510,12 @@ static void jf_read(struct jobfetch *f)
 
 static void jf_handshake(struct jobfetch *f)
 {
-    int ret = mbedtls_ssl_handshake(&f->ssl);
+    int ret = tls_handshake(&f->t);
     if (jf_tls_wait(f, ret))
         return;
     if (ret != 0) {
         char d[JF_MSG_MAX];
-        if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-            char info[120];
-            int n = mbedtls_x509_crt_verify_info(info, sizeof info, "", mbedtls_ssl_get_verify_result(&f->ssl));
-            for (int i = 0; i < n; i++)
-                if (info[i] == '\n')
-                    info[i] = i == n - 1 ? '\0' : ';';
-            snprintf(d, sizeof d, "certificate: %s", n > 0 ? info : "?");
-        } else {
-            jf_tls_detail(d, sizeof d, "tls handshake", ret);
-        }
+        tls_error_text(&f->t, d, sizeof d);
         jf_finish(f, JF_TLS, d);
         return;
     }
@@ -626,22 +526,21 @@ static void jf_handshake(struct jobfetch *f)
 static void jf_send(struct jobfetch *f)
 {
     while (f->sent < f->req_len) {
-        int ret = mbedtls_ssl_write(&f->ssl, (const unsigned char *)f->req + f->sent, f->req_len - f->sent);
-        if (jf_tls_wait(f, ret))
+        struct iovec iov = {.iov_base = f->req + f->sent, .iov_len = f->req_len - f->sent};
+        ssize_t w = tls_writev(&f->t, &iov, 1);
+        if (jf_tls_wait(f, w))
             return;
-        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
-            continue;
-        if (ret < 0) {
+        if (w < 0) {
             char d[JF_MSG_MAX];
-            jf_tls_detail(d, sizeof d, "tls write", ret);
+            tls_error_text(&f->t, d, sizeof d);
             jf_finish(f, JF_FETCH, d);
             return;
         }
-        f->sent += (size_t)ret;
+        f->sent += (size_t)w;
     }
     f->st = JF_READING;
     memset(&f->hp, 0, sizeof f->hp);
-    jf_events(f, POLLIN);
+    tls_conn_events(&f->t, POLLIN);
     jf_read(f); /* an early answer may already sit inside mbedTLS */
 }
 
@@ -652,19 +551,9 @@ static void jf_io(void *ctx, short revents)
         return;
     switch (f->st) {
     case JF_CONNECTING: {
-        int err = 0;
-        socklen_t el = sizeof err;
-        if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
-            err = errno;
-        if (err == 0 && !(revents & (POLLOUT | POLLERR | POLLHUP)))
-            return;
-        if (err != 0 || !(revents & POLLOUT)) {
-            jf_close_conn(f);
-            f->addr_i++;
-            jf_connect_next(f);
-            return;
-        }
-        jf_tls_start(f);
+        enum tls_connect res = tls_connect_event(&f->t, revents);
+        if (res != TLS_CONNECTING) /* on TLS_CONNECTING: still waiting, or on to the next address */
+            jf_connect_result(f, res);
         return;
     }
     case JF_HANDSHAKE:
@@ -677,7 +566,7 @@ static void jf_io(void *ctx, short revents)
         jf_read(f);
         return;
     default:
-        jf_events(f, 0);
+        tls_conn_events(&f->t, 0);
         return;
     }
 }
@@ -764,41 +653,16 @@ static bool jf_parse_allow(struct jobfetch_client *c, const char *list, char *er
     return true;
 }
 
+/* The process CA source (tls_ca_use: the same one upstream.c uses), parsed
+ * now so a bad one stops the start, and this module's TLS configuration. */
 static bool jf_tls_setup(struct jobfetch_client *c, const struct jobfetch_config *cfg, char *err, size_t errlen)
 {
-    mbedtls_entropy_init(&c->entropy);
-    mbedtls_ctr_drbg_init(&c->drbg);
-    mbedtls_x509_crt_init(&c->ca);
-    mbedtls_ssl_config_init(&c->conf);
-    c->tls_init = true;
-    psa_status_t ps = psa_crypto_init();
-    if (ps != PSA_SUCCESS) {
-        snprintf(err, errlen, "jobfetch: psa_crypto_init failed (%d)", (int)ps);
+    char m[200];
+    if (tls_ca_use(cfg->ca_file, cfg->ca_pem, cfg->ca_pem_len, m, sizeof m) != 0 ||
+        tls_ca_load(m, sizeof m) != 0 || !(c->tls = tls_client_create(NULL, false, m, sizeof m))) {
+        snprintf(err, errlen, "jobfetch: TLS/CA setup: %s", m);
         return false;
     }
-    int ret = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
-                                    (const unsigned char *)"interview-jobfetch", 18);
-    if (ret == 0) {
-        if (cfg->ca_file && cfg->ca_file[0])
-            ret = mbedtls_x509_crt_parse_file(&c->ca, cfg->ca_file);
-        else if (cfg->ca_pem && cfg->ca_pem_len)
-            ret = mbedtls_x509_crt_parse(&c->ca, cfg->ca_pem, cfg->ca_pem_len);
-        else
-            ret = MBEDTLS_ERR_X509_BAD_INPUT_DATA;
-    }
-    if (ret >= 0 && c->ca.version == 0)
-        ret = MBEDTLS_ERR_X509_BAD_INPUT_DATA;
-    if (ret >= 0)
-        ret = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                          MBEDTLS_SSL_PRESET_DEFAULT);
-    if (ret < 0) {
-        jf_tls_detail(err, errlen, "jobfetch: TLS/CA setup", ret);
-        return false;
-    }
-    mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
-    mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
-    mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
     return true;
 }
 
@@ -870,7 +734,7 @@ struct jobfetch *jobfetch_start(struct jobfetch_client *jc, const char *url, job
     f->cb = cb;
     f->ctx = ctx;
     f->url = u;
-    f->fd = f->slot = -1;
+    tls_conn_init(&f->t, jc->loop, jf_io, f);
     f->t_start = jc->loop->now_ms;
     f->deadline = jc->timeout_ms ? f->t_start + jc->timeout_ms : UINT64_MAX;
     jf_list_add(&jc->list, f);
@@ -928,12 +792,7 @@ void jobfetch_destroy(struct jobfetch_client *jc)
     jf_free_all(jc->graveyard);
     jc->graveyard = NULL;
     resolver_destroy(jc->res);
-    if (jc->tls_init) {
-        mbedtls_ssl_config_free(&jc->conf);
-        mbedtls_x509_crt_free(&jc->ca);
-        mbedtls_ctr_drbg_free(&jc->drbg);
-        mbedtls_entropy_free(&jc->entropy);
-    }
+    tls_client_destroy(jc->tls); /* after its connections */
     free(jc->tickv);
     free(jc->hostbuf);
     free(jc);

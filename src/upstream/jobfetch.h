@@ -7,10 +7,8 @@
  * capped; the HTML reduced to plain UTF-8 text.
  *
  * The caller (the coach) knows no socket; this module knows no dialect.
- * deps: upstream.c resolver.c html_text.c url.c (see jobfetch.c)
- *
- * THIS API IS FIXED BY THE COORDINATOR: the coach is written against it in
- * parallel. Add fields/functions if you must, do not change these. */
+ * deps: parse/addrclass.c parse/html_text.c parse/http_resp.c parse/url.c
+ * io/loop.c io/log.c io/clock.c io/rand.c upstream/resolver.c upstream/tls.c, mbedTLS */
 #ifndef JOBFETCH_H
 #define JOBFETCH_H
 #include "parse/base.h"
@@ -22,9 +20,11 @@ struct jobfetch_config {
     const char *allowed_hosts;  /* comma-separated host names; "" = fetching off */
     uint64_t max_bytes;         /* body cap before HTML reduction */
     uint64_t timeout_ms;        /* whole fetch incl. redirects */
-    const char *ca_file;        /* NULL/"" = embedded bundle */
+    /* The process's CA source (tls_ca_use in tls.h), named here when not named
+     * yet: the file when set, else the PEM buffer; NULL/NULL = the one named
+     * already. A different source than the process's is refused. */
+    const char *ca_file;
     const unsigned char *ca_pem; size_t ca_pem_len;
-    /* add the documented, off-by-default test-only escape here (see jobfetch.c) */
     /* JOB_URL_TEST_ALLOW_ADDRESSES: comma-separated IP literals treated as
      * public (tests run a job board on 127.0.0.2). NULL/"" = none: the default. */
     const char *test_allow_addresses;

@@ -1,32 +1,23 @@
-/* deps: loop.c http_resp.c log.c clock.c resolver.c, mbedTLS, cJSON */
+/* deps: parse/http_resp.c io/loop.c io/log.c io/clock.c io/rand.c upstream/resolver.c upstream/tls.c,
+ * cJSON (error bodies); mbedTLS only through tls.c and rand.c */
 #include "upstream/upstream.h"
 
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cJSON.h>
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
-#include <psa/crypto.h>
 
 #include "parse/http_resp.h"
 #include "io/log.h"
+#include "io/rand.h"
 #include "upstream/resolver.h"
+#include "upstream/tls.h"
 
 #define UP_RBUF 16384          /* one TLS record of plaintext */
-#define UP_TLS_WRITE_MAX 16384 /* bytes per mbedtls_ssl_write() */
 #define UP_ERRBODY_MAX 4096    /* non-2xx body kept for error.message */
 #define UP_MSG_MAX 256
 #define UP_POOL_IDLE_MS 20000  /* pooled connections older than this are closed */
@@ -47,16 +38,11 @@ enum up_state {
 static const char *const up_state_names[] = {"resolve", "connect", "tls handshake", "send",
                                              "first byte", "read", "backoff", "done"};
 
-/* results of up_conn_read */
-enum { UP_IO_WANT_READ = -1, UP_IO_WANT_WRITE = -2, UP_IO_ERROR = -3 };
-
 struct up_conn {
     struct up_client *c;
     struct up_req *req; /* NULL while pooled */
-    int fd, slot;
-    bool tls; /* ssl initialised */
     uint64_t pooled_at;
-    mbedtls_ssl_context ssl;
+    struct tls_conn t; /* socket, TLS state (t.s == NULL: plain http) */
     size_t roff, rlen;
     uint8_t rbuf[UP_RBUF];
 };
@@ -75,7 +61,6 @@ struct up_req {
     const struct iovec *body;
     int body_parts;
     struct resolver_query q;
-    int addr_i;
     struct up_conn *conn;
     struct httpr_parser hp;
     uint64_t t_start, total_deadline, deadline, backoff_until;
@@ -97,15 +82,8 @@ struct up_client {
     struct up_config cfg;
     char *api_key;
     struct resolver *res;
-    bool tls_ready, drbg_ready;
-    bool ca_pending; /* the CA bundle is parsed after start-up (up_ca_load) */
-    char *ca_path;   /* copy of cfg.ca_file, which the caller need not keep */
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_x509_crt ca;
-    mbedtls_ssl_config conf;
-    mbedtls_ssl_session session;
-    bool have_session;
+    struct tls_client *tls; /* https only: ALPN http/1.1, session resumption */
+    bool ca_pending;        /* the CA chain is parsed after start-up (up_tick) */
     struct up_conn **pool; /* LIFO: pool[npool-1] is the most recent */
     uint32_t npool;
     struct up_req *inflight, *graveyard;
@@ -128,109 +106,13 @@ static void up_conn_close(struct up_conn *k)
 {
     if (!k)
         return;
-    if (k->slot >= 0)
-        loop_del(k->c->loop, k->slot);
-    if (k->tls)
-        mbedtls_ssl_free(&k->ssl);
-    if (k->fd >= 0)
-        close(k->fd);
+    tls_conn_close(&k->t);
     free(k);
-}
-
-static int up_bio_send(void *ctx, const unsigned char *buf, size_t len)
-{
-    struct up_conn *k = ctx;
-    for (;;) {
-        ssize_t n = send(k->fd, buf, len, MSG_NOSIGNAL);
-        if (n >= 0)
-            return (int)n;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return MBEDTLS_ERR_SSL_WANT_WRITE;
-        if (errno == EPIPE || errno == ECONNRESET)
-            return MBEDTLS_ERR_NET_CONN_RESET;
-        return MBEDTLS_ERR_NET_SEND_FAILED;
-    }
-}
-
-static int up_bio_recv(void *ctx, unsigned char *buf, size_t len)
-{
-    struct up_conn *k = ctx;
-    for (;;) {
-        ssize_t n = recv(k->fd, buf, len, 0);
-        if (n >= 0)
-            return (int)n;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return MBEDTLS_ERR_SSL_WANT_READ;
-        if (errno == ECONNRESET)
-            return MBEDTLS_ERR_NET_CONN_RESET;
-        return MBEDTLS_ERR_NET_RECV_FAILED;
-    }
-}
-
-static void up_save_session(struct up_client *c, struct up_conn *k)
-{
-    mbedtls_ssl_session s;
-    mbedtls_ssl_session_init(&s);
-    if (mbedtls_ssl_get_session(&k->ssl, &s) == 0) {
-        if (c->have_session)
-            mbedtls_ssl_session_free(&c->session);
-        c->session = s;
-        c->have_session = true;
-    } else {
-        mbedtls_ssl_session_free(&s);
-    }
-}
-
-static void up_tls_msg(char *out, size_t cap, const char *what, int ret)
-{
-    char e[128];
-    mbedtls_strerror(ret, e, sizeof e);
-    snprintf(out, cap, "%s: %s (-0x%04x)", what, e, (unsigned)-ret);
-}
-
-/* Plaintext from the connection: > 0 bytes, 0 EOF, or UP_IO_*. */
-static ssize_t up_conn_read(struct up_conn *k, uint8_t *buf, size_t cap, char *msg, size_t msgcap)
-{
-    if (k->tls) {
-        for (;;) {
-            int ret = mbedtls_ssl_read(&k->ssl, buf, cap);
-            if (ret > 0)
-                return ret;
-            if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
-                return 0;
-            if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
-                up_save_session(k->c, k);
-                continue;
-            }
-            if (ret == MBEDTLS_ERR_SSL_WANT_READ)
-                return UP_IO_WANT_READ;
-            if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
-                return UP_IO_WANT_WRITE;
-            up_tls_msg(msg, msgcap, "tls read", ret);
-            return UP_IO_ERROR;
-        }
-    }
-    for (;;) {
-        ssize_t n = recv(k->fd, buf, cap, 0);
-        if (n >= 0)
-            return n;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return UP_IO_WANT_READ;
-        snprintf(msg, msgcap, "read: %s", strerror(errno));
-        return UP_IO_ERROR;
-    }
 }
 
 static void up_conn_events(struct up_conn *k, short ev)
 {
-    if (k->slot >= 0)
-        loop_set_events(k->c->loop, k->slot, ev);
+    tls_conn_events(&k->t, ev);
 }
 
 /* ---- pool -------------------------------------------------------------- */
@@ -252,17 +134,9 @@ static void up_pool_io(struct up_conn *k, short revents)
 {
     struct up_client *c = k->c;
     bool keep = false;
-    if (k->tls && (revents & POLLIN)) {
+    if (k->t.s && (revents & POLLIN)) {
         uint8_t b[64];
-        for (;;) {
-            int ret = mbedtls_ssl_read(&k->ssl, b, sizeof b);
-            if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
-                up_save_session(c, k);
-                continue;
-            }
-            keep = ret == MBEDTLS_ERR_SSL_WANT_READ;
-            break;
-        }
+        keep = tls_read(&k->t, b, sizeof b) == TLS_WANT_READ; /* a ticket is taken inside */
         if (keep && (revents & (POLLERR | POLLHUP)))
             keep = false;
     }
@@ -281,15 +155,13 @@ static void up_release_conn(struct up_req *r, bool reusable)
         return;
     r->conn = NULL;
     k->req = NULL;
-    if (reusable && k->roff == k->rlen && (!k->tls || !mbedtls_ssl_check_pending(&k->ssl)) &&
-        c->npool < c->cfg.pool_size) {
-        if (k->slot < 0 && loop_add(c->loop, k->fd, POLLIN, up_conn_io, k, &k->slot) != 0) {
+    if (reusable && k->roff == k->rlen && !tls_pending(&k->t) && c->npool < c->cfg.pool_size) {
+        if (tls_conn_watch(&k->t, POLLIN) != 0) {
             up_conn_close(k);
             return;
         }
         k->roff = k->rlen = 0;
         k->pooled_at = c->loop->now_ms;
-        up_conn_events(k, POLLIN);
         c->pool[c->npool++] = k;
         return;
     }
@@ -378,9 +250,7 @@ static bool up_schedule_retry(struct up_req *r, int64_t retry_after_ms)
         if (d > 8.0)
             d = 8.0;
         uint32_t rnd = 0;
-        if (c->drbg_ready)
-            mbedtls_ctr_drbg_random(&c->drbg, (unsigned char *)&rnd, sizeof rnd);
-        else
+        if (rand_bytes(&rnd, sizeof rnd) != 0)
             rnd = (uint32_t)(c->loop->now_ms * 2654435761u);
         d *= 1.0 - 0.25 * ((double)rnd / 4294967296.0);
         delay = (uint64_t)(d * 1000.0);
@@ -443,93 +313,34 @@ static void up_tls_step(struct up_req *r)
 {
     struct up_client *c = r->c;
     struct up_conn *k = r->conn;
-    int ret = mbedtls_ssl_handshake(&k->ssl);
-    if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
-        up_conn_events(k, POLLIN);
-        return;
-    }
-    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
-        up_conn_events(k, POLLOUT);
+    int ret = tls_handshake(&k->t);
+    if (ret == TLS_WANT_READ || ret == TLS_WANT_WRITE) {
+        up_conn_events(k, ret == TLS_WANT_READ ? POLLIN : POLLOUT);
         return;
     }
     if (ret != 0) {
         char m[UP_MSG_MAX];
-        if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-            /* A certificate problem does not go away by asking again. */
-            char info[160];
-            int n = mbedtls_x509_crt_verify_info(info, sizeof info, "",
-                                                 mbedtls_ssl_get_verify_result(&k->ssl));
-            for (int i = 0; i < n; i++)
-                if (info[i] == '\n')
-                    info[i] = i == n - 1 ? '\0' : ';';
-            snprintf(m, sizeof m, "tls: certificate verification failed: %s", n > 0 ? info : "?");
-            up_attempt_fail(r, UP_E_CONNECT, false, m);
-        } else {
-            up_tls_msg(m, sizeof m, "tls handshake", ret);
-            up_attempt_fail(r, UP_E_CONNECT, true, m);
-        }
+        tls_error_text(&k->t, m, sizeof m);
+        /* A certificate problem does not go away by asking again. */
+        up_attempt_fail(r, UP_E_CONNECT, k->t.fail != TLS_F_CERT, m);
         return;
     }
     c->st.tls_handshakes++;
-    if (mbedtls_ssl_get_version_number(&k->ssl) == MBEDTLS_SSL_VERSION_TLS1_2)
-        up_save_session(c, k);
     r->st = UP_S_SENDING;
     r->deadline = up_deadline(c->loop->now_ms, c->cfg.idle_timeout_ms);
     up_send(r);
-}
-
-/* The deferred CA parse (see up_client_new). 0, or -1 with err set. */
-static int up_ca_load(struct up_client *c, char *err, size_t errlen)
-{
-    if (!c->ca_pending)
-        return 0;
-    c->ca_pending = false;
-    int ret;
-    if (c->ca_path) {
-        ret = mbedtls_x509_crt_parse_file(&c->ca, c->ca_path);
-        if (ret < 0) {
-            char m[160];
-            up_tls_msg(m, sizeof m, "parse", ret);
-            snprintf(err, errlen, "CA file %s: %s", c->ca_path, m);
-            return -1;
-        }
-    } else {
-        ret = mbedtls_x509_crt_parse(&c->ca, c->cfg.ca_pem, c->cfg.ca_pem_len);
-        if (ret < 0) {
-            up_tls_msg(err, errlen, "embedded CA bundle", ret);
-            return -1;
-        }
-    }
-    if (c->ca.version == 0) { /* nothing parsed */
-        snprintf(err, errlen, "no usable CA certificate");
-        return -1;
-    }
-    return 0;
 }
 
 static void up_tls_start(struct up_req *r)
 {
     struct up_client *c = r->c;
     struct up_conn *k = r->conn;
-    char cm[UP_MSG_MAX];
-    if (up_ca_load(c, cm, sizeof cm) != 0) {
-        up_attempt_fail(r, UP_E_CONNECT, false, cm);
-        return;
-    }
-    mbedtls_ssl_init(&k->ssl);
-    k->tls = true;
-    int ret = mbedtls_ssl_setup(&k->ssl, &c->conf);
-    if (ret == 0)
-        ret = mbedtls_ssl_set_hostname(&k->ssl, c->cfg.host);
-    if (ret == 0 && c->have_session)
-        (void)mbedtls_ssl_set_session(&k->ssl, &c->session); /* resumption is best effort */
-    if (ret != 0) {
+    if (tls_start(&k->t, c->tls, c->cfg.host) != 0) { /* CA chain or local setup */
         char m[UP_MSG_MAX];
-        up_tls_msg(m, sizeof m, "tls setup", ret);
+        tls_error_text(&k->t, m, sizeof m);
         up_attempt_fail(r, UP_E_CONNECT, false, m);
         return;
     }
-    mbedtls_ssl_set_bio(&k->ssl, k, up_bio_send, up_bio_recv, NULL);
     r->st = UP_S_TLS_HANDSHAKE;
     r->deadline = up_deadline(c->loop->now_ms, c->cfg.tls_timeout_ms);
     up_tls_step(r);
@@ -547,74 +358,54 @@ static void up_connected(struct up_req *r)
     up_send(r);
 }
 
-/* Connect to addrs[addr_i], moving on to the next address on an immediate failure. */
-static void up_connect_next(struct up_req *r)
+/* What tls_connect_start/tls_connect_event said about r's connection. */
+static void up_connect_result(struct up_req *r, enum tls_connect res)
 {
     struct up_client *c = r->c;
-    int last = 0;
-    for (; r->addr_i < r->q.naddrs; r->addr_i++) {
-        struct resolver_addr a = r->q.addrs[r->addr_i];
-        int fam = a.ss.ss_family;
-        if (fam == AF_INET)
-            ((struct sockaddr_in *)&a.ss)->sin_port = htons(c->cfg.port);
-        else if (fam == AF_INET6)
-            ((struct sockaddr_in6 *)&a.ss)->sin6_port = htons(c->cfg.port);
-        else
-            continue;
-        int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            last = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->st.connects++;
-        int rc = connect(fd, (struct sockaddr *)&a.ss, a.len);
-        if (rc != 0 && errno != EINPROGRESS && errno != EINTR) {
-            last = errno;
-            close(fd);
-            continue;
-        }
-        struct up_conn *k = malloc(sizeof *k);
-        if (!k) {
-            close(fd);
-            last = ENOMEM;
-            break;
-        }
-        k->c = c;
-        k->req = r;
-        k->fd = fd;
-        k->slot = -1;
-        k->tls = false;
-        k->pooled_at = 0;
-        k->roff = k->rlen = 0;
-        if (loop_add(c->loop, fd, POLLOUT, up_conn_io, k, &k->slot) != 0) {
-            close(fd);
-            free(k);
-            up_attempt_fail(r, UP_E_CONNECT, false, "connect: event loop full");
-            return;
-        }
-        r->conn = k;
+    struct up_conn *k = r->conn;
+    switch (res) {
+    case TLS_CONNECTING:
         r->st = UP_S_CONNECTING;
-        if (rc == 0)
-            up_connected(r);
+        return;
+    case TLS_CONNECTED:
+        r->st = UP_S_CONNECTING;
+        up_conn_events(k, POLLIN);
+        up_connected(r);
+        return;
+    case TLS_LOOP_FULL:
+        up_attempt_fail(r, UP_E_CONNECT, false, "connect: event loop full");
+        return;
+    default: /* every address failed (upstream has no address filter) */
+        up_attempt_failf(r, UP_E_CONNECT, true, "connect %s:%u: %s", c->cfg.host, c->cfg.port,
+                         k->t.err ? strerror(k->t.err) : "no usable address");
         return;
     }
-    up_attempt_failf(r, UP_E_CONNECT, true, "connect %s:%u: %s", c->cfg.host, c->cfg.port,
-                     last ? strerror(last) : "no usable address");
 }
 
 static void up_on_resolved(void *ctx, struct resolver_query *q)
 {
     struct up_req *r = ctx;
+    struct up_client *c = r->c;
     if (r->dead || r->st != UP_S_RESOLVING)
         return;
     if (q->err) {
-        up_attempt_failf(r, UP_E_CONNECT, true, "dns %s: %s", r->c->cfg.host, gai_strerror(q->err));
+        up_attempt_failf(r, UP_E_CONNECT, true, "dns %s: %s", c->cfg.host, gai_strerror(q->err));
         return;
     }
-    r->addr_i = 0;
-    up_connect_next(r);
+    struct up_conn *k = malloc(sizeof *k);
+    if (!k) {
+        up_attempt_failf(r, UP_E_CONNECT, true, "connect %s:%u: %s", c->cfg.host, c->cfg.port,
+                         strerror(ENOMEM));
+        return;
+    }
+    k->c = c;
+    k->req = r;
+    k->pooled_at = 0;
+    k->roff = k->rlen = 0;
+    tls_conn_init(&k->t, c->loop, up_conn_io, k);
+    r->conn = k;
+    up_connect_result(r, tls_connect_start(&k->t, q->addrs, q->naddrs, c->cfg.port, NULL, NULL,
+                                           &c->st.connects));
 }
 
 /* Start an attempt: a pooled connection (LIFO) or resolve + connect. */
@@ -673,62 +464,33 @@ static void up_send(struct up_req *r)
     struct up_conn *k = r->conn;
     size_t total = r->head_len + r->body_total;
     while (r->sent < total) {
-        if (k->tls) {
+        struct iovec iov[UP_IOV_MAX];
+        int niov = 0;
+        size_t off = r->sent;
+        while (niov < UP_IOV_MAX) {
             const uint8_t *p;
             size_t n;
-            up_piece(r, r->sent, &p, &n);
-            if (n > UP_TLS_WRITE_MAX)
-                n = UP_TLS_WRITE_MAX;
-            /* After WANT_* this is re-called with the same p and n: r->sent did not move. */
-            int ret = mbedtls_ssl_write(&k->ssl, p, n);
-            if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
-                up_conn_events(k, POLLOUT);
-                return;
-            }
-            if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
-                up_conn_events(k, POLLIN);
-                return;
-            }
-            if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
-                up_save_session(c, k);
-                continue;
-            }
-            if (ret < 0) {
-                char m[UP_MSG_MAX];
-                up_tls_msg(m, sizeof m, "tls write", ret);
-                up_attempt_fail(r, UP_E_CONNECT, true, m);
-                return;
-            }
-            r->sent += (size_t)ret;
-        } else {
-            struct iovec iov[UP_IOV_MAX];
-            int niov = 0;
-            size_t off = r->sent;
-            while (niov < UP_IOV_MAX) {
-                const uint8_t *p;
-                size_t n;
-                up_piece(r, off, &p, &n);
-                if (n == 0)
-                    break;
-                iov[niov].iov_base = (void *)p;
-                iov[niov].iov_len = n;
-                niov++;
-                off += n;
-            }
-            struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
-            ssize_t w = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    up_conn_events(k, POLLOUT);
-                    return;
-                }
-                up_attempt_failf(r, UP_E_CONNECT, true, "send: %s", strerror(errno));
-                return;
-            }
-            r->sent += (size_t)w;
+            up_piece(r, off, &p, &n);
+            if (n == 0)
+                break;
+            iov[niov].iov_base = (void *)p;
+            iov[niov].iov_len = n;
+            niov++;
+            off += n;
         }
+        /* After TLS_WANT_* this is re-called with the same pieces: r->sent did not move. */
+        ssize_t w = tls_writev(&k->t, iov, niov);
+        if (w == TLS_WANT_WRITE || w == TLS_WANT_READ) {
+            up_conn_events(k, w == TLS_WANT_READ ? POLLIN : POLLOUT);
+            return;
+        }
+        if (w < 0) {
+            char m[UP_MSG_MAX];
+            tls_error_text(&k->t, m, sizeof m);
+            up_attempt_fail(r, UP_E_CONNECT, true, m);
+            return;
+        }
+        r->sent += (size_t)w;
         r->deadline = up_deadline(c->loop->now_ms, c->cfg.idle_timeout_ms);
     }
     r->st = UP_S_WAITING;
@@ -767,8 +529,8 @@ static void up_error_message(struct up_req *r, char *out, size_t cap)
 static void up_pause(struct up_req *r)
 {
     r->paused = true;
-    if (r->conn && r->conn->slot >= 0)
-        loop_del(r->c->loop, r->conn->slot); /* no POLLHUP spin while paused */
+    if (r->conn)
+        tls_conn_unwatch(&r->conn->t); /* no POLLHUP spin while paused */
 }
 
 /* Offer the pending body bytes. false when paused or the request ended. */
@@ -890,7 +652,7 @@ static void up_read(struct up_req *r)
         }
         k->roff = k->rlen = 0;
         char m[UP_MSG_MAX];
-        ssize_t n = up_conn_read(k, k->rbuf, sizeof k->rbuf, m, sizeof m);
+        ssize_t n = tls_read(&k->t, k->rbuf, sizeof k->rbuf);
         if (n > 0) {
             k->rlen = (size_t)n;
             r->got_byte = true;
@@ -898,14 +660,12 @@ static void up_read(struct up_req *r)
             r->deadline = up_deadline(c->loop->now_ms, c->cfg.idle_timeout_ms);
             continue;
         }
-        if (n == UP_IO_WANT_READ) {
-            up_conn_events(k, POLLIN);
+        if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+            up_conn_events(k, n == TLS_WANT_READ ? POLLIN : POLLOUT);
             return;
         }
-        if (n == UP_IO_WANT_WRITE) {
-            up_conn_events(k, POLLOUT);
-            return;
-        }
+        if (n < 0)
+            tls_error_text(&k->t, m, sizeof m);
         if (n == 0) {
             if (r->got_byte && httpr_eof(&r->hp) == HTTPR_EV_DONE) {
                 up_on_complete(r, true);
@@ -930,27 +690,9 @@ static void up_conn_io(void *ctx, short revents)
     }
     switch (r->st) {
     case UP_S_CONNECTING: {
-        int err = 0;
-        socklen_t el = sizeof err;
-        if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
-            err = errno;
-        if (err == 0 && !(revents & (POLLOUT | POLLERR | POLLHUP)))
-            return;
-        if (err == 0 && (revents & POLLOUT)) {
-            up_conn_events(k, POLLIN);
-            up_connected(r);
-            return;
-        }
-        /* This address failed: close it and try the next one. */
-        up_conn_close(k);
-        r->conn = NULL;
-        r->addr_i++;
-        if (r->addr_i < r->q.naddrs) {
-            up_connect_next(r);
-        } else {
-            up_attempt_failf(r, UP_E_CONNECT, true, "connect %s:%u: %s", r->c->cfg.host,
-                             r->c->cfg.port, strerror(err ? err : ECONNREFUSED));
-        }
+        enum tls_connect res = tls_connect_event(&k->t, revents);
+        if (res != TLS_CONNECTING) /* on TLS_CONNECTING: still waiting, or on to the next address */
+            up_connect_result(r, res);
         return;
     }
     case UP_S_TLS_HANDSHAKE:
@@ -982,6 +724,33 @@ static bool up_clean(const char *s, bool allow_space)
     return true;
 }
 
+/* The process CA source (tls_ca_use: the same one jobfetch uses) and this
+ * client's TLS configuration. 0, or -1 with err set. */
+static int up_tls_setup(struct up_client *c, const struct up_config *cfg, char *err, size_t errlen)
+{
+    char m[UP_MSG_MAX];
+    if (tls_ca_use(cfg->ca_file, cfg->ca_pem, cfg->ca_pem_len, m, sizeof m) != 0) {
+        snprintf(err, errlen, "upstream: %s", m);
+        return -1;
+    }
+    if (!tls_ca_named()) {
+        snprintf(err, errlen, "upstream: no CA certificates");
+        return -1;
+    }
+    c->tls = tls_client_create(up_alpn, true, m, sizeof m);
+    if (!c->tls) {
+        snprintf(err, errlen, "upstream: %s", m);
+        return -1;
+    }
+    /* Parsing ~140 certificates took most of the start-up time (about 10 ms
+     * before the first connection could be accepted): it runs on the first
+     * tick, or before the first handshake if that is sooner. SSL_CERT_FILE is
+     * still validated when the configuration is read, so a bad file still
+     * stops the start. */
+    c->ca_pending = true;
+    return 0;
+}
+
 struct up_client *up_create(struct loop *loop, const struct up_config *cfg, char *err, size_t errlen)
 {
     size_t hl = strnlen(cfg->host, sizeof cfg->host);
@@ -1010,63 +779,12 @@ struct up_client *up_create(struct loop *loop, const struct up_config *cfg, char
     c->cfg.ca_file = NULL;
     c->pool = calloc(c->cfg.pool_size ? c->cfg.pool_size : 1, sizeof *c->pool);
     c->tickv = calloc(c->cfg.max_inflight, sizeof *c->tickv);
-    mbedtls_entropy_init(&c->entropy);
-    mbedtls_ctr_drbg_init(&c->drbg);
-    mbedtls_x509_crt_init(&c->ca);
-    mbedtls_ssl_config_init(&c->conf);
-    mbedtls_ssl_session_init(&c->session);
-    c->tls_ready = true; /* contexts initialised: up_destroy frees them */
     if (!c->pool || !c->tickv || (cfg->api_key && cfg->api_key[0] && !c->api_key)) {
         snprintf(err, errlen, "upstream: out of memory");
         goto fail;
     }
-    if (cfg->https) {
-        psa_status_t ps = psa_crypto_init();
-        if (ps != PSA_SUCCESS) {
-            snprintf(err, errlen, "upstream: psa_crypto_init failed (%d)", (int)ps);
-            goto fail;
-        }
-        int ret = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
-                                        (const unsigned char *)"interview-upstream", 18);
-        if (ret != 0) {
-            up_tls_msg(err, errlen, "upstream: ctr_drbg_seed", ret);
-            goto fail;
-        }
-        c->drbg_ready = true;
-        if (!(cfg->ca_file && cfg->ca_file[0]) && !(cfg->ca_pem && cfg->ca_pem_len)) {
-            snprintf(err, errlen, "upstream: no CA certificates");
-            goto fail;
-        }
-        /* Parsing ~140 certificates took most of the start-up time (about
-         * 10 ms before the first connection could be accepted): it now runs
-         * on the first tick, or before the first handshake if that is
-         * sooner. SSL_CERT_FILE is still validated when the configuration
-         * is read, so a bad file still stops the start. */
-        if (cfg->ca_file && cfg->ca_file[0] && !(c->ca_path = strdup(cfg->ca_file))) {
-            snprintf(err, errlen, "upstream: out of memory");
-            goto fail;
-        }
-        c->ca_pending = true;
-        ret = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
-                                          MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
-        if (ret == 0)
-            ret = mbedtls_ssl_conf_alpn_protocols(&c->conf, up_alpn);
-        if (ret != 0) {
-            up_tls_msg(err, errlen, "upstream: ssl config", ret);
-            goto fail;
-        }
-        mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-        mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
-        mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
-        mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-#if defined(MBEDTLS_SSL_SESSION_TICKETS)
-        mbedtls_ssl_conf_session_tickets(&c->conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
-#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
-        mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
-            &c->conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
-#endif
-#endif
-    }
+    if (cfg->https && up_tls_setup(c, cfg, err, errlen) != 0)
+        goto fail;
     c->res = resolver_create(loop, cfg->dns_cache_ms, err, errlen);
     if (!c->res)
         goto fail;
@@ -1171,10 +889,8 @@ void up_resume(struct up_req *r)
     /* Re-register asking for POLLOUT too: the socket is writable, so the next
      * poll() returns at once and up_read() runs from the loop (bytes may be
      * waiting in our buffer or inside mbedTLS). up_tick() is the fallback. */
-    if (k && k->slot < 0)
-        (void)loop_add(r->c->loop, k->fd, POLLIN | POLLOUT, up_conn_io, k, &k->slot);
-    else if (k)
-        up_conn_events(k, POLLIN | POLLOUT);
+    if (k)
+        (void)tls_conn_watch(&k->t, POLLIN | POLLOUT);
 }
 
 void up_tick(struct up_client *c)
@@ -1182,7 +898,8 @@ void up_tick(struct up_client *c)
     uint64_t now = c->loop->now_ms;
     if (c->ca_pending) {
         char m[UP_MSG_MAX];
-        if (up_ca_load(c, m, sizeof m) != 0)
+        c->ca_pending = false;
+        if (tls_ca_load(m, sizeof m) != 0)
             log_event(LOG_ERROR, 0, "upstream_ca", "%s", m);
     }
     uint32_t n = 0;
@@ -1207,8 +924,7 @@ void up_tick(struct up_client *c)
         }
         if (r->kick && !r->paused && (r->st == UP_S_WAITING || r->st == UP_S_READING)) {
             r->kick = false;
-            if (r->conn && r->conn->slot < 0 &&
-                loop_add(c->loop, r->conn->fd, POLLIN, up_conn_io, r->conn, &r->conn->slot) != 0) {
+            if (r->conn && r->conn->t.slot < 0 && tls_conn_watch(&r->conn->t, POLLIN) != 0) {
                 r->kick = true; /* try again next tick */
                 continue;
             }
@@ -1249,8 +965,6 @@ void up_destroy(struct up_client *c)
 {
     if (!c)
         return;
-    free(c->ca_path);
-    c->ca_path = NULL;
     while (c->inflight) {
         struct up_req *r = c->inflight;
         r->cancelled = true;
@@ -1266,13 +980,7 @@ void up_destroy(struct up_client *c)
     while (c->npool > 0)
         up_conn_close(c->pool[--c->npool]);
     resolver_destroy(c->res);
-    if (c->tls_ready) {
-        mbedtls_ssl_session_free(&c->session);
-        mbedtls_ssl_config_free(&c->conf);
-        mbedtls_x509_crt_free(&c->ca);
-        mbedtls_ctr_drbg_free(&c->drbg);
-        mbedtls_entropy_free(&c->entropy);
-    }
+    tls_client_destroy(c->tls); /* after its connections */
     if (c->api_key) {
         memset(c->api_key, 0, strlen(c->api_key));
         free(c->api_key);

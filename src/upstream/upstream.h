@@ -10,7 +10,10 @@
  * before any body byte has been handed to the caller.
  *
  * The caller (the interview pipeline) knows nothing of sockets; this module
- * knows nothing of dialects. deps: loop.c http_resp.c log.c clock.c, mbedTLS */
+ * knows nothing of dialects. Sockets and TLS are tls.c's (shared with
+ * jobfetch.c: one CA chain, one random generator per process).
+ * deps: parse/http_resp.c io/loop.c io/log.c io/clock.c io/rand.c
+ * upstream/resolver.c upstream/tls.c, mbedTLS, cJSON */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
 #include <sys/uio.h>
@@ -35,8 +38,11 @@ struct up_config {
     uint16_t port;
     char prefix[512];        /* e.g. "/v1", no trailing '/' */
     const char *api_key;     /* "Authorization: Bearer <key>"; never logged */
-    const char *ca_file;     /* NULL/"" = embedded bundle */
-    const unsigned char *ca_pem; size_t ca_pem_len; /* embedded bundle (NUL-terminated PEM) */
+    /* https: the process's CA source (tls_ca_use in tls.h), named here when
+     * not named yet: the file when set, else the PEM buffer (NUL-terminated);
+     * NULL/NULL = the one named already. A different source is refused. */
+    const char *ca_file;
+    const unsigned char *ca_pem; size_t ca_pem_len;
     uint32_t max_inflight;   /* requests in flight overall */
     uint32_t pool_size;      /* idle keep-alive connections kept */
     uint32_t max_retries;    /* 2 like the SDKs */
@@ -80,7 +86,7 @@ struct up_request_spec {
 struct up_client; /* opaque */
 struct up_req;    /* opaque */
 
-/* Create the client (resolver thread, TLS config, CA chain). NULL + message on failure. */
+/* Create the client (resolver thread, TLS config). NULL + message on failure. */
 struct up_client *up_create(struct loop *loop, const struct up_config *cfg, char *err, size_t errlen);
 /* Start a request. NULL when max_inflight is reached, or when the spec is
  * unusable (CR/LF/controls in method, path, content_type or accept; path not
