@@ -150,7 +150,7 @@ static size_t vad_frame(struct vad *v, struct vad_event *out, size_t cap, size_t
     int32_t level = vad_log2q8(v->acc + v->frame / 2) - vad_log2q8(v->frame / 2);
     /* Decide against the floor before this frame joins it: a loud frame can
      * only raise the smoothed level, never lower the minimum. */
-    int32_t floor = v->fed == v->frame ? level : vad_floor(v);
+    int32_t nfloor = v->fed == v->frame ? level : vad_floor(v);
     /* Two thresholds (Rabiner-Sambur style): the high one (floor + margin)
      * confirms speech; the low one (floor + margin / 2) keeps it going,
      * extends a confirmed onset back to where the sound really began (a
@@ -159,12 +159,12 @@ static size_t vad_frame(struct vad *v, struct vad_event *out, size_t cap, size_t
      * test is on the mean of this and the previous frame's level: a weak
      * fricative at 0 dB local SNR ("problems") hovers around it, and the
      * mean halves the noise's frame-to-frame spread. */
-    bool high = level > floor + v->margin && level > v->abs_min;
+    bool high = level > nfloor + v->margin && level > v->abs_min;
     int32_t avg = v->fed == v->frame ? level : (level + v->last_level) / 2;
-    bool low = high || (avg > floor + v->margin / 2 && level > v->abs_min);
+    bool low = high || (avg > nfloor + v->margin / 2 && level > v->abs_min);
     vad_track_floor(v, level);
     v->last_level = level;
-    v->last_floor = floor;
+    v->last_floor = nfloor;
 
     /* Run lengths saturate (a run of 2^32 frames is 497 days). */
     if (!low)
