@@ -20,6 +20,7 @@
 #include "parse/cfgval.h"
 #include "io/log.h"
 #include "io/server.h"
+#include "pipeline/ai.h"
 
 #define INTERVIEW_VERSION "0.1.0"
 #define EXIT_CONFIG 2
@@ -432,18 +433,14 @@ static int wire_openai(struct server *s)
     struct cfgval_url url;
     cfgval_url(cfg->openai_base_url, &url); /* validated at load */
     s->turn = (struct turn_config){
-        .stt_model = cfg->stt_model, .stt_language = cfg->stt_language, .stt_prompt = cfg->stt_prompt,
-        .chat_model = cfg->chat_model, .system_prompt = cfg_system_prompt,
+        .system_prompt = cfg_system_prompt,
         .opening_instruction = "Begin the interview now: greet the candidate in one short sentence "
                                "and ask your first question.",
-        .temperature = cfg->temperature, .max_tokens = (unsigned)cfg->max_tokens,
-        .tts_model = cfg->tts_model, .tts_voice = cfg->tts_voice,
         .tts_format = (enum turn_format)cfg->tts_format,
         .max_answer_samples = (uint32_t)cfg->max_answer_seconds * 16000u,
         .history_messages = (uint32_t)cfg->history_messages,
         .audio_chunk_bytes = (uint32_t)cfg->audio_chunk_bytes,
         .max_piece_bytes = (uint32_t)(cfg->tx_buffer_size / 2 - 512),
-        .have_key = cfg->openai_api_key[0] != '\0',
     };
     struct up_config uc = {
         .https = url.https, .port = url.port, .api_key = cfg->openai_api_key,
@@ -461,6 +458,24 @@ static int wire_openai(struct server *s)
     s->up = up_create(&s->loop, &uc, err, sizeof err);
     if (!s->up) {
         fprintf(stderr, "interview: cannot set up the OpenAI client: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The AI calls of turns and dialects: the OpenAI client, the job-posting
+ * fetch and the model settings. */
+static int wire_ai(struct server *s)
+{
+    const struct config *cfg = &s->cfg;
+    struct ai_settings set = {
+        .stt_model = cfg->stt_model, .stt_language = cfg->stt_language, .stt_prompt = cfg->stt_prompt,
+        .chat_model = cfg->chat_model, .temperature = cfg->temperature, .max_tokens = (unsigned)cfg->max_tokens,
+        .tts_model = cfg->tts_model, .tts_voice = cfg->tts_voice, .have_key = cfg->openai_api_key[0] != '\0',
+    };
+    s->ai = ai_create(s->up, s->jobs, &set);
+    if (!s->ai) {
+        fprintf(stderr, "interview: out of memory\n");
         return -1;
     }
     return 0;
@@ -508,11 +523,12 @@ int main(int argc, char **argv)
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
         return 1;
     }
-    if (wire_openai(&srv) != 0 || wire_jobs(&srv) != 0)
+    if (wire_openai(&srv) != 0 || wire_jobs(&srv) != 0 || wire_ai(&srv) != 0)
         return 1;
     int rc = server_run(&srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
+    ai_destroy(srv.ai);
     up_destroy(srv.up);
     jobfetch_destroy(srv.jobs);
     srv.jobs = NULL;
@@ -551,6 +567,7 @@ int main(int argc, char **argv)
 #include "src/upstream/resolver.c"
 #include "src/upstream/upstream.c"
 #include "src/pipeline/oai.c"
+#include "src/pipeline/ai.c"
 #include "src/pipeline/turn.c"
 #include "src/dialect/app.c"
 #include "src/dialect/coach.c"

@@ -69,7 +69,7 @@ static void fz_init(void)
     cfg_load(&fz_srv.cfg, 1, argv, &version);
     cfg_check(&fz_srv.cfg);
     log_setup((enum log_format)fz_srv.cfg.log_format, (enum log_level)fz_srv.cfg.log_level);
-    if (server_init(&fz_srv) != 0 || wire_openai(&fz_srv) != 0)
+    if (server_init(&fz_srv) != 0 || wire_openai(&fz_srv) != 0 || wire_ai(&fz_srv) != 0)
         abort();
 }
 

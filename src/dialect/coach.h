@@ -5,7 +5,8 @@
  * word timestamps -> our own filler/pace/keyword figures + the model's STAR
  * analysis (JSON mode, validated) -> answer_analyzed; complete_interview ->
  * interview_complete. Knows no socket and no packet: it talks through
- * sio_emit(). deps: sio.c upstream.c oai.c jsonv.c utf8.c, cJSON */
+ * sio_emit(); its AI calls and the fetch go through ai.h.
+ * deps: sio.c ai.c jsonv.c utf8.c, cJSON */
 #ifndef COACH_H
 #define COACH_H
 #include <cJSON.h>
@@ -19,7 +20,7 @@ struct coach;
 #define COACH_QUESTIONS 8
 
 struct coach *coach_new(struct server *s, struct sio_sock *k);
-/* Cancels upstream work; no sio_emit afterwards. */
+/* Cancels AI calls and the fetch; no sio_emit afterwards. */
 void coach_free(struct coach *co);
 bool coach_event_known(const char *name);
 /* Events that start upstream calls, counted by AI_TURNS_PER_MINUTE. */

@@ -91,6 +91,7 @@ struct conn_msg {
 #define SERVER_REFUSE_SLOTS 64 /* extra slots beyond max_connections, to say 503 politely */
 
 struct server;
+struct ai;
 
 struct conn {
     struct server *srv;
@@ -153,6 +154,7 @@ struct server {
     uint32_t ws_active; /* WebSocket connections */
     uint64_t next_id;
     struct up_client *up;   /* OpenAI client */
+    struct ai *ai;          /* the AI calls for turns and dialects (temporary bridge) */
     struct jobfetch_client *jobs; /* job-posting fetch (never NULL once wired; may be disabled) */
     struct turn_config turn;
     bool shutting_down;

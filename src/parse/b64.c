@@ -45,3 +45,31 @@ ssize_t b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
         return B64_E_TOO_BIG;
     return r == 0 ? (ssize_t)len : B64_E_BAD;
 }
+
+int b64_encode(const void *in, size_t n, char *out, size_t cap, size_t *olen)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *p = in;
+    bool huge = n / 3 >= SIZE_MAX / 4 - 1; /* 4 * ceil(n / 3) would overflow */
+    size_t need = huge ? SIZE_MAX : (n / 3 + (n % 3 != 0)) * 4;
+    if (olen)
+        *olen = 0;
+    if (cap == 0 || need > cap - 1) {
+        if (cap)
+            out[0] = '\0';
+        return -1;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        out[o++] = abc[v >> 18 & 63];
+        out[o++] = abc[v >> 12 & 63];
+        out[o++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? abc[v & 63] : '=';
+    }
+    out[o] = '\0';
+    if (olen)
+        *olen = o;
+    return 0;
+}
