@@ -24,6 +24,7 @@
 #include "upstream/tls.h"
 #include "upstream/jobfetch.h"
 #include "upstream/upstream.h"
+#include "pipeline/ai.h"
 #include "pipeline/turn.h"
 #include "dialect/coach.h"
 #include "dialect/dialect.h"
@@ -510,6 +511,7 @@ struct program {
     struct turn_config turn;
     struct up_client *up;         /* the OpenAI client */
     struct jobfetch_client *jobs; /* job posting fetch (never NULL once wired; may be disabled) */
+    struct ai *ai;                /* the AI calls the pipeline and the dialects make */
 };
 
 static void program_tick_up(void *ctx) { up_tick(ctx); }
@@ -522,18 +524,14 @@ static int wire_openai(struct program *p)
     struct cfgval_url url;
     cfgval_url(cfg->openai_base_url, &url); /* validated at load */
     p->turn = (struct turn_config){
-        .stt_model = cfg->stt_model, .stt_language = cfg->stt_language, .stt_prompt = cfg->stt_prompt,
-        .chat_model = cfg->chat_model, .system_prompt = cfg_system_prompt,
+        .system_prompt = cfg_system_prompt,
         .opening_instruction = "Begin the interview now: greet the candidate in one short sentence "
                                "and ask your first question.",
-        .temperature = cfg->temperature, .max_tokens = (unsigned)cfg->max_tokens,
-        .tts_model = cfg->tts_model, .tts_voice = cfg->tts_voice,
         .tts_format = (enum turn_format)cfg->tts_format,
         .max_answer_samples = (uint32_t)cfg->max_answer_seconds * 16000u,
         .history_messages = (uint32_t)cfg->history_messages,
         .audio_chunk_bytes = (uint32_t)cfg->audio_chunk_bytes,
         .max_piece_bytes = (uint32_t)CONN_PIECE_MAX(cfg->server.tx_buffer_size),
-        .have_key = cfg->openai_api_key[0] != '\0',
     };
     struct up_config uc = {
         .https = url.https, .port = url.port, .api_key = cfg->openai_api_key, /* CA: wire_tls */
@@ -553,6 +551,26 @@ static int wire_openai(struct program *p)
         return -1;
     }
     return server_add_tick(&p->srv, program_tick_up, p->up);
+}
+
+/* The AI calls of turns and dialects: the OpenAI client, the job-posting
+ * fetch and the model settings. */
+/* The AI calls (models, voices, the key's presence) over the API client and
+ * the job posting fetch. */
+static int wire_ai(struct program *p)
+{
+    const struct config *cfg = &p->cfg;
+    struct ai_settings set = {
+        .stt_model = cfg->stt_model, .stt_language = cfg->stt_language, .stt_prompt = cfg->stt_prompt,
+        .chat_model = cfg->chat_model, .temperature = cfg->temperature, .max_tokens = (unsigned)cfg->max_tokens,
+        .tts_model = cfg->tts_model, .tts_voice = cfg->tts_voice, .have_key = cfg->openai_api_key[0] != '\0',
+    };
+    p->ai = ai_create(p->up, p->jobs, &set);
+    if (!p->ai) {
+        fprintf(stderr, "interview: out of memory\n");
+        return -1;
+    }
+    return 0;
 }
 
 /* The job-posting fetch for the coach; disabled (no thread, no TLS) when
@@ -578,8 +596,8 @@ static int wire_jobs(struct program *p)
 static int wire_dialects(struct program *p)
 {
     const struct config *cfg = &p->cfg;
-    dialect_setup(&p->turn, p->up);
-    stream_setup(&p->turn, p->up);
+    dialect_setup(&p->turn, p->ai);
+    stream_setup(&p->turn, p->ai);
     sio_setup(&(struct sio_config){
         .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
         .connect_timeout_ms = cfg->sio_connect_timeout_ms, .recovery_window_ms = cfg->sio_recovery_window_ms,
@@ -587,8 +605,7 @@ static int wire_dialects(struct program *p)
         .max_sessions = cfg->coach_max_sessions, .max_attachment_bytes = cfg->coach_max_audio_bytes,
     });
     coach_setup(&(struct coach_config){
-        .up = p->up, .jobs = p->jobs, .turn = &p->turn,
-        .max_posting = cfg->coach_max_posting, .max_resume = cfg->coach_max_resume,
+        .ai = p->ai, .max_posting = cfg->coach_max_posting, .max_resume = cfg->coach_max_resume,
         .max_audio_bytes = cfg->coach_max_audio_bytes, .max_answer_seconds = cfg->coach_max_answer_seconds,
     });
     p->srv.routes = program_routes;
@@ -608,7 +625,8 @@ static int program_start(struct program *p)
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
         return -1;
     }
-    return wire_tls(cfg) == 0 && wire_openai(p) == 0 && wire_jobs(p) == 0 && wire_dialects(p) == 0 ? 0 : -1;
+    return wire_tls(cfg) == 0 && wire_openai(p) == 0 && wire_jobs(p) == 0 && wire_ai(p) == 0 &&
+                   wire_dialects(p) == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -634,6 +652,7 @@ int main(int argc, char **argv)
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
+    ai_destroy(prog.ai);
     up_destroy(prog.up);
     jobfetch_destroy(prog.jobs);
     prog.jobs = NULL;
@@ -676,6 +695,7 @@ int main(int argc, char **argv)
 #include "src/upstream/tls.c"
 #include "src/upstream/upstream.c"
 #include "src/pipeline/oai.c"
+#include "src/pipeline/ai.c"
 #include "src/pipeline/turn.c"
 #include "src/dialect/message.c"
 #include "src/dialect/coach.c"

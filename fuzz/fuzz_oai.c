@@ -5,7 +5,7 @@
  *     UTF-8 of exactly *dlen bytes < cap; an ERROR message is NUL-terminated
  *     valid UTF-8 within errcap; *dlen is 0 unless DELTA; it is
  *     deterministic, and a DELTA with a small cap is a DELTA or "too long";
- *   - oai_transcript / oai_error_message stay within cap and agree with each
+ *   - oai_transcript / oai_error_message / oai_chat_content stay within cap and agree with each
  *     other's NUL-termination rules;
  *   - the input used as a string (when valid UTF-8 without NUL) round-trips
  *     through oai_speech_body and cJSON, and as a multipart prompt either is
@@ -74,6 +74,14 @@ static void fz_bodies(const char *p, size_t n)
     if (e >= 0) {
         fz_check_str(out, sizeof out);
         if ((size_t)e != strlen(out))
+            abort();
+    }
+    int m = oai_chat_content(p, n, out, sizeof out);
+    if (m < -2 || m >= (int)sizeof out)
+        abort();
+    if (m >= 0) {
+        fz_check_str(out, sizeof out);
+        if ((size_t)m != strlen(out))
             abort();
     }
 }

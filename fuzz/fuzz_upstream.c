@@ -51,7 +51,7 @@ struct fz {
     char errbody[UP_ERRBODY_MAX];
     size_t errlen;
     struct turn_config cfg;
-    struct session s; /* only the audio assembly fields are used */
+    struct turn s; /* only the audio assembly fields are used */
     uint8_t abuf[FZ_ABUF];
     bool wav_done;
 };
@@ -113,7 +113,7 @@ static void fz_chat(struct fz *f, const uint8_t *p, size_t n)
 
 static void fz_audio(struct fz *f, const uint8_t *p, size_t n, bool final)
 {
-    struct session *s = &f->s;
+    struct turn *s = &f->s;
     while (n || final) {
         size_t k = n < s->acap - s->alen ? n : s->acap - s->alen;
         if (k) {

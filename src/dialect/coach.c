@@ -1,4 +1,4 @@
-/* deps: sio.c upstream.c jobfetch.c oai.c jsonv.c utf8.c, cJSON */
+/* deps: sio.c ai.c jsonv.c utf8.c, cJSON */
 #include "dialect/coach.h"
 
 #include <cJSON.h>
@@ -7,23 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
-#include "parse/audio.h"
-#include "io/clock.h"
-#include "upstream/jobfetch.h"
 #include "parse/jsonv.h"
-#include "io/log.h"
-#include "pipeline/oai.h"
-#include "io/server.h"
-#include "dialect/sio.h"
-#include "upstream/upstream.h"
 #include "parse/utf8.h"
-#include "pipeline/turn.h"
+#include "io/log.h"
+#include "io/server.h"
+#include "pipeline/ai.h"
+#include "dialect/sio.h"
 
 static struct coach_config coach_cfg; /* coach_setup */
 
-#define COACH_CHAT_RESP_MAX (64 * 1024)   /* one JSON-mode chat completion */
 #define COACH_STT_RESP_MAX (256 * 1024)   /* verbose_json with word timestamps */
 #define COACH_TTS_MAX (2 * 1024 * 1024)   /* one question's audio */
 #define COACH_TEXT_MAX 1000               /* a question, a feedback, a list item */
@@ -38,19 +31,13 @@ enum coach_stage { COACH_IDLE, COACH_PREPARING, COACH_ASKING, COACH_REPORTING, C
 enum coach_job { COACH_JOB_NONE, COACH_JOB_QUESTIONS, COACH_JOB_STT, COACH_JOB_ANALYSIS, COACH_JOB_REPORT,
                  COACH_JOB_TTS };
 
-/* One upstream request and its response buffer. */
+/* One AI call. */
 struct coach_call {
     struct coach *co;
     enum coach_job job;
-    struct up_req *req;
-    char *reqbody;
-    struct iovec iov[3];
-    char pre[2048], post[128];
-    uint8_t *file;
-    uint8_t *resp;
-    size_t resp_len, resp_cap;
-    bool overflow;
-    int attempt; /* JSON-mode calls are retried once when the answer is malformed */
+    struct ai_call *req;
+    uint8_t *file; /* the answer being transcribed */
+    int attempt; /* JSON-mode calls are retried once when the answer is malformed; TTS: the question */
 };
 
 struct coach_question {
@@ -74,7 +61,7 @@ struct coach {
     int next;      /* index of the question to be answered next */
     int answering; /* its index while its answer is processed, else -1 */
     struct coach_call work, tts;
-    struct jobfetch *fetch; /* the posting being fetched (takes the work slot) */
+    struct ai_fetch *fetch; /* the posting being fetched (takes the work slot) */
     int tts_want;  /* question whose audio is wanted after the running TTS, -1 none */
     int audio_q;   /* question whose audio is cached in audio (for resume_interview) */
     uint8_t *audio;
@@ -132,58 +119,26 @@ static void coach_error(struct coach *co, const char *code, const char *message)
     coach_error_q(co, code, message, NULL);
 }
 
-/* ---- upstream calls -------------------------------------------------------- */
+/* ---- AI calls ------------------------------------------------------------- */
 
 static void coach_call_reset(struct coach_call *cl)
 {
-    if (cl->req)
-        up_cancel(cl->req);
+    ai_cancel(cl->req);
     cl->req = NULL;
-    free(cl->reqbody);
     free(cl->file);
-    free(cl->resp);
-    cl->reqbody = NULL;
     cl->file = NULL;
-    cl->resp = NULL;
-    cl->resp_len = cl->resp_cap = 0;
-    cl->overflow = false;
     cl->job = COACH_JOB_NONE;
 }
 
-static void coach_head(void *ctx, const struct up_head *h)
-{
-    (void)ctx;
-    (void)h;
-}
+static void coach_done(void *ctx, struct ai_result *r);
 
-static size_t coach_body(void *ctx, const uint8_t *p, size_t n)
+/* After ai_*(): false (and the slot reset) when the call was refused. */
+static bool coach_call_started(struct coach_call *cl, struct ai_call *req)
 {
-    struct coach_call *cl = ctx;
-    size_t room = cl->resp_cap - cl->resp_len, take = n < room ? n : room;
-    cl->overflow |= take < n;
-    memcpy(cl->resp + cl->resp_len, p, take);
-    cl->resp_len += take;
-    return n; /* all taken (never pause): an overflow fails the call at its end */
-}
-
-static void coach_done(void *ctx, int err, int status, const char *message);
-
-static bool coach_call_start(struct coach *co, struct coach_call *cl, enum coach_job job, const char *path,
-                             const char *ctype, const char *accept, int parts, size_t resp_cap)
-{
-    static const struct up_callbacks cb = {coach_head, coach_body, coach_done};
-    cl->co = co;
-    cl->job = job;
-    cl->resp_cap = resp_cap;
-    cl->resp = malloc(resp_cap + 1);
-    struct up_request_spec spec = {.method = "POST", .path = path, .content_type = ctype, .accept = accept,
-                                   .body = cl->iov, .body_parts = parts, .log_conn = coach_log(co)};
-    cl->req = cl->resp ? up_start(coach_cfg.up, &spec, &cb, cl) : NULL;
-    if (!cl->req) {
+    cl->req = req;
+    if (!req)
         coach_call_reset(cl);
-        return false;
-    }
-    return true;
+    return req != NULL;
 }
 
 /* POST /chat/completions in JSON mode (response_format json_object), not streamed. */
@@ -191,55 +146,21 @@ static bool coach_chat(struct coach *co, enum coach_job job, const char *system,
                        unsigned max_tokens)
 {
     struct coach_call *cl = &co->work;
-    const struct turn_config *tc = coach_cfg.turn;
-    cJSON *b = cJSON_CreateObject(), *msgs = cJSON_CreateArray(), *m1 = cJSON_CreateObject(),
-          *m2 = cJSON_CreateObject(), *rf = cJSON_CreateObject();
-    if (b && msgs && m1 && m2 && rf) {
-        cJSON_AddStringToObject(b, "model", tc->chat_model);
-        cJSON_AddStringToObject(m1, "role", "system");
-        cJSON_AddStringToObject(m1, "content", system);
-        cJSON_AddStringToObject(m2, "role", "user");
-        cJSON_AddStringToObject(m2, "content", user);
-        cJSON_AddItemToArray(msgs, m1);
-        cJSON_AddItemToArray(msgs, m2);
-        m1 = m2 = NULL;
-        cJSON_AddItemToObject(b, "messages", msgs);
-        msgs = NULL;
-        cJSON_AddNumberToObject(b, "temperature", tc->temperature);
-        cJSON_AddNumberToObject(b, "max_tokens", max_tokens);
-        cJSON_AddStringToObject(rf, "type", "json_object");
-        cJSON_AddItemToObject(b, "response_format", rf);
-        rf = NULL;
-        cl->reqbody = cJSON_PrintUnformatted(b);
-    }
-    cJSON_Delete(b);
-    cJSON_Delete(msgs);
-    cJSON_Delete(m1);
-    cJSON_Delete(m2);
-    cJSON_Delete(rf);
-    if (!cl->reqbody)
-        return false;
-    cl->iov[0] = (struct iovec){cl->reqbody, strlen(cl->reqbody)};
-    return coach_call_start(co, cl, job, "/chat/completions", "application/json", "application/json", 1,
-                            COACH_CHAT_RESP_MAX);
+    struct ai_chat req = {.system = system, .user = user, .max_tokens = max_tokens, .log_id = coach_log(co)};
+    int why;
+    cl->co = co;
+    cl->job = job;
+    return coach_call_started(cl, ai_chat_json(coach_cfg.ai, &req, coach_done, cl, &why));
 }
 
-/* choices[0].message.content of a chat completion, parsed as a JSON object
+/* The chat completion's message content, parsed as a JSON object
  * (validated strictly first: it is model output). NULL when anything is off. */
-static cJSON *coach_chat_json(const struct coach_call *cl, unsigned depth)
+static cJSON *coach_chat_json(const struct ai_result *r, unsigned depth)
 {
     size_t off;
-    if (cl->overflow || jsonv_validate(cl->resp, cl->resp_len, depth, &off) != JSONV_OK)
-        return NULL;
-    cJSON *root = cJSON_ParseWithLength((const char *)cl->resp, cl->resp_len);
-    const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     cJSON *out = NULL;
-    if (cJSON_IsString(content) &&
-        jsonv_validate((const uint8_t *)content->valuestring, strlen(content->valuestring), depth, &off) == JSONV_OK)
-        out = cJSON_Parse(content->valuestring);
-    cJSON_Delete(root);
+    if (r->text && jsonv_validate((const uint8_t *)r->text, strlen(r->text), depth, &off) == JSONV_OK)
+        out = cJSON_Parse(r->text);
     if (out && !cJSON_IsObject(out)) {
         cJSON_Delete(out);
         out = NULL;
@@ -352,17 +273,17 @@ static void coach_tts_want(struct coach *co, int qi);
 static bool coach_retry_once(struct coach *co, int err, int attempt, bool (*start)(struct coach *),
                              const char *what)
 {
-    if (err != UP_OK || attempt != 0 || !start(co))
+    if (err != AI_OK || attempt != 0 || !start(co))
         return false;
     log_event(LOG_WARN, coach_log(co), "coach_retry", "%s malformed, asking again", what);
     co->work.attempt = 1;
     return true;
 }
 
-static void coach_questions_done(struct coach *co, int err, const char *message)
+static void coach_questions_done(struct coach *co, const struct ai_result *r)
 {
     struct coach_call *cl = &co->work;
-    cJSON *root = err == UP_OK ? coach_chat_json(cl, (unsigned)co->srv->cfg.json_max_depth) : NULL;
+    cJSON *root = coach_chat_json(r, (unsigned)co->srv->cfg.json_max_depth);
     bool ok = root && coach_take_questions(co, root);
     cJSON_Delete(root);
     int attempt = cl->attempt;
@@ -372,11 +293,11 @@ static void coach_questions_done(struct coach *co, int err, const char *message)
             free(co->q[i].text);
             co->q[i].text = NULL;
         }
-        if (coach_retry_once(co, err, attempt, coach_questions_start, "questions"))
+        if (coach_retry_once(co, r->err, attempt, coach_questions_start, "questions"))
             return;
         char why[300];
         snprintf(why, sizeof why, "could not generate the questions: %s",
-                 err == UP_OK ? "the model's answer did not have 8 valid questions" : message);
+                 r->err == AI_OK ? "the model's answer did not have 8 valid questions" : r->message);
         co->stage = COACH_IDLE;
         coach_error(co, "QUESTIONS_ERROR", why);
         return;
@@ -395,22 +316,14 @@ static void coach_questions_done(struct coach *co, int err, const char *message)
 static void coach_tts_start(struct coach *co, int qi)
 {
     struct coach_call *cl = &co->tts;
-    const struct turn_config *tc = coach_cfg.turn;
-    size_t cap = strlen(co->q[qi].text) * 6 + 512;
-    cl->reqbody = malloc(cap);
-    int n = cl->reqbody ? oai_speech_body(cl->reqbody, cap, tc->tts_model, tc->tts_voice, "mp3", co->q[qi].text) : -1;
+    struct ai_tts req = {.text = co->q[qi].text, .format = "mp3", .max_body = COACH_TTS_MAX, .log_id = coach_log(co)};
+    int why;
+    cl->co = co;
+    cl->job = COACH_JOB_TTS;
     cl->attempt = qi;
-    if (n < 0) {
-        coach_call_reset(cl);
-        coach_error_q(co, "TTS_ERROR", "cannot build the speech request", co->q[qi].id);
-        return;
-    }
-    cl->iov[0] = (struct iovec){cl->reqbody, (size_t)n};
-    if (!coach_call_start(co, cl, COACH_JOB_TTS, "/audio/speech", "application/json", "audio/mpeg", 1,
-                          COACH_TTS_MAX))
-        coach_error_q(co, "TTS_ERROR", "too many upstream requests in flight", co->q[qi].id);
-    else
-        cl->attempt = qi;
+    if (!coach_call_started(cl, ai_speech(coach_cfg.ai, &req, NULL, coach_done, cl, &why)))
+        coach_error_q(co, "TTS_ERROR", why == AI_E_REQUEST ? "cannot build the speech request" : ai_why(why),
+                      co->q[qi].id);
 }
 
 static void coach_emit_audio(struct coach *co, int qi, const uint8_t *p, size_t n)
@@ -443,21 +356,21 @@ static void coach_tts_want(struct coach *co, int qi)
     coach_tts_start(co, qi);
 }
 
-static void coach_tts_done(struct coach *co, int err, const char *message)
+static void coach_tts_done(struct coach *co, struct ai_result *r)
 {
     struct coach_call *cl = &co->tts;
     int qi = cl->attempt;
-    if (err == UP_OK && !cl->overflow && cl->resp_len > 0) {
+    if (r->err == AI_OK && !r->overflow && r->len > 0) {
         free(co->audio);
-        co->audio = cl->resp; /* keep the latest question's audio for resume_interview */
-        co->audio_len = cl->resp_len;
+        co->audio = r->body; /* keep the latest question's audio for resume_interview */
+        co->audio_len = r->len;
         co->audio_q = qi;
-        cl->resp = NULL;
+        r->body = NULL;
         coach_emit_audio(co, qi, co->audio, co->audio_len);
     } else {
         char why[300];
         snprintf(why, sizeof why, "text-to-speech failed: %s",
-                 err != UP_OK ? message : cl->overflow ? "audio too large" : "no audio");
+                 r->err != AI_OK ? r->message : r->overflow ? "audio too large" : "no audio");
         coach_error_q(co, "TTS_ERROR", why, co->q[qi].id);
     }
     coach_call_reset(cl);
@@ -470,46 +383,17 @@ static void coach_tts_done(struct coach *co, int err, const char *message)
 
 /* ---- answers ---------------------------------------------------------------- */
 
-struct coach_format {
-    char filename[16];
-    const char *ctype;
-};
-
-/* Whisper needs the container named: tell it from the bytes, not the client. */
-static bool coach_detect(const uint8_t *p, size_t n, struct coach_format *f)
+/* The answer's file, with word timestamps: the coach computes its own figures. */
+static bool coach_stt_start(struct coach *co, uint8_t *file, size_t len, const struct ai_file *f)
 {
-    const char *ext = audio_container(p, n, &f->ctype);
-    return ext && snprintf(f->filename, sizeof f->filename, "answer.%s", ext) > 0;
-}
-
-/* Multipart around the file: our verbose_json + word timestamp fields,
- * then oai.c's model/language/prompt/file parts. */
-static bool coach_stt_start(struct coach *co, uint8_t *file, size_t len, const struct coach_format *f)
-{
-    static uint32_t seq;
     struct coach_call *cl = &co->work;
-    const struct turn_config *tc = coach_cfg.turn;
-    char boundary[48], ctype[96];
-    snprintf(boundary, sizeof boundary, "interview-coach-%08x%08x", ++seq, (unsigned)(clock_mono_ms() & 0xffffffffu));
-    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
-    int h = snprintf(cl->pre, sizeof cl->pre,
-                     "--%s\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json\r\n"
-                     "--%s\r\nContent-Disposition: form-data; name=\"timestamp_granularities[]\"\r\n\r\nword\r\n",
-                     boundary, boundary);
-    size_t pre_len, post_len;
+    struct ai_stt req = {.audio = {{file, len}}, .filename = f->name, .ctype = f->ctype, .words = true,
+                         .tag = "interview-coach", .max_body = COACH_STT_RESP_MAX, .log_id = coach_log(co)};
+    int why;
+    cl->co = co;
+    cl->job = COACH_JOB_STT;
     cl->file = file;
-    if (h < 0 || (size_t)h >= sizeof cl->pre ||
-        oai_multipart_parts(cl->pre + h, sizeof cl->pre - (size_t)h, cl->post, sizeof cl->post, boundary,
-                            f->filename, f->ctype, tc->stt_model, tc->stt_language, tc->stt_prompt, &pre_len,
-                            &post_len) < 0) {
-        coach_call_reset(cl);
-        return false;
-    }
-    cl->iov[0] = (struct iovec){cl->pre, (size_t)h + pre_len};
-    cl->iov[1] = (struct iovec){file, len};
-    cl->iov[2] = (struct iovec){cl->post, post_len};
-    return coach_call_start(co, cl, COACH_JOB_STT, "/audio/transcriptions", ctype, "application/json", 3,
-                            COACH_STT_RESP_MAX);
+    return coach_call_started(cl, ai_transcribe(coach_cfg.ai, &req, coach_done, cl, &why));
 }
 
 /* The filler words we count (documented in the README): single words, and
@@ -703,20 +587,20 @@ static void coach_answer_failed(struct coach *co, const char *code, const char *
     coach_error_q(co, code, why, qid);
 }
 
-static void coach_stt_done(struct coach *co, int err, const char *message)
+static void coach_stt_done(struct coach *co, const struct ai_result *r)
 {
     struct coach_call *cl = &co->work;
     size_t off;
     cJSON *root = NULL;
-    if (err == UP_OK && !cl->overflow &&
-        jsonv_validate(cl->resp, cl->resp_len, (unsigned)co->srv->cfg.json_max_depth, &off) == JSONV_OK)
-        root = cJSON_ParseWithLength((const char *)cl->resp, cl->resp_len);
+    if (r->err == AI_OK && !r->overflow &&
+        jsonv_validate(r->body, r->len, (unsigned)co->srv->cfg.json_max_depth, &off) == JSONV_OK)
+        root = cJSON_ParseWithLength((const char *)r->body, r->len);
     bool ok = root && coach_take_transcript(co, root);
     cJSON_Delete(root);
     coach_call_reset(cl);
     char why[300];
     if (!ok) {
-        snprintf(why, sizeof why, "transcription failed: %s", err == UP_OK ? "malformed response" : message);
+        snprintf(why, sizeof why, "transcription failed: %s", r->err == AI_OK ? "malformed response" : r->message);
         coach_answer_failed(co, "TRANSCRIPTION_ERROR", why);
     } else if (co->st.words == 0) {
         coach_answer_failed(co, "EMPTY_TRANSCRIPT", "no speech was heard in the answer: record it again");
@@ -729,20 +613,20 @@ static void coach_stt_done(struct coach *co, int err, const char *message)
     }
 }
 
-static void coach_analysis_done(struct coach *co, int err, const char *message)
+static void coach_analysis_done(struct coach *co, const struct ai_result *r)
 {
     struct coach_call *cl = &co->work;
-    cJSON *root = err == UP_OK ? coach_chat_json(cl, (unsigned)co->srv->cfg.json_max_depth) : NULL;
+    cJSON *root = coach_chat_json(r, (unsigned)co->srv->cfg.json_max_depth);
     cJSON *a = root ? coach_take_analysis(co, root) : NULL;
     cJSON_Delete(root);
     int attempt = cl->attempt;
     coach_call_reset(cl);
     if (!a) {
-        if (coach_retry_once(co, err, attempt, coach_analysis_start, "analysis"))
+        if (coach_retry_once(co, r->err, attempt, coach_analysis_start, "analysis"))
             return;
         char why[300];
         snprintf(why, sizeof why, "answer analysis failed: %s",
-                 err == UP_OK ? "the model's answer did not match the analysis schema" : message);
+                 r->err == AI_OK ? "the model's answer did not match the analysis schema" : r->message);
         coach_answer_failed(co, "ANALYSIS_ERROR", why);
         return;
     }
@@ -771,7 +655,11 @@ static bool coach_report_start(struct coach *co)
     char *user = malloc(cap);
     if (!user)
         return false;
-    size_t o = (size_t)snprintf(user, cap, "Job posting (first part):\n%.2000s\n\nAnswers:\n", co->posting);
+    /* The first 2000 bytes, not cutting a character: the request must be valid UTF-8. */
+    int head = (int)strnlen(co->posting, 2000);
+    while (head > 0 && co->posting[head] && ((unsigned char)co->posting[head] & 0xC0) == 0x80)
+        head--;
+    size_t o = (size_t)snprintf(user, cap, "Job posting (first part):\n%.*s\n\nAnswers:\n", head, co->posting);
     for (int i = 0; i < COACH_QUESTIONS && o < cap; i++) {
         const cJSON *a = co->q[i].analysis;
         if (!a) {
@@ -830,20 +718,20 @@ static cJSON *coach_take_report(const struct coach *co, const cJSON *root)
     return o;
 }
 
-static void coach_report_done(struct coach *co, int err, const char *message)
+static void coach_report_done(struct coach *co, const struct ai_result *res)
 {
     struct coach_call *cl = &co->work;
-    cJSON *root = err == UP_OK ? coach_chat_json(cl, (unsigned)co->srv->cfg.json_max_depth) : NULL;
+    cJSON *root = coach_chat_json(res, (unsigned)co->srv->cfg.json_max_depth);
     cJSON *r = root ? coach_take_report(co, root) : NULL;
     cJSON_Delete(root);
     int attempt = cl->attempt;
     coach_call_reset(cl);
     if (!r) {
-        if (coach_retry_once(co, err, attempt, coach_report_start, "report"))
+        if (coach_retry_once(co, res->err, attempt, coach_report_start, "report"))
             return;
         char why[300];
         snprintf(why, sizeof why, "the report failed: %s",
-                 err == UP_OK ? "the model's answer did not match the report schema" : message);
+                 res->err == AI_OK ? "the model's answer did not match the report schema" : res->message);
         co->stage = COACH_ASKING;
         coach_error(co, "REPORT_ERROR", why);
         return;
@@ -852,18 +740,17 @@ static void coach_report_done(struct coach *co, int err, const char *message)
     sio_emit(co->k, "interview_complete", r, NULL, 0);
 }
 
-static void coach_done(void *ctx, int err, int status, const char *message)
+static void coach_done(void *ctx, struct ai_result *r)
 {
     struct coach_call *cl = ctx;
     struct coach *co = cl->co;
-    (void)status;
     cl->req = NULL; /* finished: nothing to cancel */
     switch (cl->job) {
-    case COACH_JOB_QUESTIONS: coach_questions_done(co, err, message); break;
-    case COACH_JOB_STT: coach_stt_done(co, err, message); break;
-    case COACH_JOB_ANALYSIS: coach_analysis_done(co, err, message); break;
-    case COACH_JOB_REPORT: coach_report_done(co, err, message); break;
-    case COACH_JOB_TTS: coach_tts_done(co, err, message); break;
+    case COACH_JOB_QUESTIONS: coach_questions_done(co, r); break;
+    case COACH_JOB_STT: coach_stt_done(co, r); break;
+    case COACH_JOB_ANALYSIS: coach_analysis_done(co, r); break;
+    case COACH_JOB_REPORT: coach_report_done(co, r); break;
+    case COACH_JOB_TTS: coach_tts_done(co, r); break;
     case COACH_JOB_NONE: break;
     }
 }
@@ -912,10 +799,8 @@ static void coach_fetched(void *ctx, const char *code, const char *message, cons
  * is its code and sentence, passed on as an error event. */
 static void coach_fetch(struct coach *co, const char *url)
 {
-    const char *code = "JOB_URL_DISABLED",
-               *message = "Fetching job postings by URL is turned off on this server; paste the job description "
-                          "as text instead.";
-    co->fetch = coach_cfg.jobs ? jobfetch_start(coach_cfg.jobs, url, coach_fetched, co, &code, &message) : NULL;
+    const char *code, *message;
+    co->fetch = ai_fetch_posting(coach_cfg.ai, url, coach_fetched, co, &code, &message);
     if (!co->fetch) {
         coach_error(co, code, message);
         return;
@@ -940,7 +825,7 @@ static void coach_on_start(struct coach *co, const cJSON *d)
                     "start_interview needs {jobDescriptionUrl or jobDescription: string, resume: string}");
         return;
     }
-    if (!coach_cfg.turn->have_key) {
+    if (!ai_have_key(coach_cfg.ai)) {
         coach_error(co, "CONFIG_ERROR", "OPENAI_API_KEY is not set on the server");
         return;
     }
@@ -989,7 +874,7 @@ static void coach_on_answer(struct coach *co, const cJSON *d, uint8_t **att, con
     int ai = sio_attachment_index(blob, natt);
     int qi = coach_find_question(co, qid);
     const char *qs = cJSON_IsString(qid) ? qid->valuestring : NULL;
-    struct coach_format f;
+    struct ai_file f;
     char why[160];
     if (!cJSON_IsObject(d) || !cJSON_IsString(qid) || ai < 0 || natt != 1) {
         coach_error(co, "INVALID_PAYLOAD", "submit_answer needs {questionId: string, audioBlob: binary}");
@@ -1007,7 +892,7 @@ static void coach_on_answer(struct coach *co, const cJSON *d, uint8_t **att, con
         coach_error_q(co, "OUT_OF_ORDER", why, qs);
     } else if (att_len[ai] > coach_cfg.max_audio_bytes) {
         coach_error_q(co, "ANSWER_TOO_LARGE", "the recording is larger than COACH_MAX_AUDIO_BYTES", qs);
-    } else if (!coach_detect(att[ai], att_len[ai], &f)) {
+    } else if (!ai_audio_file(att[ai], att_len[ai], "answer", &f)) {
         coach_error_q(co, "INVALID_AUDIO", "unrecognised audio: send WebM/Opus, Ogg, WAV or MP3", qs);
     } else {
         uint8_t *file = att[ai];
@@ -1107,8 +992,7 @@ struct coach *coach_new(struct server *s, struct sio_sock *k)
 
 void coach_free(struct coach *co)
 {
-    if (co->fetch)
-        jobfetch_cancel(co->fetch);
+    ai_fetch_cancel(co->fetch);
     coach_call_reset(&co->work);
     coach_call_reset(&co->tts);
     for (int i = 0; i < COACH_QUESTIONS; i++) {
@@ -1123,7 +1007,6 @@ void coach_free(struct coach *co)
     free(co);
 }
 
-#undef COACH_CHAT_RESP_MAX
 #undef COACH_STT_RESP_MAX
 #undef COACH_TTS_MAX
 #undef COACH_TEXT_MAX

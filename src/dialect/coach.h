@@ -5,7 +5,8 @@
  * word timestamps -> our own filler/pace/keyword figures + the model's STAR
  * analysis (JSON mode, validated) -> answer_analyzed; complete_interview ->
  * interview_complete. Knows no socket and no packet: it talks through
- * sio_emit(). deps: sio.c upstream.c oai.c jsonv.c utf8.c, cJSON */
+ * sio_emit(); its AI calls and the fetch go through ai.h.
+ * deps: sio.c ai.c jsonv.c utf8.c, cJSON */
 #ifndef COACH_H
 #define COACH_H
 #include <cJSON.h>
@@ -15,14 +16,10 @@
 struct server;
 struct sio_sock;
 struct coach;
-struct turn_config;
-struct up_client;
-struct jobfetch_client;
+struct ai;
 
 struct coach_config {
-    struct up_client *up;          /* the OpenAI client */
-    struct jobfetch_client *jobs;  /* job posting fetch; NULL = off */
-    const struct turn_config *turn; /* models, voice, have_key */
+    struct ai *ai; /* the AI calls and the job posting fetch */
     uint64_t max_posting, max_resume;        /* COACH_MAX_POSTING, COACH_MAX_RESUME */
     uint64_t max_audio_bytes;                /* COACH_MAX_AUDIO_BYTES */
     uint64_t max_answer_seconds;             /* COACH_MAX_ANSWER_SECONDS */
@@ -33,7 +30,7 @@ void coach_setup(const struct coach_config *cfg);
 #define COACH_QUESTIONS 8
 
 struct coach *coach_new(struct server *s, struct sio_sock *k);
-/* Cancels upstream work; no sio_emit afterwards. */
+/* Cancels AI calls and the fetch; no sio_emit afterwards. */
 void coach_free(struct coach *co);
 bool coach_event_known(const char *name);
 /* Events that start upstream calls, counted by AI_TURNS_PER_MINUTE. */

@@ -4,7 +4,7 @@
  * ai_response with the audio in base64). The variant is told per message
  * from the shape of audio_chunk's data, so a seed 001 client gets everything
  * seed 001 promises and at most a few extra message types it may ignore.
- * deps: turn.c b64.c, cJSON, mbedTLS base64 */
+ * deps: turn.c b64.c, cJSON */
 #include "dialect/dialect.h"
 
 #include <cJSON.h>
@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <mbedtls/base64.h>
 
 #include "parse/audio.h"
 #include "parse/b64.h"
@@ -31,7 +29,7 @@
 /* What every /ws/ connection shares (dialect_setup). */
 static struct {
     const struct turn_config *turn;
-    struct up_client *up;
+    struct ai *ai;
 } dlg_g;
 
 static const struct turn_sink dlg_sink_ref;
@@ -39,7 +37,7 @@ static const struct turn_sink dlg_sink_ref;
 struct dlg {
     struct server *srv;
     struct conn *conn;
-    struct session *sess;
+    struct turn *sess;
     bool v000;        /* this client speaks the seed 000 variant */
     bool speaking;    /* seed 000: last isSpeaking */
     bool ending;      /* end_interview received */
@@ -50,16 +48,16 @@ struct dlg {
 /* One loop thread: a single decode buffer serves every client. */
 static int16_t dlg_samples[DLG_MAX_CHUNK_SAMPLES];
 
-/* The session (history, buffers) exists from the first interview message on,
+/* The turn (history, buffers) exists from the first interview message on,
  * so an idle connection costs only this small struct. */
-static struct session *dlg_sess(struct dlg *d)
+static struct turn *dlg_sess(struct dlg *d)
 {
     if (!d->sess)
-        d->sess = session_new(dlg_g.turn, dlg_g.up, &dlg_sink_ref, d);
+        d->sess = turn_new(dlg_g.turn, dlg_g.ai, &dlg_sink_ref, d);
     if (!d->sess)
         log_event(LOG_ERROR, d->conn->id, "out_of_memory", "session");
     else
-        session_set_log_id(d->sess, d->conn->id);
+        turn_set_log_id(d->sess, d->conn->id);
     return d->sess;
 }
 
@@ -178,13 +176,10 @@ static void dlg_send_v000_reply(struct dlg *d, const char *text)
     cJSON_AddNullToObject(o, "audio");
     char ts[CLOCK_ISO_LEN];
     cJSON_AddStringToObject(o, "timestamp", clock_iso8601(ts));
-    size_t b64 = 0;
     if (d->v000_len) {
-        mbedtls_base64_encode(NULL, 0, &b64, d->v000_audio, d->v000_len);
+        size_t b64 = b64_encoded_len(d->v000_len) + 1; /* v000_len is capped at 2 MiB */
         char *enc = malloc(b64);
-        size_t olen = 0;
-        if (enc && mbedtls_base64_encode((unsigned char *)enc, b64, &olen, d->v000_audio,
-                                         d->v000_len) == 0)
+        if (enc && b64_encode(d->v000_audio, d->v000_len, enc, b64) >= 0)
             cJSON_ReplaceItemInObject(o, "audio", cJSON_CreateString(enc));
         free(enc);
     }
@@ -271,7 +266,7 @@ static void dlg_append_pcm(struct dlg *d, const int16_t *pcm, size_t n)
 {
     if (!dlg_sess(d))
         return;
-    if (!session_append(d->sess, pcm, n))
+    if (!turn_append(d->sess, pcm, n))
         dlg_error(d, "BUFFER_ERROR", "answer too long: audio past the buffer cap was not kept; "
                                      "send_for_AI_processing to use what is held");
 }
@@ -343,7 +338,7 @@ static void dlg_audio_chunk(struct dlg *d, const cJSON *msg)
     /* seed 000: speech ended. Under the AI-turn limit the audio stays and
      * goes with the next answer. */
     if (d->speaking && !now && conn_take_ai_turn(d->srv, d->conn) && dlg_sess(d))
-        session_answer(d->sess);
+        turn_answer(d->sess);
     d->speaking = now;
 }
 
@@ -372,12 +367,12 @@ static bool dlg_on_message(struct server *s, struct conn *c, struct dlg *d, cons
         dlg_audio_chunk(d, msg);
     else if (strcmp(type, "send_for_AI_processing") == 0) {
         if (dlg_sess(d))
-            session_answer(d->sess);
+            turn_answer(d->sess);
     } else if (strcmp(type, "start_interview") == 0) {
         if (dlg_sess(d))
-            session_start(d->sess);
+            turn_start(d->sess);
     } else if (strcmp(type, "end_interview") == 0) {
-        session_free(d->sess); /* cancels anything in flight */
+        turn_free(d->sess); /* cancels anything in flight */
         d->sess = NULL;
         dlg_send(d, dlg_event("interview_ended"));
         conn_close_ws(s, c, WS_CLOSE_NORMAL, "interview ended");
@@ -404,7 +399,7 @@ static void dlg_on_drain(struct server *s, struct conn *c)
     struct dlg *d = c->app;
     (void)s;
     if (d && d->sess)
-        session_drain(d->sess);
+        turn_drain(d->sess);
 }
 
 static void dlg_on_close(struct server *s, struct conn *c)
@@ -413,7 +408,7 @@ static void dlg_on_close(struct server *s, struct conn *c)
     (void)s;
     if (!d)
         return;
-    session_free(d->sess);
+    turn_free(d->sess);
     free(d->v000_audio);
     free(d);
     c->app = NULL;
@@ -537,10 +532,10 @@ const struct conn_handlers dialect_handlers = {
     .drain = dlg_on_drain, .close = dlg_on_close, .refused = dlg_on_refused,
 };
 
-void dialect_setup(const struct turn_config *turn, struct up_client *up)
+void dialect_setup(const struct turn_config *turn, struct ai *ai)
 {
     dlg_g.turn = turn;
-    dlg_g.up = up;
+    dlg_g.ai = ai;
 }
 
 #undef DLG_MAX_CHUNK_SAMPLES

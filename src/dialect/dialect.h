@@ -9,10 +9,10 @@
 #define DIALECT_MAX_CHUNK_SAMPLES 16000 /* one audio_chunk: 1 s at 16 kHz (seeds send 1024) */
 
 struct turn_config;
-struct up_client;
+struct ai;
 
 extern const struct conn_handlers dialect_handlers;
 
-/* The pipeline settings and the API client every /ws/ connection uses. */
-void dialect_setup(const struct turn_config *turn, struct up_client *up);
+/* The turn settings and the AI calls every /ws/ connection uses. */
+void dialect_setup(const struct turn_config *turn, struct ai *ai);
 #endif

@@ -6,7 +6,7 @@
  * Policies: a second connection with a session id that is connected replaces
  * the first (close 4000). A broadcast receiver whose send ring cannot take a
  * chat message is closed with 1013 rather than silently skipped, so the
- * others never wait for it. deps: upstream.c oai.c b64.c, cJSON */
+ * others never wait for it. deps: ai.c b64.c, cJSON */
 #include "dialect/stream.h"
 
 #include <cJSON.h>
@@ -14,12 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-#include "parse/audio.h"
 #include "parse/b64.h"
 #include "io/clock.h"
 #include "io/log.h"
-#include "pipeline/oai.h"
+#include "pipeline/ai.h"
 #include "pipeline/turn.h"
 #include "io/server.h"
 #include "dialect/message.h"
@@ -36,19 +34,14 @@ struct stream {
     uint8_t *audio; /* audio messages kept for a transcription_request without data */
     size_t audio_len;
     /* one transcription at a time */
-    struct up_req *stt;
+    struct ai_call *stt;
     uint8_t *file;
-    size_t file_len;
-    char pre[1024], post[128];
-    struct iovec iov[3];
-    char *body;
-    size_t body_len;
 };
 
 /* What every stream session shares (stream_setup), and the open sessions. */
 static struct {
     const struct turn_config *turn;
-    struct up_client *up;
+    struct ai *ai;
     struct stream *live;
 } stream_g;
 
@@ -101,41 +94,12 @@ static void stream_error(struct stream *st, const char *code, const char *messag
 
 /* ---- transcription -------------------------------------------------------- */
 
-struct stream_format {
-    char filename[16];
-    const char *ctype;
-};
-
-/* Whisper needs the container named: tell it from the bytes, not the client. */
-static bool stream_detect(const uint8_t *p, size_t n, struct stream_format *f)
-{
-    const char *ext = audio_container(p, n, &f->ctype);
-    return ext && snprintf(f->filename, sizeof f->filename, "audio.%s", ext) > 0;
-}
-
 static void stream_stt_reset(struct stream *st)
 {
+    ai_cancel(st->stt);
     st->stt = NULL;
     free(st->file);
-    free(st->body);
     st->file = NULL;
-    st->body = NULL;
-    st->file_len = st->body_len = 0;
-}
-
-static void stream_stt_head(void *ctx, const struct up_head *h)
-{
-    (void)ctx;
-    (void)h;
-}
-
-static size_t stream_stt_body(void *ctx, const uint8_t *p, size_t n)
-{
-    struct stream *st = ctx;
-    size_t room = STREAM_STT_BODY_MAX - 1 - st->body_len, take = n < room ? n : room;
-    memcpy(st->body + st->body_len, p, take);
-    st->body_len += take;
-    return n;
 }
 
 static void stream_transcription_error(struct stream *st, const char *why)
@@ -146,65 +110,46 @@ static void stream_transcription_error(struct stream *st, const char *why)
     stream_send(st, o);
 }
 
-static void stream_stt_done(void *ctx, int err, int status, const char *message)
+static void stream_stt_done(void *ctx, struct ai_result *r)
 {
     struct stream *st = ctx;
-    char text[STREAM_TEXT_MAX], why[320];
-    (void)status;
-    int n = err == UP_OK ? oai_transcript(st->body, st->body_len, text, sizeof text) : -1;
+    char why[320];
+    st->stt = NULL;
     stream_stt_reset(st);
-    if (n < 0) {
-        snprintf(why, sizeof why, "transcription failed: %s", err == UP_OK ? "malformed response" : message);
+    if (!r->text) {
+        snprintf(why, sizeof why, "transcription failed: %s", r->err == AI_OK ? "malformed response" : r->message);
         stream_transcription_error(st, why);
         return;
     }
     cJSON *o = stream_event("transcription_result");
     if (o)
-        cJSON_AddStringToObject(o, "transcript", text);
+        cJSON_AddStringToObject(o, "transcript", r->text);
     stream_send(st, o);
 }
 
 /* Takes ownership of file (malloc'd). */
 static void stream_transcribe(struct stream *st, uint8_t *file, size_t len)
 {
-    static const struct up_callbacks cb = {stream_stt_head, stream_stt_body, stream_stt_done};
-    static uint32_t seq;
-    struct stream_format f;
-    const char *refuse = !stream_g.turn->have_key ? "OPENAI_API_KEY is not set on the server"
-                         : st->stt                ? "a transcription is already running"
-                         : len == 0               ? "no audio: send data or audio messages first"
-                         : !stream_detect(file, len, &f) ? "unrecognised audio: send WAV, WebM, Ogg or MP3"
-                                                         : NULL;
+    struct ai *ai = stream_g.ai;
+    struct ai_file f;
+    const char *refuse = !ai_have_key(ai) ? "OPENAI_API_KEY is not set on the server"
+                         : st->stt        ? "a transcription is already running"
+                         : len == 0       ? "no audio: send data or audio messages first"
+                         : !ai_audio_file(file, len, "audio", &f) ? "unrecognised audio: send WAV, WebM, Ogg or MP3"
+                                                                  : NULL;
     if (refuse) {
         free(file);
         stream_transcription_error(st, refuse);
         return;
     }
-    char boundary[48], ctype[96];
-    size_t pre_len, post_len;
-    snprintf(boundary, sizeof boundary, "interview-stream-%08x%08x", ++seq,
-             (unsigned)(clock_mono_ms() & 0xffffffffu));
-    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
+    struct ai_stt req = {.audio = {{file, len}}, .filename = f.name, .ctype = f.ctype, .tag = "interview-stream",
+                         .max_body = STREAM_STT_BODY_MAX - 1, .max_text = STREAM_TEXT_MAX, .log_id = st->conn->id};
+    int why;
     st->file = file;
-    st->file_len = len;
-    st->body = malloc(STREAM_STT_BODY_MAX);
-    if (!st->body || oai_multipart_parts(st->pre, sizeof st->pre, st->post, sizeof st->post, boundary,
-                                         f.filename, f.ctype, stream_g.turn->stt_model, stream_g.turn->stt_language,
-                                         stream_g.turn->stt_prompt, &pre_len, &post_len) < 0) {
-        stream_stt_reset(st);
-        stream_transcription_error(st, "cannot build the transcription request");
-        return;
-    }
-    st->iov[0] = (struct iovec){st->pre, pre_len};
-    st->iov[1] = (struct iovec){st->file, len};
-    st->iov[2] = (struct iovec){st->post, post_len};
-    struct up_request_spec spec = {.method = "POST", .path = "/audio/transcriptions",
-                                   .content_type = ctype, .accept = "application/json",
-                                   .body = st->iov, .body_parts = 3, .log_conn = st->conn->id};
-    st->stt = up_start(stream_g.up, &spec, &cb, st);
+    st->stt = ai_transcribe(ai, &req, stream_stt_done, st, &why);
     if (!st->stt) {
         stream_stt_reset(st);
-        stream_transcription_error(st, "too many upstream requests in flight");
+        stream_transcription_error(st, why == AI_E_BUSY ? ai_why(why) : "cannot build the transcription request");
     }
 }
 
@@ -337,7 +282,7 @@ static void stream_on_message(struct stream *st, const char *type, const cJSON *
         size_t len;
         if (!stream_data(st, msg, &buf, &len, false))
             return;
-        if (!buf && st->audio_len && !st->stt && stream_g.turn->have_key) {
+        if (!buf && st->audio_len && !st->stt && ai_have_key(stream_g.ai)) {
             /* no data: transcribe the audio sent so far */
             buf = st->audio;
             len = st->audio_len;
@@ -434,8 +379,6 @@ static void stream_on_close(struct server *s, struct conn *c)
         stream_g.live = st->next;
     if (st->next)
         st->next->prev = st->prev;
-    if (st->stt)
-        up_cancel(st->stt);
     stream_stt_reset(st);
     free(st->audio);
     free(st);
@@ -449,10 +392,10 @@ const struct conn_handlers stream_handlers = {
     .close = stream_on_close, .refused = stream_on_refused,
 };
 
-void stream_setup(const struct turn_config *turn, struct up_client *up)
+void stream_setup(const struct turn_config *turn, struct ai *ai)
 {
     stream_g.turn = turn;
-    stream_g.up = up;
+    stream_g.ai = ai;
 }
 
 int stream_status(struct server *s, const char *id, char *out, size_t cap)

@@ -1,19 +1,19 @@
 /* Seed 004 stream API: the /api/stream/ws/{session_id} connection's handlers
  * and the /api/stream/status and /api/stream/disconnect endpoints (all
  * registered by interview.c's route table).
- * deps: upstream.c oai.c message.c b64.c audio.c, cJSON */
+ * deps: ai.c message.c b64.c, cJSON */
 #ifndef STREAM_H
 #define STREAM_H
 #include "parse/base.h"
 #include "io/conn.h"
 
 struct turn_config;
-struct up_client;
+struct ai;
 
 extern const struct conn_handlers stream_handlers;
 
-/* The speech-to-text settings and the API client the sessions use. */
-void stream_setup(const struct turn_config *turn, struct up_client *up);
+/* The answer cap (turn settings) and the AI calls the sessions use. */
+void stream_setup(const struct turn_config *turn, struct ai *ai);
 
 /* JSON body into out; returns the HTTP status (200 or 404). */
 int stream_status(struct server *s, const char *id, char *out, size_t cap);

@@ -73,9 +73,11 @@ static bool oai_add_msg(cJSON *arr, const char *role, const char *content)
     return cJSON_AddStringToObject(m, "role", role) && cJSON_AddStringToObject(m, "content", content);
 }
 
-int oai_chat_body(char *out, size_t cap, const char *model, double temperature,
-                  unsigned max_tokens, const char *system_prompt, const struct oai_msg *hist,
-                  size_t nhist, const char *user_text)
+/* The chat completion body both forms share; json_mode asks for
+ * "response_format":{"type":"json_object"} instead of "stream":true. */
+static int oai_chat_build(char *out, size_t cap, const char *model, double temperature,
+                          unsigned max_tokens, const char *system_prompt, const struct oai_msg *hist,
+                          size_t nhist, const char *user_text, bool json_mode)
 {
     if (!oai_str_ok(model) || (nhist > 0 && !hist))
         return -1;
@@ -95,13 +97,34 @@ int oai_chat_body(char *out, size_t cap, const char *model, double temperature,
         ok = cJSON_AddNumberToObject(root, "temperature", temperature) != NULL;
     if (ok && max_tokens > 0)
         ok = cJSON_AddNumberToObject(root, "max_tokens", (double)max_tokens) != NULL;
-    if (ok)
+    if (ok && !json_mode)
         ok = cJSON_AddTrueToObject(root, "stream") != NULL;
+    if (ok && json_mode) {
+        cJSON *rf = cJSON_AddObjectToObject(root, "response_format");
+        ok = rf && cJSON_AddStringToObject(rf, "type", "json_object");
+    }
     if (!ok) {
         cJSON_Delete(root);
         return -1;
     }
     return oai_print(root, out, cap);
+}
+
+int oai_chat_body(char *out, size_t cap, const char *model, double temperature,
+                  unsigned max_tokens, const char *system_prompt, const struct oai_msg *hist,
+                  size_t nhist, const char *user_text)
+{
+    return oai_chat_build(out, cap, model, temperature, max_tokens, system_prompt, hist, nhist,
+                          user_text, false);
+}
+
+int oai_chat_json_body(char *out, size_t cap, const char *model, double temperature,
+                       unsigned max_tokens, const char *system_prompt, const char *user_text)
+{
+    if (!system_prompt || !user_text)
+        return -1;
+    return oai_chat_build(out, cap, model, temperature, max_tokens, system_prompt, NULL, 0,
+                          user_text, true);
 }
 
 int oai_speech_body(char *out, size_t cap, const char *model, const char *voice,
@@ -326,11 +349,26 @@ int oai_transcript(const char *body, size_t n, char *out, size_t cap)
     return rc;
 }
 
+int oai_chat_content(const char *body, size_t n, char *out, size_t cap)
+{
+    cJSON *root = oai_parse(body, n);
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    const cJSON *c0 = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(c0, "message");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    int rc = -1;
+    if (cJSON_IsObject(root) && cJSON_IsString(content))
+        rc = oai_copy(out, cap, content->valuestring) < 0 ? -2 : (int)strlen(content->valuestring);
+    cJSON_Delete(root);
+    return rc;
+}
+
 int oai_error_message(const char *body, size_t n, char *out, size_t cap)
 {
     cJSON *root = oai_parse(body, n);
     const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(error, "message");
+    /* Some OpenAI-compatible servers send the message as "error" itself. */
+    const cJSON *msg = cJSON_IsString(error) ? error : cJSON_GetObjectItemCaseSensitive(error, "message");
     int rc = -1;
     if (cJSON_IsObject(root) && cJSON_IsString(msg) && out && cap > 0 &&
         strlen(msg->valuestring) <= INT_MAX)

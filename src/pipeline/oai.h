@@ -32,6 +32,16 @@ int oai_chat_body(char *out, size_t cap, const char *model, double temperature,
                   unsigned max_tokens, const char *system_prompt, const struct oai_msg *hist,
                   size_t nhist, const char *user_text);
 
+/* Request body of POST /v1/chat/completions in JSON mode, not streamed:
+ *   {"model":M,"messages":[{"role":"system","content":S},{"role":"user",
+ *    "content":U}],"temperature":T,"max_tokens":N,
+ *    "response_format":{"type":"json_object"}}
+ * with the omission rules of oai_chat_body (system_prompt "" omits the
+ * system message); NULL system_prompt or user_text is refused. Returns the
+ * length (NUL-terminated, < cap) or -1 as oai_chat_body. */
+int oai_chat_json_body(char *out, size_t cap, const char *model, double temperature,
+                       unsigned max_tokens, const char *system_prompt, const char *user_text);
+
 /* Request body of POST /v1/audio/speech:
  *   {"model":M,"input":I,"voice":V,"response_format":F}
  * Returns the length (NUL-terminated, < cap) or -1 (does not fit, see
@@ -89,8 +99,14 @@ int oai_chat_chunk(const char *data, size_t n, char *delta, size_t cap, size_t *
  * "text", -2 does not fit in cap - 1 bytes. */
 int oai_transcript(const char *body, size_t n, char *out, size_t cap);
 
-/* error.message of an OpenAI error body {"error":{"message":"..."}}: length
- * copied into out (NUL-terminated, truncated at a UTF-8 code point boundary
- * if too long), or -1 if there is no such string. */
+/* choices[0].message.content of a (not streamed) chat completion: length
+ * copied into out (NUL-terminated), -1 malformed JSON or no such string, -2
+ * does not fit in cap - 1 bytes. */
+int oai_chat_content(const char *body, size_t n, char *out, size_t cap);
+
+/* error.message of an OpenAI error body {"error":{"message":"..."}} (or
+ * "error" itself when it is a string): length copied into out
+ * (NUL-terminated, truncated at a UTF-8 code point boundary if too long), or
+ * -1 if there is no such string. */
 int oai_error_message(const char *body, size_t n, char *out, size_t cap);
 #endif

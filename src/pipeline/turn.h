@@ -1,30 +1,27 @@
-/* The interview pipeline of one client ("session"): the candidate's answer
- * is buffered as 16 kHz mono PCM; a turn sends it to speech-to-text, streams
+/* The interview pipeline of one client: the candidate's answer is
+ * buffered as 16 kHz mono PCM; a turn sends it to speech-to-text, streams
  * the interviewer's reply from chat completions, cuts it into sentences and
  * sends each finished sentence to text-to-speech at once, relaying the audio
  * in order, in independently playable pieces, under the client's
  * backpressure. It reports through a sink the dialect implements; it knows
- * no JSON message and no socket. deps: upstream.c oai.c mp3.c audio.c sentence.c */
+ * no JSON message and no socket; its AI calls go through ai.c.
+ * deps: ai.c mp3.c audio.c sentence.c clock.c log.c */
 #ifndef TURN_H
 #define TURN_H
 #include "parse/base.h"
 
-struct up_client;
+struct ai;
 
 enum turn_format { TURN_MP3, TURN_WAV, TURN_PCM };
 
+/* The models and the key are ai.c's settings. */
 struct turn_config {
-    const char *stt_model, *stt_language, *stt_prompt;
-    const char *chat_model, *system_prompt, *opening_instruction;
-    double temperature;
-    unsigned max_tokens;
-    const char *tts_model, *tts_voice;
+    const char *system_prompt, *opening_instruction;
     enum turn_format tts_format;
     uint32_t max_answer_samples; /* answer buffer cap (16 kHz samples) */
     uint32_t history_messages;   /* last N messages sent as context */
     uint32_t audio_chunk_bytes;  /* target size of one binary audio message */
     uint32_t max_piece_bytes;    /* hard cap of one piece: it must fit the client's send ring */
-    bool have_key;               /* false: every AI call fails fast with TURN_E_NO_KEY */
 };
 
 /* Error kinds the sink maps to dialect codes. */
@@ -54,18 +51,18 @@ struct turn_sink {
     void (*error)(void *ctx, enum turn_error e, const char *message);
 };
 
-struct session;
+struct turn;
 
-struct session *session_new(const struct turn_config *cfg, struct up_client *up,
-                            const struct turn_sink *sink, void *ctx);
-void session_free(struct session *s); /* cancels upstream work; no sink calls after */
-/* Connection id that upstream log lines carry. */
-void session_set_log_id(struct session *s, uint64_t id);
+/* Without an API key (ai_have_key) every turn fails fast with TURN_E_NO_KEY. */
+struct turn *turn_new(const struct turn_config *cfg, struct ai *ai, const struct turn_sink *sink, void *ctx);
+void turn_free(struct turn *s); /* cancels AI calls; no sink calls after */
+/* Connection id that the AI calls' log lines carry. */
+void turn_set_log_id(struct turn *s, uint64_t id);
 /* Append samples; returns false (and keeps what fits) when the cap is reached. */
-bool session_append(struct session *s, const int16_t *pcm, size_t n);
-size_t session_buffered(const struct session *s);
-bool session_busy(const struct session *s);
-void session_start(struct session *s);   /* opening line */
-void session_answer(struct session *s);  /* transcribe + reply */
-void session_drain(struct session *s);   /* the client's send ring has room again */
+bool turn_append(struct turn *s, const int16_t *pcm, size_t n);
+size_t turn_buffered(const struct turn *s);
+bool turn_busy(const struct turn *s);
+void turn_start(struct turn *s);   /* opening line */
+void turn_answer(struct turn *s);  /* transcribe + reply */
+void turn_drain(struct turn *s);   /* the client's send ring has room again */
 #endif

@@ -1,5 +1,5 @@
-/* deps: parse/http_resp.c io/loop.c io/log.c io/clock.c io/rand.c upstream/resolver.c upstream/tls.c,
- * cJSON (error bodies); mbedTLS only through tls.c and rand.c */
+/* deps: parse/http_resp.c io/loop.c io/log.c io/clock.c io/rand.c upstream/resolver.c upstream/tls.c;
+ * mbedTLS only through tls.c and rand.c */
 #include "upstream/upstream.h"
 
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
 
 #include "parse/http_resp.h"
 #include "io/log.h"
@@ -499,31 +498,12 @@ static void up_send(struct up_req *r)
     up_read(r); /* an early answer may already be decrypted inside mbedTLS */
 }
 
-/* error.message of an OpenAI-style error body, or a generic text. */
-static void up_error_message(struct up_req *r, char *out, size_t cap)
+/* The body of the final non-2xx answer, for the caller to read the API's
+ * error text in (this module knows no API error format). */
+const char *up_error_body(const struct up_req *r, size_t *len)
 {
-    snprintf(out, cap, "HTTP %d", r->status);
-    cJSON *j = cJSON_ParseWithLength(r->errbody, r->errlen);
-    if (!j)
-        return;
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-    const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
-    if (cJSON_IsString(m) && m->valuestring && m->valuestring[0]) {
-        /* Keep whole UTF-8 sequences: this text reaches clients as JSON. */
-        size_t n = strlen(m->valuestring);
-        if (n >= cap)
-            for (n = cap - 1; n > 0 && ((unsigned char)m->valuestring[n] & 0xC0) == 0x80; n--)
-                ;
-        memcpy(out, m->valuestring, n);
-        out[n] = '\0';
-    }
-    cJSON_Delete(j);
-    /* The API quotes (masked) keys back in auth errors: never pass that on. */
-    if (r->status == 401 || r->status == 403)
-        snprintf(out, cap, "the API refused the key (HTTP %d)", r->status);
-    for (char *k = strstr(out, "sk-"); k; k = strstr(k, "sk-"))
-        for (k += 3; *k && *k != ' ' && *k != '.' && *k != ','; k++)
-            *k = '*';
+    *len = r->errlen;
+    return r->errbody;
 }
 
 static void up_pause(struct up_req *r)
@@ -587,7 +567,7 @@ static void up_on_complete(struct up_req *r, bool eof)
         return;
     }
     char m[UP_MSG_MAX];
-    up_error_message(r, m, sizeof m);
+    snprintf(m, sizeof m, "HTTP %d", r->status);
     int s = r->status;
     bool retry = r->hp.should_retry == 1 ||
                  (r->hp.should_retry == -1 && (s == 408 || s == 409 || s == 429 || s >= 500));

@@ -68,8 +68,8 @@ struct up_callbacks {
     size_t (*on_body)(void *ctx, const uint8_t *p, size_t n);
     /* Exactly once, unless cancelled. err = UP_OK or an enum up_error;
      * status = HTTP status or 0; message = short reason for a log or an
-     * error event (for UP_E_HTTP_STATUS the API's error.message when the
-     * body had one). Never contains the API key. */
+     * error event ("HTTP <status>" for UP_E_HTTP_STATUS: the API's own
+     * text is in up_error_body()). Never contains the API key. */
     void (*on_done)(void *ctx, int err, int status, const char *message);
 };
 
@@ -95,6 +95,10 @@ struct up_client *up_create(struct loop *loop, const struct up_config *cfg, char
  * on_head/on_body may call up_cancel()/up_resume() on their own request. */
 struct up_req *up_start(struct up_client *c, const struct up_request_spec *spec,
                         const struct up_callbacks *cb, void *ctx);
+/* Inside on_done with UP_E_HTTP_STATUS: the raw body of that answer (its
+ * first 4096 bytes, not NUL-terminated; *len may be 0).
+ * The caller parses it (it may quote a masked API key: mask before logging). */
+const char *up_error_body(const struct up_req *r, size_t *len);
 /* Abandon a request: no callback afterwards; its connection is closed (not pooled). */
 void up_cancel(struct up_req *r);
 /* Continue delivering body bytes after on_body took fewer than offered. */

@@ -261,12 +261,41 @@ static void test_error_message(void)
     char big[64];
     CHECK(oai_error_message(b, strlen(b), big, sizeof big) == 35 &&
           strcmp(big, "Incorrect API key provided: sk-abc.") == 0);
-    CHECK(oai_error_message("{\"error\":\"x\"}", 13, out, sizeof out) == -1);
+    CHECK(oai_error_message("{\"error\":\"x\"}", 13, out, sizeof out) == 1 && strcmp(out, "x") == 0);
+    CHECK(oai_error_message("{\"error\":7}", 11, out, sizeof out) == -1);
     CHECK(oai_error_message("{\"error\":{}}", 12, out, sizeof out) == -1);
     CHECK(oai_error_message("<html>", 6, out, sizeof out) == -1);
     CHECK(oai_error_message("{\"error\":{\"message\":\"\xE2\x80\xA6\xE2\x80\xA6\"}}", 30, out, 5) ==
               3 &&
           strcmp(out, "\xE2\x80\xA6") == 0);
+}
+
+/* The coach's JSON-mode request and the content of its answer. */
+static void test_chat_json(void)
+{
+    int n = oai_chat_json_body(buf, sizeof buf, "gpt-4o-mini", 0.7, 600, "Be \"JSON\".", "Q\n\xC3\xA9");
+    const char *want = "{\"model\":\"gpt-4o-mini\",\"messages\":["
+                       "{\"role\":\"system\",\"content\":\"Be \\\"JSON\\\".\"},"
+                       "{\"role\":\"user\",\"content\":\"Q\\n\xC3\xA9\"}],"
+                       "\"temperature\":0.7,\"max_tokens\":600,"
+                       "\"response_format\":{\"type\":\"json_object\"}}";
+    CHECK(n == (int)strlen(want) && strcmp(buf, want) == 0);
+    if (n < 0 || strcmp(buf, want) != 0)
+        fprintf(stderr, "  got %s\n", buf);
+    CHECK(oai_chat_json_body(buf, sizeof buf, "m", 1, 1, NULL, "u") == -1);
+    CHECK(oai_chat_json_body(buf, sizeof buf, "m", 1, 1, "s", NULL) == -1);
+    CHECK(oai_chat_json_body(buf, sizeof buf, "m", 1, 1, "s", "\xC3") == -1);
+    CHECK(oai_chat_json_body(buf, 8, "m", 1, 1, "s", "u") == -1);
+
+    char out[32];
+    const char *b = "{\"id\":\"c\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                    "\"content\":\"{\\\"a\\\":1}\"},\"finish_reason\":\"stop\"}]}";
+    CHECK(oai_chat_content(b, strlen(b), out, sizeof out) == 7 && strcmp(out, "{\"a\":1}") == 0);
+    CHECK(oai_chat_content(b, strlen(b), out, 7) == -2);
+    const char *bad[] = {"{\"choices\":[]}", "{\"choices\":[{\"message\":{\"content\":null}}]}",
+                         "{\"choices\":"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(oai_chat_content(bad[i], strlen(bad[i]), out, sizeof out) == -1);
 }
 
 int main(void)
@@ -277,5 +306,6 @@ int main(void)
     test_chunks();
     test_transcript();
     test_error_message();
+    test_chat_json();
     return T_DONE();
 }

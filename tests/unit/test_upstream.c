@@ -109,7 +109,7 @@ static const char tu_server_py[] =
 
 struct tu_res {
     int done, err, status, heads;
-    char msg[256], ctype[128], rid[128];
+    char msg[256], ctype[128], rid[128], errbody[256];
     char *body;
     size_t blen;
     size_t take_max; /* 0 = take all */
@@ -175,6 +175,11 @@ static void tu_on_done(void *ctx, int err, int status, const char *msg)
     t->err = err;
     t->status = status;
     snprintf(t->msg, sizeof t->msg, "%s", msg);
+    if (err == UP_E_HTTP_STATUS && t->req) {
+        size_t n;
+        const char *b = up_error_body(t->req, &n);
+        snprintf(t->errbody, sizeof t->errbody, "%.*s", (int)n, b);
+    }
     tu_pending--;
 }
 
@@ -347,10 +352,11 @@ int main(void)
     up_get_stats(tu_client, &st);
     CHECK(st.retries == r0 + 3);
 
-    /* 7. 400: not retried, error.message extracted */
+    /* 7. 400: not retried, the raw error body handed over */
     tu_reset(&t);
     tu_one(&t, "/e400", 5000);
-    CHECK(t.err == UP_E_HTTP_STATUS && t.status == 400 && strcmp(t.msg, "bad thing") == 0 && t.heads == 0);
+    CHECK(t.err == UP_E_HTTP_STATUS && t.status == 400 && strcmp(t.msg, "HTTP 400") == 0 && t.heads == 0);
+    CHECK(strstr(t.errbody, "{\"error\":{\"message\":\"bad thing\"") == t.errbody);
     /* x-should-retry: false overrides 503 */
     tu_reset(&t);
     tu_one(&t, "/noretry", 5000);

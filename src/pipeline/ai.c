@@ -1,0 +1,494 @@
+/* deps: upstream.c jobfetch.c oai.c audio.c sse.c log.c clock.c
+ *
+ * Every call is one struct ai_call: the request body it owns, one upstream
+ * request, and what the answer needs (a response buffer, or the SSE parser
+ * of a streamed chat). Caller callbacks run under an in_cb count, so a
+ * caller may cancel its call from inside one of them: the memory is freed
+ * when the callback returns. */
+#include "pipeline/ai.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse/audio.h"
+#include "parse/sse.h"
+#include "io/clock.h"
+#include "io/log.h"
+#include "upstream/jobfetch.h"
+#include "upstream/upstream.h"
+
+#define AI_CHAT_BODY_MAX 65536 /* streamed chat request: prompt + history */
+#define AI_CHAT_JSON_MAX (64 * 1024) /* one JSON-mode chat answer */
+#define AI_SSE_MAX 16384       /* one SSE event */
+#define AI_MSG_MAX 256         /* an error message, as upstream's */
+
+_Static_assert((int)AI_E_HTTP_STATUS == (int)UP_E_HTTP_STATUS && (int)AI_E_CONNECT == (int)UP_E_CONNECT &&
+                   (int)AI_E_TIMEOUT == (int)UP_E_TIMEOUT && (int)AI_E_PROTOCOL == (int)UP_E_PROTOCOL &&
+                   (int)AI_E_BUSY == (int)UP_E_BUSY && (int)AI_E_RESET == (int)UP_E_RESET,
+               "ai errors carry upstream's values");
+
+struct ai {
+    struct up_client *up;
+    struct jobfetch_client *jobs;
+    struct ai_settings set;
+    uint32_t seq; /* multipart boundaries */
+};
+
+enum ai_kind { AI_STT, AI_TTS, AI_CHAT_STREAM, AI_CHAT_JSON };
+
+static const char *const ai_paths[] = {"/audio/transcriptions", "/audio/speech", "/chat/completions",
+                                       "/chat/completions"};
+
+struct ai_call {
+    struct ai *ai;
+    enum ai_kind kind;
+    struct up_req *req;
+    void *ctx;
+    ai_done_fn done;
+    const struct ai_audio_cb *audio; /* streamed speech */
+    const struct ai_chat_cb *chat;   /* streamed chat */
+    uint64_t log_id;
+    int in_cb;
+    bool cancelled;
+    /* request */
+    char *reqbody;
+    char pre[2048], post[128];
+    struct iovec iov[4];
+    int parts;
+    /* whole answers */
+    uint8_t *resp;
+    size_t resp_len, resp_cap, max_text;
+    bool overflow, words;
+    /* streamed chat */
+    struct sse_parser sse;
+    char *sse_buf;
+    bool ended, broken;
+};
+
+const char *ai_why(int why)
+{
+    switch (why) {
+    case AI_E_NO_KEY: return "OPENAI_API_KEY is not set on the server";
+    case AI_E_REQUEST: return "cannot build the request";
+    case AI_E_NOMEM: return "out of memory";
+    default: return "too many upstream requests in flight";
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+struct ai *ai_create(struct up_client *up, struct jobfetch_client *jobs, const struct ai_settings *set)
+{
+    struct ai *ai = calloc(1, sizeof *ai);
+    if (ai)
+        *ai = (struct ai){.up = up, .jobs = jobs, .set = *set};
+    return ai;
+}
+
+void ai_destroy(struct ai *ai) { free(ai); }
+
+bool ai_have_key(const struct ai *ai) { return ai && ai->set.have_key; }
+
+static void ai_call_free(struct ai_call *c)
+{
+    free(c->reqbody);
+    free(c->resp);
+    free(c->sse_buf);
+    free(c);
+}
+
+void ai_cancel(struct ai_call *c)
+{
+    if (!c)
+        return;
+    if (c->req)
+        up_cancel(c->req);
+    c->req = NULL;
+    if (c->in_cb)
+        c->cancelled = true; /* freed when the callback returns */
+    else
+        ai_call_free(c);
+}
+
+void ai_resume(struct ai_call *c)
+{
+    if (c && c->req)
+        up_resume(c->req);
+}
+
+/* After a caller callback: false when the call was cancelled meanwhile
+ * (then it is gone). */
+static bool ai_leave(struct ai_call *c)
+{
+    c->in_cb--;
+    if (!c->cancelled)
+        return true;
+    if (c->in_cb == 0)
+        ai_call_free(c);
+    return false;
+}
+
+/* ---- pure parts ------------------------------------------------------------ */
+
+void ai_api_error(int status, const char *body, size_t n, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    if (oai_error_message(body, n, out, cap) <= 0)
+        snprintf(out, cap, "HTTP %d", status);
+    /* The API quotes (masked) keys back in auth errors: never pass that on. */
+    if (status == 401 || status == 403)
+        snprintf(out, cap, "the API refused the key (HTTP %d)", status);
+    for (char *k = strstr(out, "sk-"); k; k = strstr(k, "sk-"))
+        for (k += 3; *k && *k != ' ' && *k != '.' && *k != ','; k++)
+            *k = '*';
+}
+
+int ai_stt_parts(const struct ai_settings *set, const struct ai_stt *req, const char *boundary, char *pre,
+                 size_t precap, char *post, size_t postcap, size_t *pre_len, size_t *post_len)
+{
+    int h = 0;
+    if (req->words)
+        h = snprintf(pre, precap,
+                     "--%s\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json\r\n"
+                     "--%s\r\nContent-Disposition: form-data; name=\"timestamp_granularities[]\"\r\n\r\nword\r\n",
+                     boundary, boundary);
+    if (h < 0 || (size_t)h >= precap ||
+        oai_multipart_parts(pre + h, precap - (size_t)h, post, postcap, boundary, req->filename, req->ctype,
+                            set->stt_model, set->stt_language, set->stt_prompt, pre_len, post_len) < 0)
+        return -1;
+    *pre_len += (size_t)h;
+    return 0;
+}
+
+bool ai_audio_file(const uint8_t *p, size_t n, const char *stem, struct ai_file *f)
+{
+    const char *ext = audio_container(p, n, &f->ctype);
+    return ext && snprintf(f->name, sizeof f->name, "%s.%s", stem, ext) > 0;
+}
+
+/* ---- upstream callbacks ------------------------------------------------------ */
+
+static void ai_up_head(void *ctx, const struct up_head *h)
+{
+    struct ai_call *c = ctx;
+    (void)h;
+    if (c->kind == AI_CHAT_STREAM) {
+        c->sse = (struct sse_parser){.buf = c->sse_buf, .cap = AI_SSE_MAX};
+    } else if (c->audio && c->audio->on_start) {
+        c->in_cb++;
+        c->audio->on_start(c->ctx);
+        ai_leave(c);
+    }
+}
+
+static size_t ai_keep(struct ai_call *c, const uint8_t *p, size_t n)
+{
+    size_t room = c->resp_cap - c->resp_len, take = n < room ? n : room;
+    c->overflow |= take < n;
+    memcpy(c->resp + c->resp_len, p, take);
+    c->resp_len += take;
+    return n; /* all taken (never pause): an overflow shows at the end */
+}
+
+/* One SSE event of a streamed chat. */
+static void ai_chat_event(struct ai_call *c, const struct sse_event *ev)
+{
+    char delta[2048], err[256];
+    size_t dlen = 0;
+    int kind = oai_chat_chunk(ev->data, ev->len, delta, sizeof delta, &dlen, err, sizeof err);
+    if (kind == OAI_CHUNK_DONE) {
+        c->ended = true;
+    } else if (kind == OAI_CHUNK_ERROR) {
+        log_event(LOG_WARN, c->log_id, "chat_stream_error", "%s", err);
+        c->ended = c->broken = true;
+    } else if (kind == OAI_CHUNK_DELTA && dlen) {
+        c->chat->on_delta(c->ctx, delta, dlen);
+    }
+}
+
+static size_t ai_chat_body(struct ai_call *c, const uint8_t *p, size_t n)
+{
+    size_t used = 0;
+    c->in_cb++;
+    while (used < n && !c->ended && !c->cancelled) {
+        struct sse_event ev;
+        ssize_t r = sse_feed(&c->sse, p + used, n - used, &ev);
+        if (r < 0) {
+            c->ended = c->broken = true;
+            log_event(LOG_WARN, c->log_id, "chat_stream_error", "malformed event stream");
+            break;
+        }
+        used += (size_t)r;
+        if (ev.ready)
+            ai_chat_event(c, &ev);
+    }
+    if (!c->cancelled)
+        c->chat->on_batch(c->ctx, c->ended);
+    ai_leave(c);
+    return n; /* text is small: never pushes back */
+}
+
+static size_t ai_up_body(void *ctx, const uint8_t *p, size_t n)
+{
+    struct ai_call *c = ctx;
+    if (c->kind == AI_CHAT_STREAM)
+        return ai_chat_body(c, p, n);
+    if (!c->audio)
+        return ai_keep(c, p, n);
+    c->in_cb++;
+    size_t took = c->audio->on_audio(c->ctx, p, n);
+    return ai_leave(c) ? took : n;
+}
+
+/* The text of a whole answer: transcript or message content; NULL if malformed. */
+static char *ai_text(const struct ai_call *c)
+{
+    if (c->overflow || (c->kind == AI_STT && c->words))
+        return NULL;
+    size_t cap = c->kind == AI_STT ? c->max_text : c->resp_len + 1; /* unescaping only shrinks */
+    char *t = cap ? malloc(cap) : NULL;
+    int n = !t ? -1
+            : c->kind == AI_STT ? oai_transcript((const char *)c->resp, c->resp_len, t, cap)
+                                : oai_chat_content((const char *)c->resp, c->resp_len, t, cap);
+    if (n < 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void ai_up_done(void *ctx, int err, int status, const char *message)
+{
+    struct ai_call *c = ctx;
+    char msg[AI_MSG_MAX];
+    struct ai_result r = {.err = err, .status = status, .message = message};
+    if (err == UP_E_HTTP_STATUS && c->req) {
+        size_t n;
+        const char *body = up_error_body(c->req, &n);
+        ai_api_error(status, body, n, msg, sizeof msg);
+        r.message = msg;
+        log_event(LOG_WARN, c->log_id, "ai_error", "%s: %s", ai_paths[c->kind], msg);
+    } else if (err == UP_OK && c->broken) {
+        r.err = AI_E_STREAM;
+        r.message = "malformed stream";
+    }
+    c->req = NULL; /* finished: nothing to cancel */
+    char *text = NULL;
+    if (r.err == AI_OK && c->resp) {
+        c->resp[c->resp_len] = '\0';
+        r.body = c->resp;
+        r.len = c->resp_len;
+        r.overflow = c->overflow;
+        r.text = text = c->kind == AI_STT || c->kind == AI_CHAT_JSON ? ai_text(c) : NULL;
+        c->resp = NULL; /* r.body owns it now */
+    }
+    c->in_cb++;
+    c->done(c->ctx, &r);
+    c->in_cb--;
+    free(r.body);
+    free(text);
+    ai_call_free(c);
+}
+
+static const struct up_callbacks ai_up_cb = {ai_up_head, ai_up_body, ai_up_done};
+
+/* ---- starting a call ---------------------------------------------------------- */
+
+static struct ai_call *ai_call_new(struct ai *ai, enum ai_kind kind, uint64_t log_id, void *ctx, int *why)
+{
+    struct ai_call *c = NULL;
+    if (!ai->set.have_key)
+        *why = AI_E_NO_KEY;
+    else if (!(c = calloc(1, sizeof *c)))
+        *why = AI_E_NOMEM;
+    else
+        *c = (struct ai_call){.ai = ai, .kind = kind, .log_id = log_id, .ctx = ctx};
+    return c;
+}
+
+/* Sends c's request; on refusal frees c and sets *why. resp_cap > 0: the
+ * answer is kept whole, up to that many bytes. */
+static struct ai_call *ai_send(struct ai_call *c, const char *ctype, const char *accept, size_t resp_cap, int *why)
+{
+    if (resp_cap) {
+        c->resp_cap = resp_cap;
+        c->resp = malloc(resp_cap + 1);
+        if (!c->resp) {
+            ai_call_free(c);
+            *why = AI_E_NOMEM;
+            return NULL;
+        }
+    }
+    struct up_request_spec spec = {.method = "POST", .path = ai_paths[c->kind], .content_type = ctype,
+                                   .accept = accept, .body = c->iov, .body_parts = c->parts,
+                                   .log_conn = c->log_id};
+    c->req = up_start(c->ai->up, &spec, &ai_up_cb, c);
+    if (!c->req) {
+        ai_call_free(c);
+        *why = AI_E_BUSY;
+        return NULL;
+    }
+    return c;
+}
+
+/* c's body is one JSON text, c->reqbody[0..n). */
+static void ai_json_body(struct ai_call *c, int n)
+{
+    c->iov[0] = (struct iovec){c->reqbody, (size_t)n};
+    c->parts = 1;
+}
+
+struct ai_call *ai_transcribe(struct ai *ai, const struct ai_stt *req, ai_done_fn done, void *ctx, int *why)
+{
+    struct ai_call *c = ai_call_new(ai, AI_STT, req->log_id, ctx, why);
+    if (!c)
+        return NULL;
+    char boundary[48], ctype[96];
+    size_t pre_len, post_len;
+    snprintf(boundary, sizeof boundary, "%s-%08x%08x", req->tag, ++ai->seq,
+             (unsigned)(clock_mono_ms() & 0xffffffffu));
+    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
+    if (ai_stt_parts(&ai->set, req, boundary, c->pre, sizeof c->pre, c->post, sizeof c->post, &pre_len,
+                     &post_len) < 0) {
+        ai_call_free(c);
+        *why = AI_E_REQUEST;
+        return NULL;
+    }
+    c->done = done;
+    c->words = req->words;
+    c->max_text = req->max_text;
+    c->iov[c->parts++] = (struct iovec){c->pre, pre_len};
+    for (int i = 0; i < 2; i++)
+        if (i == 0 || req->audio[i].iov_len)
+            c->iov[c->parts++] = req->audio[i];
+    c->iov[c->parts++] = (struct iovec){c->post, post_len};
+    return ai_send(c, ctype, "application/json", req->max_body, why);
+}
+
+struct ai_call *ai_speech(struct ai *ai, const struct ai_tts *req, const struct ai_audio_cb *stream,
+                          ai_done_fn done, void *ctx, int *why)
+{
+    const struct ai_settings *set = &ai->set;
+    struct ai_call *c = ai_call_new(ai, AI_TTS, req->log_id, ctx, why);
+    if (!c)
+        return NULL;
+    /* JSON escaping at most sextuples a byte (\u00XX) */
+    size_t cap = 6 * (strlen(req->text) + strlen(set->tts_model) + strlen(set->tts_voice) + strlen(req->format)) +
+                 128 + OAI_PRINT_SLACK;
+    c->reqbody = malloc(cap);
+    int n = c->reqbody ? oai_speech_body(c->reqbody, cap, set->tts_model, set->tts_voice, req->format, req->text)
+                       : -1;
+    if (n < 0) {
+        *why = c->reqbody ? AI_E_REQUEST : AI_E_NOMEM;
+        ai_call_free(c);
+        return NULL;
+    }
+    ai_json_body(c, n);
+    c->done = done;
+    c->audio = stream;
+    /* Streamed pieces are relayed whatever they hold; a whole answer is the coach's MP3. */
+    return ai_send(c, "application/json", stream ? "application/octet-stream" : "audio/mpeg",
+                   stream ? 0 : req->max_body, why);
+}
+
+struct ai_call *ai_chat_stream(struct ai *ai, const struct ai_chat *req, const struct ai_chat_cb *cb,
+                               void *ctx, int *why)
+{
+    const struct ai_settings *set = &ai->set;
+    struct ai_call *c = ai_call_new(ai, AI_CHAT_STREAM, req->log_id, ctx, why);
+    if (!c)
+        return NULL;
+    c->reqbody = malloc(AI_CHAT_BODY_MAX);
+    c->sse_buf = malloc(AI_SSE_MAX);
+    int n = !c->reqbody || !c->sse_buf ? -2
+            : oai_chat_body(c->reqbody, AI_CHAT_BODY_MAX, set->chat_model, set->temperature, set->max_tokens,
+                            req->system, req->hist, req->nhist, req->user);
+    if (n < 0) {
+        *why = n == -2 ? AI_E_NOMEM : AI_E_REQUEST;
+        ai_call_free(c);
+        return NULL;
+    }
+    ai_json_body(c, n);
+    c->chat = cb;
+    c->done = cb->on_done;
+    return ai_send(c, "application/json", "text/event-stream", 0, why);
+}
+
+struct ai_call *ai_chat_json(struct ai *ai, const struct ai_chat *req, ai_done_fn done, void *ctx, int *why)
+{
+    const struct ai_settings *set = &ai->set;
+    if (!req->system || !req->user) {
+        *why = AI_E_REQUEST;
+        return NULL;
+    }
+    struct ai_call *c = ai_call_new(ai, AI_CHAT_JSON, req->log_id, ctx, why);
+    if (!c)
+        return NULL;
+    size_t cap = 6 * (strlen(req->system) + strlen(req->user) + strlen(set->chat_model)) + 256 + OAI_PRINT_SLACK;
+    c->reqbody = malloc(cap);
+    int n = c->reqbody ? oai_chat_json_body(c->reqbody, cap, set->chat_model, set->temperature, req->max_tokens,
+                                            req->system, req->user)
+                       : -1;
+    if (n < 0) {
+        *why = c->reqbody ? AI_E_REQUEST : AI_E_NOMEM;
+        ai_call_free(c);
+        return NULL;
+    }
+    ai_json_body(c, n);
+    c->done = done;
+    return ai_send(c, "application/json", "application/json", AI_CHAT_JSON_MAX, why);
+}
+
+/* ---- job posting fetch ---------------------------------------------------------- */
+
+/* A thin wrapper, so the coach names no upstream type. */
+struct ai_fetch {
+    struct jobfetch *f;
+    ai_posting_fn cb;
+    void *ctx;
+};
+
+static void ai_fetched(void *ctx, const char *code, const char *message, const char *text, size_t len)
+{
+    struct ai_fetch w = *(struct ai_fetch *)ctx;
+    free(ctx); /* the handle ends with its callback, as jobfetch's does */
+    w.cb(w.ctx, code, message, text, len);
+}
+
+struct ai_fetch *ai_fetch_posting(struct ai *ai, const char *url, ai_posting_fn cb, void *ctx,
+                                  const char **code, const char **message)
+{
+    *code = "JOB_URL_DISABLED";
+    *message = "Fetching job postings by URL is turned off on this server; paste the job description as text "
+               "instead.";
+    if (!ai->jobs)
+        return NULL;
+    struct ai_fetch *w = malloc(sizeof *w);
+    if (!w) {
+        *code = "JOB_URL_INTERNAL";
+        *message = "The server could not fetch the job posting (internal error).";
+        return NULL;
+    }
+    *w = (struct ai_fetch){.cb = cb, .ctx = ctx};
+    w->f = jobfetch_start(ai->jobs, url, ai_fetched, w, code, message);
+    if (!w->f) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void ai_fetch_cancel(struct ai_fetch *f)
+{
+    if (!f)
+        return;
+    jobfetch_cancel(f->f);
+    free(f);
+}
+
+#undef AI_CHAT_BODY_MAX
+#undef AI_CHAT_JSON_MAX
+#undef AI_SSE_MAX
+#undef AI_MSG_MAX

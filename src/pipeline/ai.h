@@ -1,0 +1,164 @@
+/* The product's calls to OpenAI (speech-to-text, text-to-speech, streamed
+ * and JSON-mode chat completions) and the job-posting fetch, for the turn
+ * and the dialects: the only place an OpenAI request is built (path,
+ * headers, body, multipart) and an API error body is read. Callers know no
+ * upstream type, no HTTP and no wire format; they get a cancel handle and
+ * one completion callback per call.
+ *
+ * Every call: NULL + *why (an enum ai_error) when refused at once, and then
+ * no callback; otherwise the completion callback runs exactly once, never
+ * from inside an ai_* function, unless ai_cancel() came first. The handle is
+ * invalid once the completion callback has been entered.
+ * deps: upstream.c jobfetch.c oai.c audio.c sse.c log.c clock.c */
+#ifndef AI_H
+#define AI_H
+#include <sys/uio.h>
+
+#include "parse/base.h"
+#include "pipeline/oai.h"
+
+struct up_client;
+struct jobfetch_client;
+struct ai;      /* the settings and the clients */
+struct ai_call; /* one request in flight */
+
+struct ai_settings {
+    const char *stt_model, *stt_language, *stt_prompt;
+    const char *chat_model;
+    double temperature;
+    unsigned max_tokens; /* of a streamed reply */
+    const char *tts_model, *tts_voice;
+    bool have_key; /* false: every call is refused with AI_E_NO_KEY */
+};
+
+/* The first ones are upstream's errors, same values. */
+enum ai_error {
+    AI_OK = 0,
+    AI_E_HTTP_STATUS = -1, /* non-2xx answer: message is the API's error text */
+    AI_E_CONNECT = -2,     /* DNS, TCP or TLS failure after retries */
+    AI_E_TIMEOUT = -3,
+    AI_E_PROTOCOL = -4,    /* malformed HTTP response */
+    AI_E_BUSY = -5,        /* too many requests in flight (refusal) */
+    AI_E_RESET = -7,       /* connection lost after the body started */
+    AI_E_STREAM = -20,     /* chat stream carried an error event or garbage */
+    AI_E_NO_KEY = -21,     /* refusal: OPENAI_API_KEY not set */
+    AI_E_REQUEST = -22,    /* refusal: the request cannot be built (invalid UTF-8, too long) */
+    AI_E_NOMEM = -23,      /* refusal: out of memory */
+};
+
+/* A short fixed text for a refusal ("too many upstream requests in flight", ...). */
+const char *ai_why(int why);
+
+struct ai_result {
+    int err;             /* AI_OK or an enum ai_error */
+    int status;          /* HTTP status, 0 when none */
+    const char *message; /* short reason when err != AI_OK; never holds the API key */
+    /* Whole-body calls, AI_OK: the answer (NUL-terminated). The callback may
+     * take it: set body to NULL and free() it later. */
+    uint8_t *body;
+    size_t len;
+    bool overflow; /* more than max_body bytes came: the rest was dropped */
+    /* ai_transcribe without words: the transcript; ai_chat_json: the
+     * message content. NULL when the body was malformed, overflowed or
+     * (transcript) max_text bytes or longer. */
+    const char *text;
+};
+typedef void (*ai_done_fn)(void *ctx, struct ai_result *r);
+
+struct ai *ai_create(struct up_client *up, struct jobfetch_client *jobs, const struct ai_settings *set);
+void ai_destroy(struct ai *ai);
+bool ai_have_key(const struct ai *ai);
+/* Abandon a call: no callback afterwards. Callable from its own callbacks
+ * except the completion one. */
+void ai_cancel(struct ai_call *c);
+/* Continue a streamed speech answer after on_audio took fewer bytes. */
+void ai_resume(struct ai_call *c);
+
+/* ---- speech-to-text: POST /audio/transcriptions ------------------------- */
+
+/* A file name and MIME type told from the audio bytes (Whisper needs the
+ * container named): "<stem>.<ext>". False when the container is unknown. */
+struct ai_file {
+    char name[16];
+    const char *ctype;
+};
+bool ai_audio_file(const uint8_t *p, size_t n, const char *stem, struct ai_file *f);
+
+struct ai_stt {
+    struct iovec audio[2]; /* the file, in one or two pieces; kept alive by the caller */
+    const char *filename, *ctype;
+    bool words;          /* verbose_json with word timestamps (body for the caller to read) */
+    const char *tag;     /* boundary prefix, e.g. "interview-coach" */
+    size_t max_body;     /* answer bytes kept */
+    size_t max_text;     /* without words: a transcript this long or longer is malformed */
+    uint64_t log_id;     /* connection id for log lines */
+};
+struct ai_call *ai_transcribe(struct ai *ai, const struct ai_stt *req, ai_done_fn done, void *ctx,
+                              int *why);
+
+/* ---- text-to-speech: POST /audio/speech ------------------------------------ */
+
+/* Streamed: on_start when the answer begins, on_audio with its bytes
+ * (returns how many it took; fewer pauses the answer until ai_resume()). */
+struct ai_audio_cb {
+    void (*on_start)(void *ctx);
+    size_t (*on_audio)(void *ctx, const uint8_t *p, size_t n);
+};
+struct ai_tts {
+    const char *text;
+    const char *format; /* "mp3", "wav" or "pcm" */
+    size_t max_body;    /* whole answers: bytes kept */
+    uint64_t log_id;
+};
+/* stream NULL: the whole answer in r->body (as audio/mpeg, so format mp3). */
+struct ai_call *ai_speech(struct ai *ai, const struct ai_tts *req, const struct ai_audio_cb *stream,
+                          ai_done_fn done, void *ctx, int *why);
+
+/* ---- chat completions: POST /chat/completions ------------------------------ */
+
+struct ai_chat {
+    const char *system;          /* NULL or "": none */
+    const struct oai_msg *hist;  /* earlier messages */
+    size_t nhist;
+    const char *user;            /* NULL: none (streamed only) */
+    unsigned max_tokens;         /* JSON mode only; streamed replies use the settings' */
+    uint64_t log_id;
+};
+
+/* Streamed: on_delta for each piece of text, on_batch after the pieces of
+ * one network read (ended: "[DONE]" or a broken stream, no more text); then
+ * the completion, with AI_E_STREAM when the stream carried an error or
+ * garbage (the text so far stays valid). */
+struct ai_chat_cb {
+    void (*on_delta)(void *ctx, const char *text, size_t n);
+    void (*on_batch)(void *ctx, bool ended);
+    ai_done_fn on_done;
+};
+struct ai_call *ai_chat_stream(struct ai *ai, const struct ai_chat *req, const struct ai_chat_cb *cb,
+                               void *ctx, int *why);
+/* JSON mode (response_format json_object), not streamed: r->text is the
+ * message content, for the caller to parse and validate. */
+struct ai_call *ai_chat_json(struct ai *ai, const struct ai_chat *req, ai_done_fn done, void *ctx, int *why);
+
+/* ---- job posting fetch (jobfetch.c's checks and codes) ---------------------- */
+
+struct ai_fetch;
+/* As jobfetch_cb: code NULL and text set on success, else code + message. */
+typedef void (*ai_posting_fn)(void *ctx, const char *code, const char *message, const char *text,
+                              size_t len);
+/* NULL + *code / *message when refused at once (fetching off, bad URL, ...). */
+struct ai_fetch *ai_fetch_posting(struct ai *ai, const char *url, ai_posting_fn cb, void *ctx,
+                                  const char **code, const char **message);
+void ai_fetch_cancel(struct ai_fetch *f);
+
+/* ---- pure parts, exposed for tests ------------------------------------------- */
+
+/* The multipart bytes around the audio file (see oai_multipart_parts); with
+ * words, response_format=verbose_json and timestamp_granularities[]=word go
+ * first. 0 or -1. */
+int ai_stt_parts(const struct ai_settings *set, const struct ai_stt *req, const char *boundary, char *pre,
+                 size_t precap, char *post, size_t postcap, size_t *pre_len, size_t *post_len);
+/* The message of a non-2xx answer: the API's error text, else "HTTP <status>";
+ * a generic one for 401/403 and "sk-" keys masked, as the API quotes keys. */
+void ai_api_error(int status, const char *body, size_t n, char *out, size_t cap);
+#endif
