@@ -587,6 +587,8 @@ static void up_read(struct up_req *r)
         if (r->dead)
             return;
         struct up_conn *k = r->conn;
+        if (!k) /* reading needs a connection; a request without one is not in a reading state */
+            return;
         if (r->paused) {
             up_pause(r);
             return;
@@ -922,10 +924,12 @@ void up_tick(struct up_client *c)
         up_pool_remove(c, k);
         up_conn_close(k);
     }
-    while (c->graveyard) {
-        struct up_req *r = c->graveyard;
-        up_list_del(&c->graveyard, r);
-        up_req_free(r);
+    struct up_req *dead = c->graveyard; /* walked, not unlinked one by one */
+    c->graveyard = NULL;
+    while (dead) {
+        struct up_req *next = dead->next;
+        up_req_free(dead);
+        dead = next;
     }
 }
 
