@@ -599,7 +599,7 @@ static int wire_dialects(struct program *p)
     dialect_setup(&p->turn, p->ai);
     stream_setup(&p->turn, p->ai);
     sio_setup(&(struct sio_config){
-        .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
+        .app = &coach_app, .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
         .connect_timeout_ms = cfg->sio_connect_timeout_ms, .recovery_window_ms = cfg->sio_recovery_window_ms,
         .replay_events = cfg->sio_replay_events, .replay_bytes = cfg->sio_replay_bytes,
         .max_sessions = cfg->coach_max_sessions, .max_attachment_bytes = cfg->coach_max_audio_bytes,

@@ -75,7 +75,7 @@ struct coach {
 static const char *coach_events[] = {"start_interview", "submit_answer", "complete_interview",
                                      "resume_interview"};
 
-bool coach_event_known(const char *name)
+static bool coach_event_known(const char *name)
 {
     for (size_t i = 0; i < sizeof coach_events / sizeof *coach_events; i++)
         if (strcmp(name, coach_events[i]) == 0)
@@ -83,7 +83,7 @@ bool coach_event_known(const char *name)
     return false;
 }
 
-bool coach_event_starts_ai(const char *name)
+static bool coach_event_starts_ai(const char *name)
 {
     return strcmp(name, "start_interview") == 0 || strcmp(name, "submit_answer") == 0 ||
            strcmp(name, "complete_interview") == 0;
@@ -957,7 +957,7 @@ static void coach_on_resume(struct coach *co, const cJSON *d)
     coach_tts_want(co, qi);
 }
 
-void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8_t **att, const size_t *att_len,
+static void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8_t **att, const size_t *att_len,
                     uint32_t natt)
 {
     const cJSON *d = cJSON_GetArrayItem(args, 1);
@@ -977,7 +977,7 @@ void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8
 
 void coach_setup(const struct coach_config *cfg) { coach_cfg = *cfg; }
 
-struct coach *coach_new(struct server *s, struct sio_sock *k)
+static struct coach *coach_new(struct server *s, struct sio_sock *k)
 {
     struct coach *co = calloc(1, sizeof *co);
     if (!co)
@@ -990,7 +990,7 @@ struct coach *coach_new(struct server *s, struct sio_sock *k)
     return co;
 }
 
-void coach_free(struct coach *co)
+static void coach_free(struct coach *co)
 {
     ai_fetch_cancel(co->fetch);
     coach_call_reset(&co->work);
@@ -1016,3 +1016,16 @@ void coach_free(struct coach *co)
 #undef COACH_TOKENS_QUESTIONS
 #undef COACH_TOKENS_ANALYSIS
 #undef COACH_TOKENS_REPORT
+
+static void *coach_app_create(struct server *s, struct sio_sock *k) { return coach_new(s, k); }
+static void coach_app_destroy(void *co) { coach_free(co); }
+static void coach_app_event(void *co, const char *name, const cJSON *args, uint8_t **att, const size_t *att_len,
+                            uint32_t natt)
+{
+    coach_on_event(co, name, args, att, att_len, natt);
+}
+
+const struct sio_app coach_app = {
+    .create = coach_app_create, .destroy = coach_app_destroy, .event_known = coach_event_known,
+    .event_starts_ai = coach_event_starts_ai, .on_event = coach_app_event,
+};

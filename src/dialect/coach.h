@@ -12,6 +12,7 @@
 #include <cJSON.h>
 
 #include "parse/base.h"
+#include "dialect/sio.h"
 
 struct server;
 struct sio_sock;
@@ -29,14 +30,8 @@ void coach_setup(const struct coach_config *cfg);
 
 #define COACH_QUESTIONS 8
 
-struct coach *coach_new(struct server *s, struct sio_sock *k);
-/* Cancels AI calls and the fetch; no sio_emit afterwards. */
-void coach_free(struct coach *co);
-bool coach_event_known(const char *name);
-/* Events that start upstream calls, counted by AI_TURNS_PER_MINUTE. */
-bool coach_event_starts_ai(const char *name);
-/* A client event: args is the packet's array (args[0] is the name). The
- * coach may take attachments (att[i] set to NULL); sio frees the rest. */
-void coach_on_event(struct coach *co, const char *name, const cJSON *args, uint8_t **att,
-                    const size_t *att_len, uint32_t natt);
+/* The coach as the Socket.IO sessions' app (sio_config.app): one coach per
+ * socket, created with it, fed its events, freed with it (cancelling AI
+ * calls and the fetch; no sio_emit afterwards). */
+extern const struct sio_app coach_app;
 #endif

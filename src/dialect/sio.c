@@ -1,4 +1,4 @@
-/* deps: sio_packet.c jsonv.c route.c coach.c, cJSON, mbedTLS */
+/* deps: sio_packet.c jsonv.c route.c b64.c rand.c, cJSON */
 #include "dialect/sio.h"
 
 #include <cJSON.h>
@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dialect/coach.h"
 #include "io/rand.h"
 #include "parse/b64.h"
 #include "parse/jsonv.h"
@@ -39,7 +38,7 @@ struct sio_sock {
     uint64_t next_offset, dropped_upto;
     struct sio_out *head, *tail, *cursor; /* cursor: first not yet sent on sc */
     size_t count, bytes;
-    struct coach *coach;
+    void *app; /* the coach of this socket (sio_cfg.app) */
 };
 
 /* One Engine.IO connection (conn->app). */
@@ -242,8 +241,8 @@ static void sio_sock_free(struct sio_sock *k)
             sio_g.nsocks--;
             break;
         }
-    if (k->coach)
-        coach_free(k->coach);
+    if (k->app)
+        sio_cfg.app->destroy(k->app);
     while (k->head) {
         struct sio_out *o = k->head;
         k->head = o->next;
@@ -258,7 +257,7 @@ static struct sio_sock *sio_sock_new(struct server *s)
     if (!k)
         return NULL;
     k->srv = s;
-    if (!sio_random_id(k->id) || !sio_random_id(k->pid) || !(k->coach = coach_new(s, k))) {
+    if (!sio_random_id(k->id) || !sio_random_id(k->pid) || !(k->app = sio_cfg.app->create(s, k))) {
         free(k);
         return NULL;
     }
@@ -400,17 +399,17 @@ static void sio_dispatch_event(struct sio_conn *sc, cJSON *args, bool has_id, ui
     const cJSON *name = cJSON_GetArrayItem(args, 0);
     if (!cJSON_IsString(name)) {
         sio_error(k, "INVALID_EVENT", "event name must be a string");
-    } else if (!coach_event_known(name->valuestring)) {
+    } else if (!sio_cfg.app->event_known(name->valuestring)) {
         char msg[128];
         snprintf(msg, sizeof msg, "unknown event \"%.40s\"", name->valuestring);
         for (char *q = msg; *q; q++) /* keep the quoted name plain ASCII */
             if ((unsigned char)*q >= 0x80)
                 *q = '?';
         sio_error(k, "UNKNOWN_EVENT", msg);
-    } else if (coach_event_starts_ai(name->valuestring) && !conn_take_ai_turn(sc->srv, sc->conn)) {
+    } else if (sio_cfg.app->event_starts_ai(name->valuestring) && !conn_take_ai_turn(sc->srv, sc->conn)) {
         ; /* answered with RATE_LIMITED (sio_on_refused) */
     } else {
-        coach_on_event(k->coach, name->valuestring, args, sc->att, sc->att_len, natt);
+        sio_cfg.app->on_event(k->app, name->valuestring, args, sc->att, sc->att_len, natt);
     }
     if (has_id) { /* the client asked for an ack: an empty one says "received" */
         char out[32];

@@ -23,7 +23,21 @@ struct sio_sock;
 
 #define SIO_MAX_ATTACH 4 /* binary attachments accepted on one packet */
 
+/* What runs on a Socket.IO socket (the coach, registered by interview.c):
+ * sio.c calls it through these, never by name. */
+struct sio_app {
+    void *(*create)(struct server *s, struct sio_sock *k); /* per socket; NULL: out of memory */
+    void (*destroy)(void *app);                             /* no sio_emit afterwards */
+    bool (*event_known)(const char *name);
+    bool (*event_starts_ai)(const char *name); /* counted by AI_TURNS_PER_MINUTE */
+    /* args: the packet's array (args[0] is the name); the app may take
+     * attachments (att[i] set to NULL); sio frees the rest. */
+    void (*on_event)(void *app, const char *name, const cJSON *args, uint8_t **att, const size_t *att_len,
+                     uint32_t natt);
+};
+
 struct sio_config {
+    const struct sio_app *app;
     uint64_t ping_interval_ms, ping_timeout_ms; /* SIO_PING_INTERVAL, SIO_PING_TIMEOUT */
     uint64_t connect_timeout_ms;                /* SIO_CONNECT_TIMEOUT */
     uint64_t recovery_window_ms;                /* SIO_RECOVERY_WINDOW, 0 = no recovery */
