@@ -351,6 +351,7 @@ cmd_test() {
     INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run_integ "$B/interview-asan" asan
     echo "== Socket.IO coach: the seed 003 client (socket.io-client from npm), release and ASan+UBSan"
     run_coach
+    trap - ERR
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" = 0 ]
 }

@@ -151,8 +151,7 @@ def test_disconnect_phases():
            # 200 s of audio sent faster than real time: not a rate-limit test
            "WS_BYTES_PER_SEC": "0", "WS_MESSAGES_PER_SEC": "0", "MAX_ANSWER_SECONDS": "200"}
     with Server(**env) as srv:
-        time.sleep(0.2)
-        base = srv.fds()
+        base = srv.settled_fds()
         ws = RawWS(srv.port, "/ws/upload")
         # 200 s of audio: a 6.4 MB WAV upload, more than the kernel buffers between
         # the server and the stalled API can hold (tcp_wmem max 4 MiB + a 4 KiB window)
@@ -182,8 +181,7 @@ def test_disconnect_phases():
         with MockOpenAI(cert_dir=CERTS) as mock:
             mock.configure(**cfg)
             with server_for(mock, UPSTREAM_POOL_SIZE="0") as srv:
-                time.sleep(0.2)
-                base = srv.fds()
+                base = srv.settled_fds()
                 ws = RawWS(srv.port, "/ws/phase")
                 record_answer(ws)
                 ws_json(ws, {"type": "send_for_AI_processing"})
@@ -204,8 +202,7 @@ def test_disconnect_phases():
 
 def test_half_open():
     with Server(PING_INTERVAL="500ms", PONG_TIMEOUT="500ms", CLOSE_TIMEOUT="500ms") as srv:
-        time.sleep(0.2)
-        base = srv.fds()
+        base = srv.settled_fds()
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.sendall(upgrade_request("/ws/ghost"))
         time.sleep(0.2)

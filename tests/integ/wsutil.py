@@ -92,6 +92,19 @@ class Server:
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
+    def settled_fds(self, quiet=0.5, limit=5.0):
+        """The descriptor count once it has not changed for `quiet` seconds (a
+        readiness probe's socket may still be closing; under valgrind slowly)."""
+        end, last, since = time.time() + limit, self.fds(), time.time()
+        while time.time() < end:
+            time.sleep(0.1)
+            n = self.fds()
+            if n != last:
+                last, since = n, time.time()
+            elif time.time() - since >= quiet:
+                break
+        return last
+
     def stop(self, timeout=20):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
