@@ -72,6 +72,12 @@ struct config {
     uint64_t sio_recovery_window_ms, sio_replay_events, sio_replay_bytes;
     uint64_t coach_max_sessions, coach_max_posting, coach_max_resume;
     uint64_t coach_max_audio_bytes, coach_max_answer_seconds;
+    /* turn detection and barge-in on /ws/ (turn.c, vad.c) */
+    unsigned turn_detection; /* 0 client, 1 server_vad */
+    double vad_threshold;
+    uint64_t vad_prefix_padding_ms, vad_silence_ms, vad_interrupt_response;
+    uint64_t transcribe_pause_ms, max_segment_seconds, vad_barge_in_min_ms;
+    unsigned incremental_transcription; /* enum turn_incremental */
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
 };
@@ -95,6 +101,8 @@ struct cfg_opt {
 static const char *const cfg_log_formats[] = {"text", "json"};
 static const char *const cfg_log_levels[] = {"debug", "info", "warn", "error"};
 static const char *const cfg_tts_formats[] = {"mp3", "wav", "pcm"};
+static const char *const cfg_turn_detection[] = {"client", "server_vad"};
+static const char *const cfg_incremental[] = {"auto", "0", "1"}; /* enum turn_incremental */
 
 #define O(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define K 1024ull
@@ -170,6 +178,16 @@ static const struct cfg_opt cfg_opts[] = {
     {"COACH_MAX_RESUME", "coach-max-resume", CFG_SIZE, O(coach_max_resume), 1 * K, 1 * K * K, "16k", "resume text bytes", NULL, 0, false},
     {"COACH_MAX_AUDIO_BYTES", "coach-max-audio-bytes", CFG_SIZE, O(coach_max_audio_bytes), 1 * K, 64 * K * K, "1m", "one recorded answer (its binary attachment)", NULL, 0, false},
     {"COACH_MAX_ANSWER_SECONDS", "coach-max-answer-seconds", CFG_UINT, O(coach_max_answer_seconds), 1, 3600, "300", "longest answer the coach analyses (from the transcript's duration)", NULL, 0, false},
+    /* turn detection and barge-in: see README "Turn detection and barge-in" */
+    {"TURN_DETECTION", "turn-detection", CFG_ENUM, O(turn_detection), 0, 0, "client", "who ends an answer on /ws/: client (send_for_AI_processing) or server_vad (silence)", cfg_turn_detection, 2, false},
+    {"VAD_THRESHOLD", "vad-threshold", CFG_FLOAT, O(vad_threshold), 0, 1, "0.5", "voice activity threshold 0..1 (higher needs louder speech)", NULL, 0, false},
+    {"VAD_PREFIX_PADDING", "vad-prefix-padding", CFG_MS, O(vad_prefix_padding_ms), 0, TURN_PAD_MAX_MS, "300ms", "audio kept before a detected speech onset", NULL, 0, false},
+    {"VAD_SILENCE_DURATION", "vad-silence-duration", CFG_MS, O(vad_silence_ms), TURN_SILENCE_MIN_MS, TURN_SILENCE_MAX_MS, "700ms", "silence after speech that ends it (server_vad: ends the answer)", NULL, 0, false},
+    {"VAD_INTERRUPT_RESPONSE", "vad-interrupt-response", CFG_UINT, O(vad_interrupt_response), 0, 1, "1", "server_vad: the candidate's speech interrupts the interviewer (barge-in), 0 or 1", NULL, 0, false},
+    {"TRANSCRIBE_PAUSE", "transcribe-pause", CFG_MS, O(transcribe_pause_ms), 100, TURN_SILENCE_MAX_MS, "300ms", "incremental transcription: a pause this long closes a segment", NULL, 0, false},
+    {"INCREMENTAL_TRANSCRIPTION", "incremental-transcription", CFG_ENUM, O(incremental_transcription), 0, 0, "auto", "transcribe while the candidate speaks: auto (on with server_vad), 0 or 1", cfg_incremental, 3, false},
+    {"MAX_SEGMENT_SECONDS", "max-segment-seconds", CFG_UINT, O(max_segment_seconds), 2, 600, "30", "a segment without a pause is cut at its quietest 100 ms after this long", NULL, 0, false},
+    {"VAD_BARGE_IN_MIN", "vad-barge-in-min", CFG_MS, O(vad_barge_in_min_ms), 0, 5 * SEC, "250ms", "speech shorter than this does not interrupt (coughs, clicks)", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
 };
@@ -532,6 +550,17 @@ static int wire_openai(struct program *p)
         .history_messages = (uint32_t)cfg->history_messages,
         .audio_chunk_bytes = (uint32_t)cfg->audio_chunk_bytes,
         .max_piece_bytes = (uint32_t)CONN_PIECE_MAX(cfg->server.tx_buffer_size),
+        .detect = {
+            .server_vad = cfg->turn_detection == 1, .threshold = cfg->vad_threshold,
+            .prefix_padding_ms = (uint32_t)cfg->vad_prefix_padding_ms, .silence_ms = (uint32_t)cfg->vad_silence_ms,
+            .interrupt_response = cfg->vad_interrupt_response != 0,
+            .incremental = cfg->incremental_transcription == TURN_INC_AUTO ? cfg->turn_detection == 1
+                                                                           : cfg->incremental_transcription == TURN_INC_ON,
+        },
+        .transcribe_pause_ms = (uint32_t)cfg->transcribe_pause_ms,
+        .max_segment_samples = (uint32_t)cfg->max_segment_seconds * 16000u,
+        .barge_in_min_ms = (uint32_t)cfg->vad_barge_in_min_ms,
+        .incremental = (enum turn_incremental)cfg->incremental_transcription,
     };
     struct up_config uc = {
         .https = url.https, .port = url.port, .api_key = cfg->openai_api_key, /* CA: wire_tls */
@@ -680,6 +709,7 @@ int main(int argc, char **argv)
 #include "src/parse/sse.c"
 #include "src/parse/url.c"
 #include "src/parse/utf8.c"
+#include "src/parse/vad.c"
 #include "src/parse/ws_frame.c"
 #include "src/io/clock.c"
 #include "src/io/conn.c"

@@ -46,7 +46,7 @@ DEFAULT_REPLY = ("That's a great start. Can you tell me about a time you handled
 ENDPOINTS = {"audio/transcriptions": "transcriptions", "chat/completions": "chat", "audio/speech": "speech"}
 FAULTS = ("ok", "500", "429", "401", "400", "hang", "reset_mid_body", "garbage", "bad_json",
           "slow_body", "close_before_response")
-DELAY_KEYS = ("stt_ms", "first_token_ms", "token_ms", "tts_first_byte_ms", "tts_chunk_ms", "slow_body_ms")
+DELAY_KEYS = ("stt_ms", "stt_per_audio_s_ms", "first_token_ms", "token_ms", "tts_first_byte_ms", "tts_chunk_ms", "slow_body_ms")
 MAX_BODY = 30 * 1024 * 1024
 
 
@@ -55,7 +55,7 @@ JSON_FAULTS = ("ok", "malformed", "not_json")
 
 
 def default_config():
-    return {"transcript": DEFAULT_TRANSCRIPT, "reply": DEFAULT_REPLY, "tts_chunk_bytes": 500,
+    return {"transcript": DEFAULT_TRANSCRIPT, "transcripts": [], "reply": DEFAULT_REPLY, "tts_chunk_bytes": 500,
             "delays": {k: (200 if k == "slow_body_ms" else 0) for k in DELAY_KEYS},
             "faults": {e: [] for e in ENDPOINTS.values()},
             "json_faults": {k: [] for k in JSON_KINDS}}
@@ -475,6 +475,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         mock = self.server.mock
+        rec = None
         try:
             path = self.path.split("?", 1)[0]
             body = self._read_body()
@@ -517,6 +518,8 @@ class _Handler(BaseHTTPRequestHandler):
             getattr(self, "_ep_" + ep)(rec, body, fault)
         except (OSError, ConnectionError):
             self.close_connection = True
+            if rec is not None and not rec.get("done"):
+                rec["aborted"] = True  # the client went away mid-answer (a cancel)
         except ValueError as e:
             self.close_connection = True
             try:
@@ -577,13 +580,16 @@ class _Handler(BaseHTTPRequestHandler):
                 rec["wav_error"] = str(e)
                 return self._error(rec, 400, f"mock: bad WAV: {e}", code="invalid_value")
 
-        answer = {"text": cfg["transcript"], "usage": {"type": "duration", "seconds": 1}}
+        text = self.server.mock._take_transcript() or cfg["transcript"]
+        rec["transcript"] = text
+        audio_s = rec["wav"]["samples"] / 16000 if "wav" in rec else 0.0
+        answer = {"text": text, "usage": {"type": "duration", "seconds": 1}}
         if fields.get("response_format") == "verbose_json":
-            answer = verbose_transcript(cfg["transcript"], fields.get("timestamp_granularities[]") or ["segment"])
+            answer = verbose_transcript(text, fields.get("timestamp_granularities[]") or ["segment"])
 
-        def pieces():
-            _sleep_ms(cfg["delays"]["stt_ms"])
-            yield (b'{"text": "' + cfg["transcript"][:10].encode() if fault == "bad_json"
+        def pieces():  # the time grows with the audio, as the API's does
+            _sleep_ms(cfg["delays"]["stt_ms"] + cfg["delays"]["stt_per_audio_s_ms"] * audio_s)
+            yield (b'{"text": "' + text[:10].encode() if fault == "bad_json"
                    else json.dumps(answer).encode(), None)
         self._send(rec, 200, "application/json", pieces(), False, fault)
 
@@ -770,7 +776,7 @@ class MockOpenAI:
                                          "api_connections"), 0)
 
     def configure(self, settings=None, **kw):
-        """Merge settings: transcript, reply, api_key, tts_chunk_bytes, delays{...},
+        """Merge settings: transcript, transcripts [texts answered in order], reply, api_key, tts_chunk_bytes, delays{...},
         faults{endpoint: [names]} (a given endpoint's list replaces the old one),
         json_faults{questions|analysis|report: ["malformed"|"not_json"|"ok", ...]}."""
         settings = dict(settings or {}, **kw)
@@ -779,6 +785,8 @@ class MockOpenAI:
             for k, v in settings.items():
                 if k in ("transcript", "reply"):
                     cfg[k] = str(v)
+                elif k == "transcripts":  # answered in order, one per transcription, then "transcript"
+                    cfg[k] = [str(x) for x in v]
                 elif k == "api_key":
                     key = str(v)
                 elif k == "tts_chunk_bytes":
@@ -834,6 +842,11 @@ class MockOpenAI:
             q = self._config["json_faults"][kind]
             f = q.pop(0) if q else None
         return None if f == "ok" else f
+
+    def _take_transcript(self):
+        with self._lock:
+            q = self._config["transcripts"]
+            return q.pop(0) if q else None
 
     def _take_fault(self, ep):
         with self._lock:

@@ -216,9 +216,57 @@ static void dlg_on_error(void *ctx, enum turn_error e, const char *message)
     dlg_error(ctx, codes[e], message);
 }
 
+static void dlg_on_speech(void *ctx, bool started, uint64_t ms)
+{
+    struct dlg *d = ctx;
+    cJSON *o = dlg_event(started ? "speech_started" : "speech_stopped");
+    if (o)
+        cJSON_AddNumberToObject(o, started ? "audio_start_ms" : "audio_end_ms", (double)ms);
+    dlg_send(d, o);
+    /* server_vad: the silence ends the answer as send_for_AI_processing does */
+    if (!started && turn_vad_answer_due(d->sess) && conn_take_ai_turn(d->srv, d->conn))
+        turn_answer_vad(d->sess);
+}
+
+static void dlg_on_partial(void *ctx, uint32_t k, const char *text)
+{
+    cJSON *o = dlg_event("user_transcript_partial");
+    if (o) {
+        cJSON_AddNumberToObject(o, "segment", k);
+        cJSON_AddStringToObject(o, "text", text);
+    }
+    dlg_send(ctx, o);
+}
+
+/* Reply audio and its ai_audio_chunk events still waiting behind a full
+ * send ring: nobody should hear them any more. */
+static bool dlg_is_reply_audio(const struct conn_msg *m, void *ctx)
+{
+    static const char head[] = "{\"type\":\"ai_audio_chunk\"";
+    (void)ctx;
+    return m->opcode == WSF_BINARY || (m->len >= sizeof head - 1 && memcmp(m->text, head, sizeof head - 1) == 0);
+}
+
+static void dlg_on_interrupted(void *ctx, const char *heard, uint64_t played_ms)
+{
+    struct dlg *d = ctx;
+    size_t dropped = conn_drop_queued(d->conn, dlg_is_reply_audio, NULL);
+    free(d->v000_audio); /* seed 000: the reply was not sent yet and will not be */
+    d->v000_audio = NULL;
+    d->v000_len = 0;
+    log_event(LOG_INFO, d->conn->id, "reply_interrupted", "dropped %zu queued messages", dropped);
+    cJSON *o = dlg_event("ai_interrupted");
+    if (o) {
+        cJSON_AddStringToObject(o, "heard_text", heard);
+        cJSON_AddNumberToObject(o, "played_ms", (double)played_ms);
+    }
+    dlg_send(d, o);
+}
+
 static const struct turn_sink dlg_sink_ref = {
     dlg_on_transcript, dlg_on_generating, dlg_on_first_sentence, dlg_audio_room,
-    dlg_on_audio,      dlg_on_reply_done, dlg_on_error,
+    dlg_on_audio,      dlg_on_reply_done, dlg_on_error,          dlg_on_speech,
+    dlg_on_partial,    dlg_on_interrupted,
 };
 
 /* ---- client messages ---------------------------------------------------- */
@@ -338,7 +386,7 @@ static void dlg_audio_chunk(struct dlg *d, const cJSON *msg)
     /* seed 000: speech ended. Under the AI-turn limit the audio stays and
      * goes with the next answer. */
     if (d->speaking && !now && conn_take_ai_turn(d->srv, d->conn) && dlg_sess(d))
-        turn_answer(d->sess);
+        turn_answer_client(d->sess);
     d->speaking = now;
 }
 
@@ -360,6 +408,90 @@ static void dlg_on_open(struct server *s, struct conn *c)
     dlg_send(d, o);
 }
 
+/* start_interview's "turn_detection" and "incremental_transcription" over
+ * the configured defaults; false (and an INVALID_TURN_DETECTION error) when
+ * a field is unknown or out of range. */
+static bool dlg_detection_fields(struct dlg *d, const cJSON *td, struct turn_detection *out)
+{
+    char msg[256];
+    for (const cJSON *f = td->child; f; f = f->next) {
+        const char *k = f->string;
+        double x = cJSON_IsNumber(f) ? f->valuedouble : NAN;
+        if (strcmp(k, "type") == 0)
+            continue;
+        if (strcmp(k, "threshold") == 0 && x >= 0 && x <= 1)
+            out->threshold = x;
+        else if (strcmp(k, "prefix_padding_ms") == 0 && x >= 0 && x <= TURN_PAD_MAX_MS && x == floor(x))
+            out->prefix_padding_ms = (uint32_t)x;
+        else if (strcmp(k, "silence_duration_ms") == 0 && x >= TURN_SILENCE_MIN_MS && x <= TURN_SILENCE_MAX_MS &&
+                 x == floor(x))
+            out->silence_ms = (uint32_t)x;
+        else if (strcmp(k, "interrupt_response") == 0 && cJSON_IsBool(f))
+            out->interrupt_response = cJSON_IsTrue(f);
+        else {
+            snprintf(msg, sizeof msg, "turn_detection.%.40s: unknown field or invalid value (threshold 0..1, "
+                                      "prefix_padding_ms 0..%d, silence_duration_ms %d..%d, interrupt_response "
+                                      "true/false)", k, TURN_PAD_MAX_MS, TURN_SILENCE_MIN_MS, TURN_SILENCE_MAX_MS);
+            dlg_error(d, "INVALID_TURN_DETECTION", msg);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool dlg_detection(struct dlg *d, const cJSON *msg, struct turn_detection *out)
+{
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(msg, "turn_detection");
+    const cJSON *inc = cJSON_GetObjectItemCaseSensitive(msg, "incremental_transcription");
+    *out = dlg_g.turn->detect;
+    if (td && !cJSON_IsNull(td)) {
+        const cJSON *type = cJSON_IsObject(td) ? cJSON_GetObjectItemCaseSensitive(td, "type") : NULL;
+        const char *t = cJSON_IsString(type) ? type->valuestring : "";
+        if (strcmp(t, "server_vad") != 0 && strcmp(t, "none") != 0) {
+            dlg_error(d, "INVALID_TURN_DETECTION",
+                      "turn_detection must be an object with type \"server_vad\" or \"none\"");
+            return false;
+        }
+        if (strcmp(t, "none") == 0 && cJSON_GetArraySize(td) > 1) {
+            dlg_error(d, "INVALID_TURN_DETECTION", "turn_detection of type \"none\" takes no other field");
+            return false;
+        }
+        out->server_vad = strcmp(t, "server_vad") == 0;
+        if (!dlg_detection_fields(d, td, out))
+            return false;
+    }
+    if (inc && !cJSON_IsBool(inc)) {
+        dlg_error(d, "INVALID_TURN_DETECTION", "incremental_transcription must be true or false");
+        return false;
+    }
+    enum turn_incremental mode = dlg_g.turn->incremental;
+    out->incremental = inc ? cJSON_IsTrue(inc) : mode == TURN_INC_AUTO ? out->server_vad : mode == TURN_INC_ON;
+    return true;
+}
+
+static void dlg_start(struct dlg *d, const cJSON *msg)
+{
+    struct turn_detection det;
+    if (!dlg_detection(d, msg, &det) || !dlg_sess(d))
+        return;
+    turn_set_detection(d->sess, &det);
+    turn_start(d->sess);
+}
+
+/* {"type":"playback_position","ms":N}: how much of the current reply's
+ * audio the client has played (barge-in keeps only that in the history). */
+static void dlg_playback(struct dlg *d, const cJSON *msg)
+{
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(msg, "ms");
+    double x = cJSON_IsNumber(ms) ? ms->valuedouble : NAN;
+    if (!(x >= 0 && x <= 86400000.0)) {
+        dlg_error(d, "INVALID_MESSAGE", "playback_position needs ms: a number of milliseconds >= 0");
+        return;
+    }
+    if (d->sess)
+        turn_playback(d->sess, (uint64_t)x);
+}
+
 /* Returns false if the type is not one of ours. */
 static bool dlg_on_message(struct server *s, struct conn *c, struct dlg *d, const char *type, const cJSON *msg)
 {
@@ -367,11 +499,12 @@ static bool dlg_on_message(struct server *s, struct conn *c, struct dlg *d, cons
         dlg_audio_chunk(d, msg);
     else if (strcmp(type, "send_for_AI_processing") == 0) {
         if (dlg_sess(d))
-            turn_answer(d->sess);
-    } else if (strcmp(type, "start_interview") == 0) {
-        if (dlg_sess(d))
-            turn_start(d->sess);
-    } else if (strcmp(type, "end_interview") == 0) {
+            turn_answer_client(d->sess);
+    } else if (strcmp(type, "start_interview") == 0)
+        dlg_start(d, msg);
+    else if (strcmp(type, "playback_position") == 0)
+        dlg_playback(d, msg);
+    else if (strcmp(type, "end_interview") == 0) {
         turn_free(d->sess); /* cancels anything in flight */
         d->sess = NULL;
         dlg_send(d, dlg_event("interview_ended"));

@@ -255,6 +255,26 @@ static bool conn_enqueue(struct server *s, struct conn *c, uint8_t opcode, const
     return true;
 }
 
+size_t conn_drop_queued(struct conn *c, bool (*drop)(const struct conn_msg *m, void *ctx), void *ctx)
+{
+    size_t dropped = 0;
+    for (struct conn_msg **pm = &c->queued; *pm;) {
+        struct conn_msg *m = *pm;
+        if (!drop(m, ctx)) {
+            pm = &m->next;
+            continue;
+        }
+        *pm = m->next;
+        free(m->text);
+        free(m);
+        c->nqueued--;
+        dropped++;
+    }
+    if (dropped)
+        conn_update_events(c);
+    return dropped;
+}
+
 bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n)
 {
     uint8_t hdr[10];

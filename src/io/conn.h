@@ -156,6 +156,13 @@ bool conn_send_text_queued(struct server *s, struct conn *c, const char *json, s
 /* The same for a binary message (Socket.IO attachments must follow their
  * packet in order, whatever the ring holds). */
 bool conn_send_binary_queued(struct server *s, struct conn *c, const void *p, size_t n);
+/* Remove the queued messages (conn_send_*_queued) that have not started on
+ * the socket and for which drop(m, ctx) is true; order of the rest is kept.
+ * Bytes already in the send ring, and the message being streamed, stay
+ * (they may be half written). Returns how many were dropped. For a dialect
+ * that withdraws output nobody should get any more (barge-in: the reply
+ * audio the candidate talked over). */
+size_t conn_drop_queued(struct conn *c, bool (*drop)(const struct conn_msg *m, void *ctx), void *ctx);
 /* Ask for h->drain once the send ring has room again. */
 void conn_want_drain(struct conn *c);
 /* Start the closing handshake with code (enum ws_close) and a short static reason. */

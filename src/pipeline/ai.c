@@ -156,7 +156,8 @@ int ai_stt_parts(const struct ai_settings *set, const struct ai_stt *req, const 
                      boundary, boundary);
     if (h < 0 || (size_t)h >= precap ||
         oai_multipart_parts(pre + h, precap - (size_t)h, post, postcap, boundary, req->filename, req->ctype,
-                            set->stt_model, set->stt_language, set->stt_prompt, pre_len, post_len) < 0)
+                            set->stt_model, set->stt_language, req->prompt ? req->prompt : set->stt_prompt,
+                            pre_len, post_len) < 0)
         return -1;
     *pre_len += (size_t)h;
     return 0;

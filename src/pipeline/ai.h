@@ -92,7 +92,10 @@ struct ai_stt {
     size_t max_body;     /* answer bytes kept */
     size_t max_text;     /* without words: a transcript this long or longer is malformed */
     uint64_t log_id;     /* connection id for log lines */
+    const char *prompt;  /* NULL: the settings' stt_prompt; else this one (earlier segments'
+                            text, so wording stays consistent); at most AI_STT_PROMPT_MAX bytes */
 };
+#define AI_STT_PROMPT_MAX 1024 /* the API reads about 224 tokens of it; the multipart head holds 2 KiB */
 struct ai_call *ai_transcribe(struct ai *ai, const struct ai_stt *req, ai_done_fn done, void *ctx,
                               int *why);
 

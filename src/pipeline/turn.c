@@ -1,4 +1,4 @@
-/* deps: ai.c mp3.c audio.c sentence.c clock.c log.c */
+/* deps: ai.c vad.c mp3.c audio.c sentence.c clock.c log.c */
 #include "pipeline/turn.h"
 
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "io/log.h"
 #include "parse/mp3.h"
 #include "parse/sentence.h"
+#include "parse/vad.h"
 #include "pipeline/ai.h"
 
 #define TURN_REPLY_MAX 4096      /* reply text kept (150 tokens is ~800 bytes) */
@@ -18,6 +19,16 @@
 #define TURN_SENTENCE_MIN 20     /* shorter sentences ride with the next one */
 #define TURN_SENTENCE_MAX 400
 #define TURN_AUDIO_ROOM_EXTRA 256 /* the JSON event that precedes each audio piece */
+#define TURN_RATE 16000          /* the candidate's audio, samples per second */
+#define TURN_VAD_STEP 1024       /* samples per vad_feed: at most 7 events, one small array */
+#define TURN_SEGQ_MAX 8          /* closed segments waiting for STT; more merge into the last */
+#define TURN_SENT_MAX 64         /* sentences tracked for barge-in; more merge into the last */
+#define TURN_SEG_TAIL 1600       /* 100 ms kept after a segment's last speech frame (a consonant's release) */
+#define TURN_LOOKBACK 4800       /* 300 ms: the VAD moves an onset back up to 150 ms after 3 frames */
+#define TURN_TRIM_MIN 16000      /* held audio is trimmed in steps of 1 s, so memmove costs little */
+#define TURN_QUIET_WINDOW 1600   /* 100 ms: where an over-long segment is cut */
+#define TURN_CHARS_US 65000      /* speech per character (~15/s), for a sentence whose audio is not all in */
+#define TURN_POS_NONE UINT64_MAX
 
 enum turn_stage { TURN_IDLE, TURN_TRANSCRIBING, TURN_REPLYING };
 
@@ -60,9 +71,51 @@ struct turn {
     uint8_t *abuf; /* audio assembly: whole frames leave, partial ones wait */
     size_t alen, acap;
     uint8_t *piece; /* WAV piece = header + samples */
+    /* voice activity; positions are samples appended since turn_new */
+    struct turn_detection det;
+    struct vad vad;
+    uint64_t total;      /* samples appended */
+    uint64_t vad_origin; /* total at vad_init (turn_start): event positions count from it */
+    uint64_t pcm_base;   /* position of pcm[0] */
+    uint64_t stop_end;   /* end of the last speech the VAD stopped, tail included */
+    bool answer_open;    /* speech since a turn last took the answer */
+    bool vad_took;       /* that turn was started by the VAD */
+    bool barged;         /* the current speech already interrupted */
+    /* incremental transcription: segments closed by pauses, transcribed in order */
+    bool seg_open;       /* server_vad or incremental: speech since seg_begin is kept */
+    uint64_t seg_begin;
+    struct turn_seg {
+        uint64_t begin, end;
+    } segq[TURN_SEGQ_MAX];
+    uint32_t nsegq, seg_k; /* queued; transcribed in this answer */
+    struct ai_call *seg_stt;
+    uint8_t seg_hdr[44];
+    char *inc_text;      /* the answer's text so far (TURN_TEXT_MAX) */
+    size_t inc_len;
+    bool seg_failed;     /* the head segment failed: retried when the answer ends */
+    bool answer_wait;    /* the answer ended at answer_end: reply once its segments are in */
+    uint64_t answer_end;
+    /* what of the reply went out (barge-in) */
+    struct turn_sent {
+        uint32_t tb, te;     /* text in reply[] */
+        uint64_t ab_us, ae_us; /* audio in the reply's audio, ae TURN_POS_NONE while it comes */
+    } sent[TURN_SENT_MAX];
+    uint32_t nsent;
+    uint64_t audio_us;       /* reply audio sent */
+    uint64_t first_piece_ms; /* when its first piece went out, 0 = none yet */
+    bool have_report;        /* the client reported playback_position */
+    uint64_t report_ms, report_at;
+    int32_t reply_hist;      /* history index of the finished reply that may still play, -1 */
 };
 
 static void turn_pump(struct turn *s);
+static void turn_vad_reset(struct turn *s);
+static void turn_detect(struct turn *s, const int16_t *pcm, size_t n);
+static void turn_sent_audio(struct turn *s, uint64_t us);
+static uint64_t turn_mp3_us(const uint8_t *p, size_t n);
+static void turn_sentence_add(struct turn *s, uint32_t tb, uint32_t te, bool spoken);
+static void turn_sentence_end(struct turn *s);
+static void turn_start_reply(struct turn *s, enum turn_kind kind, const char *user_text);
 
 /* ---- history ---------------------------------------------------------- */
 
@@ -72,6 +125,8 @@ static void turn_hist_add(struct turn *s, const char *role, const char *text)
         free(s->hist[0].content);
         memmove(s->hist, s->hist + 1, (s->hist_cap - 1) * sizeof *s->hist);
         s->nhist--;
+        if (s->reply_hist >= 0)
+            s->reply_hist--;
     }
     struct turn_msg *m = &s->hist[s->nhist];
     char *copy = strdup(text);
@@ -90,7 +145,7 @@ struct turn *turn_new(const struct turn_config *cfg, struct ai *ai, const struct
     struct turn *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    *s = (struct turn){.cfg = cfg, .ai = ai, .sink = sink, .ctx = ctx};
+    *s = (struct turn){.cfg = cfg, .ai = ai, .sink = sink, .ctx = ctx, .det = cfg->detect, .reply_hist = -1};
     /* Kept messages: the context window plus one exchange being built. */
     s->hist_cap = cfg->history_messages + 2;
     s->hist = calloc(s->hist_cap, sizeof *s->hist);
@@ -98,6 +153,7 @@ struct turn *turn_new(const struct turn_config *cfg, struct ai *ai, const struct
         free(s);
         return NULL;
     }
+    turn_vad_reset(s);
     return s;
 }
 
@@ -109,13 +165,22 @@ static void turn_free_audio(struct turn *s)
     s->alen = s->acap = 0;
 }
 
+/* The reply's calls only: a segment's transcription belongs to the next answer. */
+static void turn_cancel_reply(struct turn *s)
+{
+    ai_cancel(s->chat);
+    ai_cancel(s->tts);
+    s->chat = s->tts = NULL;
+    s->tts_final = false;
+    turn_free_audio(s);
+}
+
 static void turn_cancel_all(struct turn *s)
 {
     ai_cancel(s->stt);
-    ai_cancel(s->chat);
-    ai_cancel(s->tts);
-    s->stt = s->chat = s->tts = NULL;
-    turn_free_audio(s);
+    ai_cancel(s->seg_stt);
+    s->stt = s->seg_stt = NULL;
+    turn_cancel_reply(s);
 }
 
 void turn_free(struct turn *s)
@@ -129,10 +194,11 @@ void turn_free(struct turn *s)
     free(s->pcm);
     free(s->pending_user);
     free(s->user_text);
+    free(s->inc_text);
     free(s);
 }
 
-bool turn_append(struct turn *s, const int16_t *pcm, size_t n)
+static bool turn_store(struct turn *s, const int16_t *pcm, size_t n)
 {
     uint32_t cap = s->cfg->max_answer_samples;
     if (!s->pcm) {
@@ -149,13 +215,21 @@ bool turn_append(struct turn *s, const int16_t *pcm, size_t n)
     return take == n;
 }
 
+bool turn_append(struct turn *s, const int16_t *pcm, size_t n)
+{
+    bool ok = turn_store(s, pcm, n);
+    s->total += n; /* kept or not: positions follow the audio received */
+    turn_detect(s, pcm, n);
+    return ok;
+}
+
 size_t turn_buffered(const struct turn *s) { return s->pcm_len; }
 void turn_set_log_id(struct turn *s, uint64_t id) { s->log_id = id; }
 bool turn_busy(const struct turn *s) { return s->stage != TURN_IDLE; }
 
 static void turn_fail(struct turn *s, enum turn_error e, const char *msg)
 {
-    turn_cancel_all(s);
+    turn_cancel_reply(s);
     s->stage = TURN_IDLE;
     s->sink->error(s->ctx, e, msg);
 }
@@ -167,9 +241,10 @@ static void turn_finish(struct turn *s)
     if (s->kind == TURN_ANSWER && s->user_text)
         turn_hist_add(s, "user", s->user_text);
     turn_hist_add(s, "assistant", s->reply);
+    s->reply_hist = (int32_t)s->nhist - 1;
     free(s->user_text);
     s->user_text = NULL;
-    turn_cancel_all(s);
+    turn_cancel_reply(s);
     s->stage = TURN_IDLE;
     s->sink->reply_done(s->ctx, s->kind, s->reply, s->audio_ok);
 }
@@ -269,6 +344,7 @@ static bool turn_emit_mp3(struct turn *s, bool final)
         if (!s->sink->audio_room(s->ctx, n + TURN_AUDIO_ROOM_EXTRA))
             return false;
         s->sink->audio(s->ctx, s->abuf, n, mp3_gain_amplitude(gain));
+        turn_sent_audio(s, turn_mp3_us(s->abuf, n));
         s->tts_pieces++;
         turn_consume_audio(s, n);
     }
@@ -310,6 +386,7 @@ static bool turn_emit_pcm(struct turn *s, bool final)
         memcpy(s->piece + 44, s->abuf, n);
         int16_t *samples = (int16_t *)(void *)(s->piece + 44);
         s->sink->audio(s->ctx, s->piece, n + 44, audio_rms_amplitude(samples, n / 2));
+        turn_sent_audio(s, (uint64_t)(n / 2) * 1000000u / rate);
         s->tts_pieces++;
         turn_consume_audio(s, n);
     }
@@ -326,6 +403,7 @@ static bool turn_emit(struct turn *s)
                                                 : turn_emit_pcm(s, s->tts_final);
     if (done && s->tts_final && s->alen == 0) {
         s->tts_final = false;
+        turn_sentence_end(s);
         if (s->tts_pieces == 0 && s->audio_ok) {
             s->audio_ok = false; /* the rest of the reply goes out as text only */
             s->sink->error(s->ctx, TURN_E_TTS, "text-to-speech answer held no playable audio");
@@ -373,6 +451,7 @@ static void turn_tts_failed(struct turn *s, int status, const char *message)
         snprintf(msg, sizeof msg, "text-to-speech failed: %s", message);
     s->audio_ok = false; /* the rest of the reply goes out as text only */
     s->alen = 0;
+    turn_sentence_end(s);
     s->sink->error(s->ctx, TURN_E_TTS, msg);
     turn_pump(s);
 }
@@ -423,8 +502,9 @@ static void turn_pump(struct turn *s)
         size_t k = n < sizeof sentence - 1 ? n : sizeof sentence - 1;
         memcpy(sentence, s->reply + s->spoken, k);
         sentence[k] = '\0';
-        s->spoken += n;
         bool blank = strspn(sentence, " \t\r\n") == k;
+        turn_sentence_add(s, (uint32_t)s->spoken, (uint32_t)(s->spoken + n), !blank && s->audio_ok);
+        s->spoken += n;
         if (blank || !s->audio_ok)
             continue;
         if (!s->announced) {
@@ -487,6 +567,10 @@ static void turn_start_reply(struct turn *s, enum turn_kind kind, const char *us
     s->reply[0] = '\0';
     s->chat_done = s->announced = false;
     s->audio_ok = true;
+    s->nsent = 0;
+    s->audio_us = s->first_piece_ms = 0;
+    s->have_report = false;
+    s->reply_hist = -1;
     uint32_t first = s->nhist > s->cfg->history_messages ? s->nhist - s->cfg->history_messages : 0;
     struct oai_msg hist[64];
     size_t nh = 0;
@@ -520,6 +604,7 @@ static void turn_stt_done(void *ctx, struct ai_result *r)
     /* Transcribed: drop the uploaded samples, keep any that arrived since. */
     memmove(s->pcm, s->pcm + s->stt_samples, (s->pcm_len - s->stt_samples) * sizeof(int16_t));
     s->pcm_len -= s->stt_samples;
+    s->pcm_base += s->stt_samples;
     if (strspn(r->text, " \t\r\n") == strlen(r->text)) {
         turn_fail(s, TURN_E_EMPTY_TRANSCRIPT, "no speech was recognised in the answer");
         return;
@@ -540,11 +625,399 @@ static void turn_start_stt(struct turn *s)
     int why;
     s->stt_samples = s->pcm_len;
     s->stage = TURN_TRANSCRIBING;
+    if (!s->det.incremental)
+        s->seg_open = false; /* the whole answer is taken: what comes next is the next one */
     s->stt = ai_transcribe(s->ai, &req, turn_stt_done, s, &why);
     if (!s->stt)
         turn_fail(s, TURN_E_TRANSCRIPTION, why == AI_E_REQUEST ? "invalid transcription settings"
                                            : why == AI_E_BUSY ? "transcription failed: too many upstream requests in flight"
                                                               : ai_why(why));
+}
+
+/* ---- what of the reply was played (barge-in) ----------------------------- */
+
+static uint64_t turn_mp3_us(const uint8_t *p, size_t n)
+{
+    size_t off = mp3_skip_id3(p, n, NULL);
+    uint64_t us = 0;
+    while (off < n) {
+        struct mp3_frame f;
+        if (mp3_frame_at(p + off, n - off, &f) != 1 || !f.sample_rate)
+            break;
+        us += (uint64_t)f.samples * 1000000u / f.sample_rate;
+        off += f.len;
+    }
+    return us;
+}
+
+static void turn_sent_audio(struct turn *s, uint64_t us)
+{
+    if (!s->first_piece_ms)
+        s->first_piece_ms = clock_mono_ms() | 1; /* never 0: 0 means none */
+    s->audio_us += us;
+}
+
+/* A sentence of the reply in order; spoken: its audio follows (else it has none). */
+static void turn_sentence_add(struct turn *s, uint32_t tb, uint32_t te, bool spoken)
+{
+    uint64_t ae = spoken ? TURN_POS_NONE : s->audio_us;
+    if (s->nsent == TURN_SENT_MAX) { /* later sentences extend the last one */
+        s->sent[TURN_SENT_MAX - 1].te = te;
+        s->sent[TURN_SENT_MAX - 1].ae_us = ae;
+        return;
+    }
+    s->sent[s->nsent++] = (struct turn_sent){tb, te, s->audio_us, ae};
+}
+
+static void turn_sentence_end(struct turn *s)
+{
+    if (s->nsent && s->sent[s->nsent - 1].ae_us == TURN_POS_NONE)
+        s->sent[s->nsent - 1].ae_us = s->audio_us;
+}
+
+/* Where playback is in the reply's audio: the client's last report moved on
+ * by the time since, else the time since the first piece; never past what
+ * was sent. */
+static uint64_t turn_played_ms(const struct turn *s)
+{
+    if (!s->first_piece_ms)
+        return 0;
+    uint64_t now = clock_mono_ms(), sent = s->audio_us / 1000;
+    uint64_t p = s->have_report ? s->report_ms + (now - s->report_at) : now - s->first_piece_ms;
+    return p < sent ? p : sent;
+}
+
+/* The text heard by played_ms: whole sentences whose audio ended, and of the
+ * one playing the share its time says, cut back to a word boundary. */
+static void turn_heard(const struct turn *s, uint64_t played_ms, char *out, size_t cap)
+{
+    uint64_t p = played_ms * 1000;
+    size_t cut = 0;
+    for (uint32_t i = 0; i < s->nsent; i++) {
+        const struct turn_sent *t = &s->sent[i];
+        if (t->ae_us != TURN_POS_NONE && t->ae_us <= p) {
+            cut = t->te;
+            continue;
+        }
+        if (p <= t->ab_us)
+            break;
+        size_t len = t->te - t->tb;
+        uint64_t dur = t->ae_us != TURN_POS_NONE ? t->ae_us - t->ab_us : (uint64_t)len * TURN_CHARS_US;
+        if (t->ae_us == TURN_POS_NONE && s->audio_us - t->ab_us > dur)
+            dur = s->audio_us - t->ab_us;
+        size_t k = dur ? (size_t)((p - t->ab_us) * len / dur) : len;
+        if (k > len)
+            k = len;
+        while (k > 0 && k < len && s->reply[t->tb + k] != ' ')
+            k--;
+        cut = t->tb + k;
+        break;
+    }
+    size_t b = 0;
+    while (b < cut && (s->reply[b] == ' ' || s->reply[b] == '\n'))
+        b++;
+    while (cut > b && (s->reply[cut - 1] == ' ' || s->reply[cut - 1] == '\n'))
+        cut--;
+    size_t n = cut - b < cap - 1 ? cut - b : cap - 1;
+    memcpy(out, s->reply + b, n);
+    out[n] = '\0';
+}
+
+/* Barge-in: stop the reply now; the history keeps what was heard. */
+static void turn_interrupt(struct turn *s)
+{
+    char heard[TURN_REPLY_MAX];
+    uint64_t played = turn_played_ms(s);
+    turn_heard(s, played, heard, sizeof heard);
+    if (s->stage == TURN_REPLYING) {
+        turn_cancel_reply(s);
+        if (s->kind == TURN_ANSWER && s->user_text)
+            turn_hist_add(s, "user", s->user_text);
+        if (heard[0])
+            turn_hist_add(s, "assistant", heard);
+        free(s->user_text);
+        s->user_text = NULL;
+        s->stage = TURN_IDLE;
+    } else if (s->reply_hist >= 0) { /* finished, still playing: the history says less */
+        char *copy = strdup(heard);
+        if (copy) {
+            free(s->hist[s->reply_hist].content);
+            s->hist[s->reply_hist].content = copy;
+        }
+    }
+    s->reply_hist = -1;
+    s->nsent = 0;
+    s->first_piece_ms = s->audio_us = 0;
+    log_event(LOG_INFO, s->log_id, "barge_in", "played_ms=%llu heard_bytes=%zu", (unsigned long long)played,
+              strlen(heard));
+    s->sink->interrupted(s->ctx, heard, played);
+}
+
+static void turn_barge_check(struct turn *s)
+{
+    if (!s->det.server_vad || !s->det.interrupt_response || s->barged ||
+        !vad_speech_for(&s->vad, s->cfg->barge_in_min_ms))
+        return;
+    bool replying = s->stage == TURN_REPLYING;
+    bool playing = s->stage == TURN_IDLE && s->reply_hist >= 0 && turn_played_ms(s) < s->audio_us / 1000;
+    if (!replying && !playing)
+        return;
+    s->barged = true;
+    turn_interrupt(s);
+}
+
+/* ---- held audio and segments ------------------------------------------- */
+
+static size_t turn_idx(const struct turn *s, uint64_t pos)
+{
+    if (pos <= s->pcm_base)
+        return 0;
+    return pos - s->pcm_base < s->pcm_len ? (size_t)(pos - s->pcm_base) : s->pcm_len;
+}
+
+/* With server_vad or segments, audio before the current answer is not
+ * kept: only a prefix's worth, so a connection holds one answer or segment.
+ * Never while an upload reads the buffer. */
+static void turn_trim(struct turn *s)
+{
+    if (!(s->det.incremental || s->det.server_vad) || s->stt || s->seg_stt || !s->pcm)
+        return;
+    uint64_t tail = (uint64_t)s->det.prefix_padding_ms * TURN_RATE / 1000 + TURN_LOOKBACK;
+    uint64_t keep = s->total > tail ? s->total - tail : 0;
+    if (s->seg_open && s->seg_begin < keep)
+        keep = s->seg_begin;
+    if (s->nsegq && s->segq[0].begin < keep)
+        keep = s->segq[0].begin;
+    if (keep < s->pcm_base + TURN_TRIM_MIN)
+        return;
+    size_t drop = turn_idx(s, keep);
+    memmove(s->pcm, s->pcm + drop, (s->pcm_len - drop) * sizeof(int16_t));
+    s->pcm_len -= (uint32_t)drop;
+    s->pcm_base += drop;
+}
+
+static void turn_seg_pump(struct turn *s);
+
+static void turn_seg_queue(struct turn *s, uint64_t end)
+{
+    if (end <= s->seg_begin)
+        return;
+    if (s->nsegq == TURN_SEGQ_MAX)
+        s->segq[TURN_SEGQ_MAX - 1].end = end; /* STT is behind: the newest grow */
+    else
+        s->segq[s->nsegq++] = (struct turn_seg){s->seg_begin, end};
+    s->seg_begin = end;
+}
+
+/* The last part of the earlier text, from a word start: the API reads only
+ * the end of a prompt anyway. */
+static const char *turn_seg_prompt(const struct turn *s)
+{
+    if (!s->inc_len)
+        return NULL;
+    const char *p = s->inc_text;
+    if (s->inc_len >= AI_STT_PROMPT_MAX) {
+        p = s->inc_text + s->inc_len - (AI_STT_PROMPT_MAX - 1);
+        const char *sp = strchr(p, ' ');
+        p = sp ? sp + 1 : p + strlen(p);
+    }
+    return p;
+}
+
+static void turn_answer_ready(struct turn *s)
+{
+    s->answer_wait = false;
+    s->seg_k = 0;
+    bool blank = strspn(s->inc_text ? s->inc_text : "", " \t\r\n") == s->inc_len;
+    if (blank) {
+        s->inc_len = 0;
+        turn_fail(s, TURN_E_EMPTY_TRANSCRIPT, "no speech was recognised in the answer");
+        return;
+    }
+    free(s->user_text);
+    s->user_text = strdup(s->inc_text);
+    s->inc_len = 0;
+    s->inc_text[0] = '\0';
+    if (!s->user_text) {
+        turn_fail(s, TURN_E_TRANSCRIPTION, "out of memory");
+        return;
+    }
+    s->sink->transcript(s->ctx, s->user_text);
+    turn_start_reply(s, TURN_ANSWER, s->user_text);
+}
+
+static void turn_seg_fail(struct turn *s, const char *msg)
+{
+    s->seg_failed = true; /* its audio stays; the answer's end retries it */
+    log_event(LOG_WARN, s->log_id, "segment_failed", "%s", msg);
+    if (s->answer_wait) {
+        s->answer_wait = false;
+        turn_fail(s, TURN_E_TRANSCRIPTION, msg);
+    }
+}
+
+static void turn_seg_done(void *ctx, struct ai_result *r)
+{
+    struct turn *s = ctx;
+    char msg[320];
+    s->seg_stt = NULL;
+    if (!r->text) {
+        snprintf(msg, sizeof msg, "transcription failed: %s", r->err == AI_OK ? "malformed response" : r->message);
+        turn_seg_fail(s, msg);
+        return;
+    }
+    if (!s->inc_text)
+        s->inc_text = malloc(TURN_TEXT_MAX);
+    const char *t = r->text + strspn(r->text, " \t\r\n");
+    size_t n = strlen(t);
+    while (n && strchr(" \t\r\n", t[n - 1]))
+        n--;
+    if (s->inc_text && n) {
+        size_t sep = s->inc_len ? 1 : 0;
+        if (s->inc_len + sep + n >= TURN_TEXT_MAX) {
+            log_event(LOG_WARN, s->log_id, "transcript_cap", "answer text over %d bytes cut", TURN_TEXT_MAX);
+            n = s->inc_len + sep < TURN_TEXT_MAX - 1 ? TURN_TEXT_MAX - 1 - s->inc_len - sep : 0;
+            while (n && ((unsigned char)t[n] & 0xC0) == 0x80)
+                n--; /* whole UTF-8 sequences */
+        }
+        if (sep && n)
+            s->inc_text[s->inc_len++] = ' ';
+        memcpy(s->inc_text + s->inc_len, t, n);
+        s->inc_len += n;
+        s->inc_text[s->inc_len] = '\0';
+    }
+    char part[TURN_TEXT_MAX];
+    snprintf(part, sizeof part, "%.*s", (int)n, t);
+    memmove(s->segq, s->segq + 1, --s->nsegq * sizeof *s->segq);
+    turn_trim(s); /* before the next upload reads the buffer */
+    s->sink->partial(s->ctx, s->seg_k++, part);
+    turn_seg_pump(s);
+}
+
+/* Transcribe the oldest closed segment, with the earlier text as prompt;
+ * when the ended answer's segments are all in, reply. */
+static void turn_seg_pump(struct turn *s)
+{
+    while (!s->seg_stt && !s->seg_failed) {
+        if (s->answer_wait && (s->nsegq == 0 || s->segq[0].begin >= s->answer_end)) {
+            turn_answer_ready(s);
+            continue;
+        }
+        if (s->nsegq == 0)
+            return;
+        size_t i0 = turn_idx(s, s->segq[0].begin), i1 = turn_idx(s, s->segq[0].end);
+        if (i1 <= i0) { /* nothing held (past the buffer cap) */
+            memmove(s->segq, s->segq + 1, --s->nsegq * sizeof *s->segq);
+            continue;
+        }
+        uint32_t bytes = (uint32_t)(i1 - i0) * 2;
+        audio_wav_header(s->seg_hdr, TURN_RATE, 1, bytes);
+        struct ai_stt req = {.audio = {{s->seg_hdr, sizeof s->seg_hdr}, {s->pcm + i0, bytes}},
+                             .filename = "segment.wav", .ctype = "audio/wav", .tag = "interview-boundary",
+                             .max_body = TURN_STT_BODY_MAX - 1, .max_text = TURN_TEXT_MAX, .log_id = s->log_id,
+                             .prompt = turn_seg_prompt(s)};
+        int why;
+        s->seg_stt = ai_transcribe(s->ai, &req, turn_seg_done, s, &why);
+        if (!s->seg_stt)
+            turn_seg_fail(s, why == AI_E_BUSY ? "transcription failed: too many upstream requests in flight"
+                                              : ai_why(why));
+    }
+}
+
+/* A segment longer than MAX_SEGMENT_SECONDS ends at the quietest 100 ms of
+ * its last second. */
+static void turn_seg_cap(struct turn *s)
+{
+    if (!s->det.incremental || !s->seg_open || s->total - s->seg_begin < s->cfg->max_segment_samples)
+        return;
+    uint64_t from = s->total - TURN_RATE > s->seg_begin ? s->total - TURN_RATE : s->seg_begin;
+    size_t i0 = turn_idx(s, from), i1 = turn_idx(s, s->total);
+    uint64_t cut = s->total;
+    if (i1 - i0 > TURN_QUIET_WINDOW)
+        cut = s->pcm_base + i0 + vad_quietest(s->pcm + i0, i1 - i0, TURN_QUIET_WINDOW) + TURN_QUIET_WINDOW / 2;
+    turn_seg_queue(s, cut);
+    turn_seg_pump(s);
+}
+
+/* ---- voice activity ---------------------------------------------------- */
+
+static void turn_vad_reset(struct turn *s)
+{
+    struct vad_config vc = {.sample_rate = TURN_RATE, .threshold = s->det.threshold,
+                            .silence_ms = s->det.silence_ms,
+                            .pause_ms = s->det.incremental ? s->cfg->transcribe_pause_ms : 0};
+    vad_init(&s->vad, &vc);
+    s->vad_origin = s->total;
+    s->barged = false;
+}
+
+static uint64_t turn_ms(uint64_t samples) { return samples * 1000 / TURN_RATE; }
+
+static void turn_vad_event(struct turn *s, const struct vad_event *e)
+{
+    uint64_t pos = s->vad_origin + e->pos;
+    uint64_t end = pos + TURN_SEG_TAIL < s->total ? pos + TURN_SEG_TAIL : s->total;
+    switch (e->kind) {
+    case VAD_SPEECH_START: {
+        uint64_t pad = (uint64_t)s->det.prefix_padding_ms * TURN_RATE / 1000;
+        s->answer_open = true;
+        s->vad_took = s->barged = false;
+        if ((s->det.incremental || s->det.server_vad) && !s->seg_open) {
+            s->seg_open = true;
+            s->seg_begin = pos > pad ? pos - pad : 0;
+            if (s->nsegq && s->seg_begin < s->segq[s->nsegq - 1].end)
+                s->seg_begin = s->segq[s->nsegq - 1].end;
+            if (s->seg_begin < s->pcm_base)
+                s->seg_begin = s->pcm_base;
+        }
+        s->sink->speech(s->ctx, true, turn_ms(e->pos));
+        break;
+    }
+    case VAD_PAUSE:
+        if (s->det.incremental && s->seg_open) {
+            turn_seg_queue(s, end);
+            turn_seg_pump(s);
+        }
+        break;
+    case VAD_SPEECH_STOP:
+        s->stop_end = end;
+        if (s->det.incremental && s->seg_open) {
+            turn_seg_queue(s, end);
+            s->seg_open = false;
+            turn_seg_pump(s);
+        }
+        s->sink->speech(s->ctx, false, turn_ms(e->pos));
+        break;
+    }
+}
+
+static void turn_detect(struct turn *s, const int16_t *pcm, size_t n)
+{
+    for (size_t off = 0; off < n; off += TURN_VAD_STEP) {
+        size_t k = n - off < TURN_VAD_STEP ? n - off : TURN_VAD_STEP;
+        struct vad_event ev[8];
+        size_t ne = vad_feed(&s->vad, pcm + off, k, ev, ARRAY_LEN(ev));
+        for (size_t i = 0; i < ne && i < ARRAY_LEN(ev); i++)
+            turn_vad_event(s, &ev[i]);
+    }
+    turn_barge_check(s);
+    turn_seg_cap(s);
+    turn_trim(s);
+}
+
+void turn_set_detection(struct turn *s, const struct turn_detection *d)
+{
+    s->det = *d;
+    turn_vad_reset(s);
+}
+
+const struct turn_detection *turn_get_detection(const struct turn *s) { return &s->det; }
+
+void turn_playback(struct turn *s, uint64_t ms)
+{
+    s->have_report = true;
+    s->report_ms = ms;
+    s->report_at = clock_mono_ms();
 }
 
 /* ---- entry points ------------------------------------------------------- */
@@ -564,14 +1037,47 @@ static bool turn_can_start(struct turn *s)
 
 void turn_start(struct turn *s)
 {
-    if (turn_can_start(s))
-        turn_start_reply(s, TURN_OPENING, NULL);
+    if (!turn_can_start(s))
+        return;
+    turn_vad_reset(s);
+    turn_start_reply(s, TURN_OPENING, NULL);
+}
+
+/* Incremental: the answer is the segments up to end; reply once they are in. */
+static void turn_answer_segments(struct turn *s, uint64_t end)
+{
+    if (s->seg_open) {
+        turn_seg_queue(s, end);
+        s->seg_open = s->vad.speech; /* still speaking: the rest is the next answer */
+    }
+    bool any = (s->nsegq && s->segq[0].begin < end) || s->seg_stt || s->inc_len || s->seg_k;
+    if (!any && s->pending_user) {
+        char *text = s->pending_user; /* a reply that failed before: ask again */
+        s->pending_user = NULL;
+        free(s->user_text);
+        s->user_text = text;
+        turn_start_reply(s, TURN_ANSWER, text);
+        return;
+    }
+    if (!any) {
+        s->sink->error(s->ctx, TURN_E_EMPTY, "no speech was detected in this answer");
+        return;
+    }
+    s->answer_end = end;
+    s->answer_wait = true;
+    s->seg_failed = false; /* a failed segment is tried again */
+    s->stage = TURN_TRANSCRIBING;
+    turn_seg_pump(s);
 }
 
 void turn_answer(struct turn *s)
 {
     if (!turn_can_start(s))
         return;
+    if (s->det.incremental) {
+        turn_answer_segments(s, s->total);
+        return;
+    }
     if (s->pcm_len == 0 && s->pending_user) {
         char *text = s->pending_user; /* a reply that failed before: ask again */
         s->pending_user = NULL;
@@ -585,6 +1091,33 @@ void turn_answer(struct turn *s)
         return;
     }
     turn_start_stt(s);
+}
+
+void turn_answer_client(struct turn *s)
+{
+    if (s->det.server_vad && s->vad_took && !s->answer_open) {
+        log_event(LOG_INFO, s->log_id, "answer_already_taken", "the VAD ended this answer");
+        return;
+    }
+    s->answer_open = s->vad_took = false;
+    turn_answer(s);
+}
+
+bool turn_vad_answer_due(const struct turn *s)
+{
+    return s->det.server_vad && s->answer_open && s->stage == TURN_IDLE;
+}
+
+void turn_answer_vad(struct turn *s)
+{
+    if (!turn_vad_answer_due(s))
+        return;
+    s->answer_open = false;
+    s->vad_took = true;
+    if (s->det.incremental && turn_can_start(s))
+        turn_answer_segments(s, s->stop_end);
+    else if (!s->det.incremental)
+        turn_answer(s);
 }
 
 void turn_drain(struct turn *s)
@@ -605,3 +1138,13 @@ void turn_drain(struct turn *s)
 #undef TURN_SENTENCE_MIN
 #undef TURN_SENTENCE_MAX
 #undef TURN_AUDIO_ROOM_EXTRA
+#undef TURN_RATE
+#undef TURN_VAD_STEP
+#undef TURN_SEGQ_MAX
+#undef TURN_SENT_MAX
+#undef TURN_SEG_TAIL
+#undef TURN_LOOKBACK
+#undef TURN_TRIM_MIN
+#undef TURN_QUIET_WINDOW
+#undef TURN_CHARS_US
+#undef TURN_POS_NONE

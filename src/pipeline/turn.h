@@ -5,12 +5,38 @@
  * in order, in independently playable pieces, under the client's
  * backpressure. It reports through a sink the dialect implements; it knows
  * no JSON message and no socket; its AI calls go through ai.c.
- * deps: ai.c mp3.c audio.c sentence.c clock.c log.c */
+ *
+ * Turn detection (README "Turn detection and barge-in"): a voice activity
+ * detector (vad.c) runs on every sample appended and reports speech starts
+ * and stops. With server_vad the dialect ends the answer on a stop; with
+ * incremental transcription each pause closes a segment that goes to
+ * speech-to-text at once (earlier text as the prompt) and only untranscribed
+ * segments are held; with interrupt_response, speech of at least
+ * barge_in_min_ms while the reply is generated or still playing cancels it
+ * and keeps in the history only what the candidate heard.
+ * deps: ai.c vad.c mp3.c audio.c sentence.c clock.c log.c */
 #ifndef TURN_H
 #define TURN_H
 #include "parse/base.h"
 
 struct ai;
+
+/* Bounds of the turn detection settings (configuration and start_interview). */
+#define TURN_PAD_MAX_MS 5000       /* prefix padding: more is old audio, not an onset */
+#define TURN_SILENCE_MIN_MS 100    /* shorter silences are inside words */
+#define TURN_SILENCE_MAX_MS 10000
+enum turn_incremental { TURN_INC_AUTO, TURN_INC_OFF, TURN_INC_ON }; /* auto: on with server_vad */
+
+/* How one connection's answers end and are transcribed (from the settings,
+ * overridden per connection by start_interview's turn_detection). */
+struct turn_detection {
+    bool server_vad;          /* silence ends the answer (else the client does) */
+    double threshold;         /* VAD threshold 0..1 */
+    uint32_t prefix_padding_ms; /* audio kept before a speech onset */
+    uint32_t silence_ms;      /* silence that ends speech */
+    bool interrupt_response;  /* barge-in (only with server_vad) */
+    bool incremental;         /* transcribe segments while the candidate speaks */
+};
 
 enum turn_format { TURN_MP3, TURN_WAV, TURN_PCM };
 
@@ -22,6 +48,11 @@ struct turn_config {
     uint32_t history_messages;   /* last N messages sent as context */
     uint32_t audio_chunk_bytes;  /* target size of one binary audio message */
     uint32_t max_piece_bytes;    /* hard cap of one piece: it must fit the client's send ring */
+    struct turn_detection detect; /* the defaults of every connection */
+    uint32_t transcribe_pause_ms; /* a pause this long inside speech closes a segment */
+    uint32_t max_segment_samples; /* a segment longer than this is cut at its quietest 100 ms */
+    uint32_t barge_in_min_ms;     /* shorter speech does not interrupt (coughs, clicks) */
+    enum turn_incremental incremental; /* INCREMENTAL_TRANSCRIPTION, for a connection's own type */
 };
 
 /* Error kinds the sink maps to dialect codes. */
@@ -49,6 +80,14 @@ struct turn_sink {
     /* Reply finished: full text; audio_ok false if TTS failed at some point. */
     void (*reply_done)(void *ctx, enum turn_kind kind, const char *text, bool audio_ok);
     void (*error)(void *ctx, enum turn_error e, const char *message);
+    /* The VAD: speech started (ms = its onset) or stopped (ms = its end), in
+     * milliseconds of audio since turn_start. */
+    void (*speech)(void *ctx, bool started, uint64_t ms);
+    /* Incremental transcription: segment k (from 0 in each answer) is text. */
+    void (*partial)(void *ctx, uint32_t k, const char *text);
+    /* Barge-in: the reply stopped; heard is what the history keeps. The
+     * sink withdraws reply audio not yet on the socket. */
+    void (*interrupted)(void *ctx, const char *heard, uint64_t played_ms);
 };
 
 struct turn;
@@ -62,7 +101,21 @@ void turn_set_log_id(struct turn *s, uint64_t id);
 bool turn_append(struct turn *s, const int16_t *pcm, size_t n);
 size_t turn_buffered(const struct turn *s);
 bool turn_busy(const struct turn *s);
-void turn_start(struct turn *s);   /* opening line */
+void turn_start(struct turn *s);   /* opening line; audio positions count from here */
 void turn_answer(struct turn *s);  /* transcribe + reply */
+/* The client says the answer ended (send_for_AI_processing, seed 000's
+ * isSpeaking true -> false): turn_answer, except that under server_vad an
+ * answer the VAD already ended (no speech since) is ignored silently. */
+void turn_answer_client(struct turn *s);
+/* The VAD says the answer ended (from the sink's speech(false) callback,
+ * after the dialect checked its AI budget). */
+void turn_answer_vad(struct turn *s);
+/* server_vad, an answer is open and no turn runs: speech(false) should end it. */
+bool turn_vad_answer_due(const struct turn *s);
+/* This connection's turn detection (start_interview), before turn_start. */
+void turn_set_detection(struct turn *s, const struct turn_detection *d);
+const struct turn_detection *turn_get_detection(const struct turn *s);
+/* The client's playback position in the current reply's audio (ms). */
+void turn_playback(struct turn *s, uint64_t ms);
 void turn_drain(struct turn *s);   /* the client's send ring has room again */
 #endif

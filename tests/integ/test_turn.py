@@ -35,13 +35,25 @@ def server_for(mock, **env):
     return Server(**base)
 
 
+VAD_EVENTS = ('"type":"speech_started"', '"type":"speech_stopped"')
+
+
+async def recv(ws):
+    """The next message, past the VAD's speech_started/speech_stopped events: they are
+    sent in every mode and checked in test_conversation.py, not here."""
+    while True:
+        m = await ws.recv()
+        if isinstance(m, bytes) or not any(v in m for v in VAD_EVENTS):
+            return m
+
+
 async def collect(ws, until, timeout=15.0):
     """Events until one whose type is in `until` (or an error when 'error' is listed).
     Each event is (arrival time, dict) or (arrival time, bytes)."""
     out = []
     deadline = time.time() + timeout
     while True:
-        m = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.time()))
+        m = await asyncio.wait_for(recv(ws), max(0.1, deadline - time.time()))
         ev = m if isinstance(m, bytes) else json.loads(m)
         out.append((time.time(), ev))
         if isinstance(ev, dict) and ev.get("type") in until:
@@ -113,7 +125,7 @@ def as_int16(v):
 
 async def seed001_flow(srv, mock):
     async with websockets.connect(srv.url("/ws/candidate-1"), max_size=None) as ws:
-        greet = json.loads(await ws.recv())
+        greet = json.loads(await recv(ws))
         check("seed 001 client: greeting on connect (extra type, ignorable)", greet["type"] == "greeting")
         await ws.send(json.dumps({"type": "start_interview", "timestamp": "2024-11-25T10:00:00Z"}))
         ev = await collect(ws, {"interview_started", "error"})
@@ -136,14 +148,14 @@ async def seed001_flow(srv, mock):
 
         samples = [(i * 37) % 65536 for i in range(1024)]  # uint16 view, as seed 001's client sends
         await ws.send(json.dumps({"type": "audio_chunk", "data": samples}))
-        amp = json.loads(await ws.recv())
+        amp = json.loads(await recv(ws))
         s16 = [as_int16(v) for v in samples]
         want = min((sum(x * x for x in s16) / len(s16)) ** 0.5 / 32768, 1.0)
         check("audio_chunk -> amplitude = min(rms/32768, 1)",
               amp["type"] == "amplitude" and abs(amp["value"] - want) < 1e-3, (amp, want))
         more = [1000, -1000, 32767, -32768] * 256
         await ws.send(json.dumps({"type": "audio_chunk", "data": more}))
-        await ws.recv()
+        await recv(ws)
         handshakes = mock.stats()["handshakes"]
         n_speech = len(mock.requests("speech"))
         mark = time.time()
@@ -177,7 +189,7 @@ async def seed001_flow(srv, mock):
         await ws.send(json.dumps({"type": "end_interview"}))
         ev = await collect(ws, {"interview_ended"})
         try:
-            await asyncio.wait_for(ws.recv(), 3)
+            await asyncio.wait_for(recv(ws), 3)
         except websockets.ConnectionClosed:
             pass
         check("end_interview -> interview_ended, close 1000", ws.close_code == 1000, ws.close_code)
@@ -192,11 +204,11 @@ def test_seed001():
 
 async def validation_flow(srv, mock):
     async with websockets.connect(srv.url("/ws/v1")) as ws:
-        await ws.recv()
+        await recv(ws)
 
         async def expect(msg, code, name):
             await ws.send(json.dumps(msg))
-            m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            m = json.loads(await asyncio.wait_for(recv(ws), 5))
             check(name, m.get("type") == "error" and m.get("code") == code and m.get("message"), m)
 
         await expect({"type": "audio_chunk", "data": [70000]}, "INVALID_AUDIO", "sample over 65535 -> INVALID_AUDIO")
@@ -209,7 +221,7 @@ async def validation_flow(srv, mock):
         await expect({"type": "send_for_AI_processing"}, "EMPTY_ANSWER", "nothing recorded -> EMPTY_ANSWER")
         for _ in range(16):  # 16 x 1024 samples > MAX_ANSWER_SECONDS=1 (16000)
             await ws.send(json.dumps({"type": "audio_chunk", "data": [100] * 1024}))
-        got = [json.loads(await ws.recv()) for _ in range(17)]
+        got = [json.loads(await recv(ws)) for _ in range(17)]
         codes = [m.get("code") for m in got if m["type"] == "error"]
         check("audio past the answer cap -> BUFFER_ERROR (amplitude still answered)",
               codes == ["BUFFER_ERROR"] and sum(m["type"] == "amplitude" for m in got) == 16, got[-2:])
@@ -223,7 +235,7 @@ async def validation_flow(srv, mock):
         check("the capped answer kept what it held (16000 samples)",
               mock.requests("transcriptions")[-1]["samples"] == 16000)
         await ws.send('{"type":"ping"}')
-        check("connection still usable after every error", json.loads(await ws.recv())["type"] == "pong")
+        check("connection still usable after every error", json.loads(await recv(ws))["type"] == "pong")
 
 
 def test_validation():
@@ -235,15 +247,15 @@ def test_validation():
 def test_no_key():
     async def go(srv):
         async with websockets.connect(srv.url("/ws/nokey")) as ws:
-            await ws.recv()
+            await recv(ws)
             await ws.send('{"type":"start_interview"}')
-            m = json.loads(await ws.recv())
+            m = json.loads(await recv(ws))
             check("without a key, an AI request gets an error saying the key is missing",
                   m["type"] == "error" and "OPENAI_API_KEY" in m["message"], m)
             await ws.send(json.dumps({"type": "audio_chunk", "data": [5] * 1024}))
-            check("amplitude works without a key", json.loads(await ws.recv())["type"] == "amplitude")
+            check("amplitude works without a key", json.loads(await recv(ws))["type"] == "amplitude")
             await ws.send('{"type":"ping"}')
-            check("ping works without a key", json.loads(await ws.recv())["type"] == "pong")
+            check("ping works without a key", json.loads(await recv(ws))["type"] == "pong")
     with Server() as srv:
         asyncio.run(go(srv))
 
@@ -251,10 +263,10 @@ def test_no_key():
 def test_history_window():
     async def go(srv, mock):
         async with websockets.connect(srv.url("/ws/hist"), max_size=None) as ws:
-            await ws.recv()
+            await recv(ws)
             for i in range(3):
                 await ws.send(json.dumps({"type": "audio_chunk", "data": [i + 1] * 1024}))
-                await ws.recv()
+                await recv(ws)
                 await ws.send('{"type":"send_for_AI_processing"}')
                 await collect(ws, {"ai_response_complete"})
             msgs = mock.requests("chat")[-1]["messages"]
@@ -291,12 +303,12 @@ FAULT_ROWS = [
 
 async def fault_flow(srv, mock):
     async with websockets.connect(srv.url("/ws/faults"), max_size=None) as ws:
-        await ws.recv()
+        await recv(ws)
         for ep, faults, code, after in FAULT_ROWS:
             mock.configure(faults={ep: list(faults)})
             samples = [len(faults) * 7 + len(ep)] * 1024
             await ws.send(json.dumps({"type": "audio_chunk", "data": samples}))
-            await ws.recv()
+            await recv(ws)
             n_stt = len(mock.requests("transcriptions"))
             t0 = time.time()
             await ws.send('{"type":"send_for_AI_processing"}')
@@ -340,7 +352,7 @@ async def fault_flow(srv, mock):
             if after == "timeout":
                 measure(f"fault_{ep}_hang_error_after_ms", int((time.time() - t0) * 1000))
         await ws.send('{"type":"ping"}')
-        check("after the whole fault matrix the connection still answers", json.loads(await ws.recv())["type"]
+        check("after the whole fault matrix the connection still answers", json.loads(await recv(ws))["type"]
               == "pong")
 
 
@@ -354,9 +366,9 @@ def test_faults():
 def test_tls_faults():
     async def one(srv, name, code):
         async with websockets.connect(srv.url("/ws/tls")) as ws:
-            await ws.recv()
+            await recv(ws)
             await ws.send(json.dumps({"type": "audio_chunk", "data": [1] * 1024}))
-            await ws.recv()
+            await recv(ws)
             await ws.send('{"type":"send_for_AI_processing"}')
             ev = await collect(ws, {"error", "ai_response_complete"}, timeout=20)
             check(name, ev[-1][1].get("code") == code, ev[-1][1])
@@ -411,12 +423,12 @@ def test_slow_reader():
         sock.connect(("127.0.0.1", srv.port))
         async with websockets.connect(srv.url("/ws/slowpoke"), sock=sock, max_size=None,
                                       max_queue=1, read_limit=2048) as ws:
-            await ws.recv()
+            await recv(ws)
             await ws.send('{"type":"start_interview"}')
             events = []
             deadline = time.time() + 60
             while time.time() < deadline:
-                m = await asyncio.wait_for(ws.recv(), 30)
+                m = await asyncio.wait_for(recv(ws), 30)
                 events.append((time.time(), m if isinstance(m, bytes) else json.loads(m)))
                 await asyncio.sleep(0.02)
                 if isinstance(events[-1][1], dict) and events[-1][1]["type"] in ("interview_started", "error"):
@@ -435,7 +447,7 @@ def test_slow_reader():
 
 async def seed000_flow(srv, mock):
     async with websockets.connect(srv.url("/ws/legacy"), max_size=None) as ws:
-        g = json.loads(await ws.recv())
+        g = json.loads(await recv(ws))
         check("seed 000: greeting with status ready", g["type"] == "greeting" and g["status"] == "ready" and
               g["message"] == "Connected to AI Interview Backend")
         for turn in range(2):

@@ -19,16 +19,42 @@
 #include "t.h"
 
 static struct {
-    int opens, texts, binaries, closes, refused, refused_null;
+    int opens, texts, binaries, closes, refused, refused_null, dropped;
     char last_refusal[256];
 } stub;
 
 static void stub_open(struct server *s, struct conn *c) { stub.opens++; conn_send_text(s, c, "hello", 5); }
 
+static bool drop_binary(const struct conn_msg *m, void *ctx)
+{
+    (void)ctx;
+    return m->opcode == WSF_BINARY;
+}
+
+/* "q": a large message streams, three wait behind it, the binary one is
+ * withdrawn (conn_drop_queued): the client gets big, k1, k2. */
+static void stub_queue(struct server *s, struct conn *c)
+{
+    static const size_t big = 200000; /* over the 64 KiB send ring: it streams */
+    char *text = malloc(big);
+    if (!text)
+        abort();
+    memset(text, 'a', big);
+    CHECK(conn_send_text_owned(s, c, text, big));
+    CHECK(conn_send_text_queued(s, c, "k1", 2));
+    CHECK(conn_send_binary_queued(s, c, "dropme", 6));
+    CHECK(conn_send_text_queued(s, c, "k2", 2));
+    stub.dropped = (int)conn_drop_queued(c, drop_binary, NULL);
+}
+
 static void stub_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
     char out[64];
     stub.texts++;
+    if (n == 1 && p[0] == 'q') {
+        stub_queue(s, c);
+        return;
+    }
     if (n == 2 && memcmp(p, "ai", 2) == 0) {
         if (conn_take_ai_turn(s, c))
             conn_send_text(s, c, "turn", 4);
@@ -202,9 +228,22 @@ int main(void)
     CHECK(n >= 4 && (uint8_t)buf[n - 4] == 0x88 && buf[n - 2] == 0x03 && (uint8_t)buf[n - 1] == 0xe8);
     close(fd);
 
+    /* conn_drop_queued: the withdrawn message never reaches the socket. */
+    fd = dial();
+    CHECK(write(fd, up, sizeof up - 1) == (ssize_t)(sizeof up - 1));
+    read_until(fd, buf, sizeof buf, "hello");
+    send_frame(fd, 1, "q", 1);
+    static char qbuf[262144];
+    size_t qn = read_until(fd, qbuf, sizeof qbuf, "k2");
+    CHECK(stub.dropped == 1);
+    CHECK(qn > 200000 && memmem(qbuf, qn, "k1", 2) && memmem(qbuf, qn, "k2", 2));
+    CHECK(memmem(qbuf, qn, "dropme", 6) == NULL);
+    CHECK((char *)memmem(qbuf, qn, "k1", 2) < (char *)memmem(qbuf, qn, "k2", 2));
+    close(fd);
+
     kill(getpid(), SIGTERM); /* the self-pipe stops the loop */
     pthread_join(th, NULL);
-    CHECK(stub.opens == 1 && stub.closes == 1 && stub.binaries == 1);
-    CHECK(stub.texts == 4); /* abc, ai, ai, x: y was refused before it */
+    CHECK(stub.opens == 2 && stub.closes == 2 && stub.binaries == 1);
+    CHECK(stub.texts == 5); /* abc, ai, ai, x (y was refused before it), then q */
     return T_DONE();
 }

@@ -1,0 +1,359 @@
+"""Turn detection, transcription while the candidate speaks, and barge-in on /ws/
+(README "Turn detection and barge-in"), end to end: the built binary, a Python
+`websockets` client speaking seed 001 and seed 000, and the mock OpenAI
+(tests/mock_openai.py) over real TLS. The audio is made here: speech-like
+harmonic bursts with syllable modulation over a low noise floor, so every
+onset and end is known to the sample. Prints `measure` lines."""
+import asyncio
+import base64
+import json
+import math
+import os
+import random
+import struct
+import sys
+import tempfile
+import time
+
+import websockets
+
+HERE = os.path.dirname(__file__)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))
+from mock_openai import MockOpenAI  # noqa: E402
+from wsutil import Server, check, finish, measure  # noqa: E402
+
+CERTS = tempfile.mkdtemp(prefix="interview-ca-")
+RATE = 16000
+CHUNK = 1024  # samples per audio_chunk, as the seeds send (64 ms)
+REPLY = ("Thanks, that is a clear start to the story. Tell me more about the team you were leading then. "
+         "How many engineers reported to you at that point? What did the first week of the outage look like? "
+         "Which decision would you make differently today, and why would you change it? "
+         "Finally, how did you measure whether the fix really worked for the customers?")
+rng = random.Random(13)
+
+
+def noise(ms, amp=40):
+    return [int(rng.uniform(-amp, amp)) for _ in range(ms * RATE // 1000)]
+
+
+def speech(ms, amp=5000):
+    """Harmonics of 140 Hz up to 3.5 kHz, 5 Hz syllable envelope, over the noise."""
+    out = []
+    for i in range(ms * RATE // 1000):
+        t = i / RATE
+        env = 0.45 + 0.55 * abs(math.sin(math.pi * 5 * t))
+        v = sum(math.sin(2 * math.pi * 140 * k * t) / k for k in range(1, 26))
+        out.append(max(-32768, min(32767, int(amp * env * v / 2.5 + rng.uniform(-40, 40)))))
+    return out
+
+
+def server_for(mock, **env):
+    base = {"OPENAI_API_KEY": mock.api_key, "OPENAI_BASE_URL": mock.base_url, "SSL_CERT_FILE": mock.ca,
+            "WS_MESSAGES_PER_SEC": "0", "UPSTREAM_CONNECT_TIMEOUT": "2s"}
+    base.update(env)
+    return Server(**base)
+
+
+class Client:
+    """A seed 001 client (or seed 000 with b64=True) that keeps every event with its arrival time."""
+
+    def __init__(self, ws, b64=False):
+        self.ws, self.b64, self.events, self.sent = ws, b64, [], 0
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self):
+        try:
+            async for m in self.ws:
+                ev = {"type": "<binary>", "len": len(m)} if isinstance(m, bytes) else json.loads(m)
+                self.events.append((time.time(), ev))
+        except websockets.ConnectionClosed:
+            pass
+
+    async def send(self, obj):
+        await self.ws.send(json.dumps(obj))
+
+    async def audio(self, samples, realtime=False, speaking=True):
+        """Sends samples in CHUNKs; returns the send time of each chunk's first sample position."""
+        times = {}
+        t0 = time.time()
+        for off in range(0, len(samples), CHUNK):
+            part = samples[off:off + CHUNK]
+            if realtime:
+                await asyncio.sleep(max(0.0, t0 + off / RATE - time.time()))
+            times[self.sent + off] = time.time()
+            if self.b64:
+                data = base64.b64encode(struct.pack(f"<{len(part)}h", *part)).decode()
+                await self.send({"type": "audio_chunk", "data": data, "isSpeaking": speaking})
+            else:
+                await self.send({"type": "audio_chunk", "data": [x & 0xFFFF for x in part]})
+        self.sent += len(samples)
+        return times
+
+    def of(self, typ, since=0.0):
+        return [e for t, e in self.events if e["type"] == typ and t >= since]
+
+    async def wait(self, typ, since=0.0, timeout=10.0, count=1):
+        end = time.time() + timeout
+        while time.time() < end:
+            got = [(t, e) for t, e in self.events if t >= since]
+            if len([1 for _, e in got if e["type"] == typ]) >= count or any(e["type"] == "error" for _, e in got):
+                return got
+            await asyncio.sleep(0.02)
+        return []
+
+
+def near(a, b, tol):
+    return a is not None and abs(a - b) <= tol
+
+
+# ---- client mode: events only, the client ends the answer ------------------------
+
+async def client_mode_flow(srv, mock, incremental):
+    async with websockets.connect(srv.url("/ws/c1"), max_size=None) as ws:
+        c = Client(ws)
+        start = {"type": "start_interview"}
+        if incremental:
+            start["incremental_transcription"] = True
+        await c.send(start)
+        await c.wait("interview_started")
+        name = "client mode" + (" + incremental" if incremental else "")
+        mark = len(mock.requests("transcriptions"))
+        audio = noise(1000) + speech(1500) + noise(500) + speech(1500) + noise(1500)
+        await c.audio(audio)
+        await asyncio.sleep(1.0)
+        st, sp = c.of("speech_started"), c.of("speech_stopped")
+        check(f"{name}: speech_started at the onset (1000 ms +- 100)",
+              len(st) >= 1 and near(st[0]["audio_start_ms"], 1000, 100), st)
+        check(f"{name}: speech_stopped at the end (4500 ms +- 100)",
+              len(sp) == 1 and near(sp[0]["audio_end_ms"], 4500, 100), sp)
+        check(f"{name}: no turn without send_for_AI_processing", not c.of("user_transcript"))
+        t = time.time()
+        await c.send({"type": "send_for_AI_processing"})
+        got = await c.wait("ai_response_complete", since=t)
+        types = [e["type"] for _, e in got if e["type"] not in ("ai_audio_chunk", "<binary>", "amplitude")]
+        stt = mock.requests("transcriptions")[mark:]
+        if incremental:
+            parts = c.of("user_transcript_partial")
+            check(f"{name}: partial transcripts in order", [p["segment"] for p in parts] == list(range(len(parts)))
+                  and len(parts) >= 2, parts)
+            check(f"{name}: transcript = the segments joined",
+                  c.of("user_transcript")[-1]["text"] == " ".join(p["text"] for p in parts if p["text"]))
+            check(f"{name}: each segment a transcription, the later ones with the earlier text as prompt",
+                  len(stt) == len(parts) and stt[1]["fields"].get("prompt") == parts[0]["text"],
+                  [s.get("fields") for s in stt])
+        else:
+            check(f"{name}: one transcription of everything sent (today's behaviour)",
+                  len(stt) == 1 and stt[0]["samples"] == len(audio), [s.get("samples") for s in stt])
+            check(f"{name}: events after send_for_AI_processing as in seed 001",
+                  types == ["user_transcript", "thinking", "thinking_complete", "ai_response_complete"], types)
+
+
+def test_client_mode():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply=REPLY)
+        with server_for(mock) as srv:
+            asyncio.run(client_mode_flow(srv, mock, False))
+        mock.configure(transcripts=["first part.", "second part."])
+        with server_for(mock) as srv:
+            asyncio.run(client_mode_flow(srv, mock, True))
+
+
+# ---- server_vad: silence ends the answer; segments while speaking -------------------
+
+async def server_vad_flow(srv, mock):
+    async with websockets.connect(srv.url("/ws/v1"), max_size=None) as ws:
+        c = Client(ws)
+        await c.send({"type": "start_interview", "turn_detection": {"type": "server_vad"}})
+        await c.wait("interview_started")
+        await asyncio.sleep(0.3)
+        mock.configure(transcripts=["I led the migration.", "It took six months.", "We cut costs by half."],
+                       delays={"stt_ms": 50, "stt_per_audio_s_ms": 100})
+        mark = len(mock.requests("transcriptions"))
+        t0 = time.time()
+        await c.audio(noise(1000) + speech(1500) + noise(500) + speech(1200) + noise(400) + speech(1000)
+                      + noise(1200))
+        got = await c.wait("ai_response_complete", since=t0, timeout=15)
+        types = [e["type"] for _, e in got if e["type"] not in ("ai_audio_chunk", "<binary>", "amplitude")]
+        check("server_vad: the silence starts the turn (no send_for_AI_processing)",
+              "ai_response_complete" in types, types)
+        parts = c.of("user_transcript_partial", t0)
+        check("server_vad: three partial transcripts, in order",
+              [(p["segment"], p["text"]) for p in parts] ==
+              [(0, "I led the migration."), (1, "It took six months."), (2, "We cut costs by half.")], parts)
+        want = "I led the migration. It took six months. We cut costs by half."
+        check("server_vad: user_transcript is the segments joined", c.of("user_transcript", t0)[-1]["text"] == want)
+        stt = mock.requests("transcriptions")[mark:]
+        prompts = [s["fields"].get("prompt") for s in stt]
+        check("server_vad: the STT prompt carries the earlier text",
+              prompts == [None, "I led the migration.", "I led the migration. It took six months."], prompts)
+        secs = [s["samples"] / RATE for s in stt]
+        measure("segment_seconds", [round(x, 2) for x in secs])
+        check("server_vad: each segment is short (<= 2.2 s), not the whole answer", max(secs) <= 2.2, secs)
+        user = mock.requests("chat")[-1]["messages"][-1]
+        check("server_vad: the chat request gets the whole answer", user == {"role": "user", "content": want}, user)
+        i = [e["type"] for _, e in got].index("speech_stopped") if "speech_stopped" in types else -1
+        check("server_vad: speech_stopped comes before the turn's events", i >= 0 and types.index(
+            "user_transcript") > types.index("speech_stopped"), types)
+        # A send_for_AI_processing for the audio the VAD already took: ignored.
+        n_stt, t1 = len(mock.requests("transcriptions")), time.time()
+        await c.send({"type": "send_for_AI_processing"})
+        await asyncio.sleep(1.0)
+        late = [e["type"] for t, e in c.events if t >= t1]
+        check("server_vad: a duplicate send_for_AI_processing is ignored (no error, no second turn)",
+              late == [] and len(mock.requests("transcriptions")) == n_stt, late)
+
+
+def test_server_vad():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply="Good. Next question: what did you learn?")
+        with server_for(mock) as srv:
+            asyncio.run(server_vad_flow(srv, mock))
+
+
+# ---- seed 000 ------------------------------------------------------------------
+
+async def seed000_flow(srv, mock):
+    async with websockets.connect(srv.url("/ws/legacy"), max_size=None) as ws:
+        c = Client(ws, b64=True)
+        await c.wait("greeting")
+        t0 = time.time()
+        await c.audio(noise(800) + speech(1200) + noise(900))
+        await c.audio(noise(64), speaking=False)
+        got = await c.wait("ai_response", since=t0)
+        types = [e["type"] for _, e in got]
+        types = [x for x in types if x not in ("greeting", "amplitude")]
+        check("seed 000: speech_started/speech_stopped, then the turn on isSpeaking false",
+              types == ["speech_started", "speech_stopped", "user_transcript", "ai_response"], types)
+        st = c.of("speech_started")
+        check("seed 000: audio_start_ms at the onset (800 +- 100)", st and near(st[0]["audio_start_ms"], 800, 100), st)
+
+
+def test_seed000():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        with server_for(mock) as srv:
+            asyncio.run(seed000_flow(srv, mock))
+
+
+# ---- INVALID_TURN_DETECTION ---------------------------------------------------------
+
+BAD = [{"turn_detection": {"type": "semantic_vad"}}, {"turn_detection": {"type": "server_vad", "threshold": 2}},
+       {"turn_detection": {"type": "server_vad", "prefix_padding_ms": -1}},
+       {"turn_detection": {"type": "server_vad", "silence_duration_ms": "700"}},
+       {"turn_detection": {"type": "server_vad", "silence_duration_ms": 50}},
+       {"turn_detection": {"type": "server_vad", "interrupt_response": 1}},
+       {"turn_detection": {"type": "server_vad", "eagerness": "high"}},
+       {"turn_detection": {"type": "none", "threshold": 0.5}}, {"turn_detection": 5},
+       {"turn_detection": {}}, {"incremental_transcription": "yes"}]
+
+
+async def invalid_flow(srv):
+    async with websockets.connect(srv.url("/ws/bad"), max_size=None) as ws:
+        c = Client(ws)
+        for extra in BAD:
+            t = time.time()
+            await c.send(dict({"type": "start_interview"}, **extra))
+            got = await c.wait("interview_started", since=t, timeout=3)
+            err = [e for _, e in got if e["type"] == "error"]
+            check(f"INVALID_TURN_DETECTION for {json.dumps(extra)}",
+                  len(err) == 1 and err[0]["code"] == "INVALID_TURN_DETECTION", got)
+        t = time.time()
+        await c.send({"type": "start_interview", "turn_detection": {
+            "type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 700,
+            "interrupt_response": True}, "incremental_transcription": True})
+        got = await c.wait("interview_started", since=t)
+        check("a valid turn_detection with every field starts the interview",
+              [e["type"] for _, e in got][-1:] == ["interview_started"], got)
+
+
+def test_invalid():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        with server_for(mock, AI_TURNS_PER_MINUTE="0") as srv:
+            asyncio.run(invalid_flow(srv))
+
+
+# ---- barge-in ---------------------------------------------------------------------
+
+async def barge_flow(srv, mock):
+    async with websockets.connect(srv.url("/ws/barge"), max_size=None) as ws:
+        c = Client(ws)
+        await c.send({"type": "start_interview", "turn_detection": {"type": "server_vad"}})
+        # the microphone stays open: noise in real time while the opening reply plays
+        await c.audio(noise(256), realtime=True)
+        got = await c.wait("<binary>", timeout=10)
+        check("barge-in: the opening reply's audio starts", bool(got))
+        first_piece = got[-1][0] if got else time.time()
+        await c.audio(noise(1200), realtime=True)
+        onset_pos = c.sent
+        times = await c.audio(speech(700), realtime=True)
+        onset_t = times[onset_pos]
+        got = await c.wait("ai_interrupted", since=onset_t, timeout=3)
+        intr = [(t, e) for t, e in got if e["type"] == "ai_interrupted"]
+        check("barge-in: ai_interrupted", len(intr) == 1, got)
+        if not intr:
+            return
+        t_int, ev = intr[0]
+        delay = (t_int - onset_t) * 1000
+        measure("barge_in_detect_ms", round(delay))
+        check("barge-in: detected <= VAD_BARGE_IN_MIN + 150 ms after the onset", delay <= 250 + 150, delay)
+        await c.audio(noise(1500), realtime=True)  # the rest of the answer: silence ends it
+        nxt = min([t for t, e in c.events if t > t_int and e["type"] == "speech_stopped"], default=time.time())
+        last_audio = max([t for t, e in c.events if e["type"] == "<binary>" and t < nxt], default=0)
+        after = (last_audio - t_int) * 1000
+        measure("barge_in_last_audio_after_ms", round(after))
+        check("barge-in: the last reply audio arrives <= 100 ms after ai_interrupted", after <= 100, after)
+        heard = ev["heard_text"]
+        measure("barge_in_played_ms", ev["played_ms"])
+        measure("barge_in_played_ms_client", round((t_int - first_piece) * 1000))
+        check("barge-in: heard_text is a word-boundary prefix of the reply",
+              REPLY.startswith(heard) and (len(heard) == len(REPLY) or REPLY[len(heard)] == " ")
+              and 0 < len(heard) < len(REPLY), heard)
+        chats = mock.requests("chat")
+        check("barge-in: the chat stream was cancelled", chats and chats[0].get("aborted"), chats[0].get("done"))
+        speech_reqs = mock.requests("speech")
+        stopped = all(r.get("done") or r.get("aborted") for r in speech_reqs)
+        check("barge-in: no TTS request keeps streaming", stopped,
+              [(r.get("done"), r.get("aborted")) for r in speech_reqs])
+        got = await c.wait("ai_response_complete", since=t_int, timeout=10)
+        check("barge-in: the interrupting speech is the next answer (turn on silence)",
+              any(e["type"] == "ai_response_complete" for _, e in got), [e["type"] for _, e in got])
+        msgs = mock.requests("chat")[-1]["messages"]
+        asst = [m["content"] for m in msgs if m["role"] == "assistant"]
+        check("barge-in: the next chat request's history holds exactly heard_text", asst == [heard], (asst, heard))
+        stt = mock.requests("transcriptions")
+        measure("barge_in_answer_seconds", [round(s["samples"] / RATE, 2) for s in stt])
+
+
+async def cough_flow(srv, mock):
+    async with websockets.connect(srv.url("/ws/cough"), max_size=None) as ws:
+        c = Client(ws)
+        await c.send({"type": "start_interview", "turn_detection": {"type": "server_vad"}})
+        await c.audio(noise(256), realtime=True)
+        await c.wait("<binary>", timeout=10)
+        await c.audio(noise(600), realtime=True)
+        t = time.time()
+        await c.audio(speech(120) + noise(1500), realtime=True)
+        check("barge-in: a 120 ms cough does not interrupt", not c.of("ai_interrupted", t), c.of("ai_interrupted"))
+        check("barge-in: the cough was heard as speech", bool(c.of("speech_started", t)))
+
+
+def test_barge_in():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply=REPLY, transcripts=["Let me stop you there."], delays={"token_ms": 40})
+        with server_for(mock) as srv:
+            asyncio.run(barge_flow(srv, mock))
+        mock.reset()
+        mock.configure(reply=REPLY, delays={"token_ms": 40})
+        with server_for(mock) as srv:
+            asyncio.run(cough_flow(srv, mock))
+
+
+if __name__ == "__main__":
+    for t in [test_client_mode, test_server_vad, test_seed000, test_invalid, test_barge_in]:
+        try:
+            t()
+        except Exception as e:  # a crashed test is a failed test
+            import traceback
+            traceback.print_exc()
+            check(f"{t.__name__} ran to completion", False, repr(e))
+    finish()
