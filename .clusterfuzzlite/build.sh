@@ -38,8 +38,9 @@ if [ -z "$VSRC" ]; then
     "$ROOT/vendor/fetch.sh" "$WORK/vendor" debug >&2   # fetch + verify + unpack (and a plain build)
     VSRC=$WORK/vendor/src
 fi
-[ -d "$VSRC/mbedtls/library" ] && [ -f "$VSRC/cjson/cJSON.c" ] ||
-    { echo "build.sh: no unpacked mbedtls/cjson under $VSRC" >&2; exit 1; }
+if [ ! -d "$VSRC/mbedtls/library" ] || [ ! -f "$VSRC/cjson/cJSON.c" ]; then
+    echo "build.sh: no unpacked mbedtls/cjson under $VSRC" >&2; exit 1
+fi
 
 V=$WORK/interview-vendor        # lib/ and include/, as fetch.sh lays them out
 rm -rf "$V"; mkdir -p "$V/lib" "$V/include"
@@ -50,6 +51,7 @@ cp "$ROOT/vendor/mbedtls_config.h" "$V/mbedtls-src/include/mbedtls/mbedtls_confi
 make -s -C "$V/mbedtls-src/library" -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS" static >&2
 cp "$V"/mbedtls-src/library/lib{mbedtls,mbedx509,mbedcrypto}.a "$V/lib/"
 cp -r "$V/mbedtls-src/include/mbedtls" "$V/mbedtls-src/include/psa" "$V/include/"
+# shellcheck disable=SC2086  # flag lists
 $CC $CFLAGS -std=c17 -c "$VSRC/cjson/cJSON.c" -o "$V/cJSON.o"
 ar rcs "$V/lib/libcjson.a" "$V/cJSON.o"
 cp "$VSRC/cjson/cJSON.h" "$V/include/"
@@ -90,7 +92,7 @@ for h in "$ROOT"/fuzz/fuzz_*.c; do
         $CC $CFLAGS $OUR_CFLAGS -I"$V/include" -c "$s" -o "$o"
         objs+=("$o")
     done
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086,SC2046  # flag lists
     $CXX $CXXFLAGS $LIB_FUZZING_ENGINE -o "$OUT/$target" "${objs[@]}" $(libs_of "$h")
     seed_zip "$name" "$OUT/${target}_seed_corpus.zip"
     if [ -f "$ROOT/fuzz/$name.dict" ]; then cp "$ROOT/fuzz/$name.dict" "$OUT/$target.dict"; fi

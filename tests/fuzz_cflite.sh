@@ -13,7 +13,7 @@
 # FUZZ_CFLITE_SANITIZERS (default "address undefined coverage") picks flavours;
 # FUZZ_CFLITE_KEEP=1 keeps the temporary folders.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 RUNS=${FUZZ_CFLITE_RUNS:-3000}
 SANITIZERS=${FUZZ_CFLITE_SANITIZERS:-address undefined coverage}
