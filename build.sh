@@ -4,6 +4,7 @@
 # ./build.sh fuzz [SECS]   run every libFuzzer harness SECS seconds (default 300), merge corpora
 # ./build.sh asan          build build/interview-asan (glibc, ASan+UBSan) only
 # ./build.sh unit          unit tests only (ASan+UBSan)
+# ./build.sh fuzz-coverage  per-file line/branch coverage of src/ from the fuzz corpora (build/coverage/)
 # ./build.sh bench         benchmark ours against Node ws, FastAPI, libwebsockets (BENCH_QUICK=1: short)
 # Runs as root on a fresh Debian 12 machine: missing tools are installed with apt-get.
 set -euo pipefail
@@ -356,6 +357,90 @@ cmd_test() {
     [ "$FAIL" = 0 ]
 }
 
+# ---- fuzz-coverage ----------------------------------------------------------
+# Source-based coverage of src/ from the committed corpora. The harnesses are
+# built by .clusterfuzzlite/build.sh with OSS-Fuzz's `coverage` flags (the
+# build ClusterFuzzLite's coverage job makes), each corpus plus its regression
+# inputs is replayed once (-runs=0), and llvm-cov prints:
+#   1. each parser file's line and branch coverage from ITS harness
+#      (fuzz_<file>, else the harness whose "// deps:" lists it); "<90%" marks
+#      a file under the goal of issue 18;
+#   2. for every harness its own files (deps), or all of src/ for the
+#      unity-build harnesses (fuzz_conn, fuzz_upstream): TOTAL;
+#   3. the llvm-cov table of src/ for all harnesses together.
+# HTML of (3): build/coverage/html/index.html; per-harness profiles in
+# build/coverage/prof/.
+COV_FLAGS="-O1 -fno-omit-frame-pointer -gline-tables-only -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    -fprofile-instr-generate -fcoverage-mapping -pthread -Wl,--no-as-needed -Wl,-ldl -Wl,-lm
+    -Wno-unused-command-line-argument"
+# cov_row REPORT FILE: "lines% (missed/total)  branches% (missed/total)" from an llvm-cov report
+# made with --show-region-summary=false (Filename Functions Missed Executed Lines Missed Cover
+# Branches Missed Cover).
+# llvm-cov strips the files' common prefix, so a row matches FILE by its path suffix.
+cov_match='$1 == f || (f != "TOTAL" && substr(f, length(f) - length($1)) == "/" $1)'
+cov_row() {
+    awk -v f="$2" "$cov_match"' {
+        printf "lines %7s (%d/%d missed)  branches %7s (%d/%d missed)", $7, $6, $5, $10, $9, $8; found = 1 }
+        END { if (!found) printf "not in the report" }' "$1"
+}
+cmd_fuzz_coverage() {
+    apt_install clang libclang-rt-14-dev llvm-14 zip make # llvm-14: llvm-profdata-14, llvm-cov-14
+    vendor_libs fuzz # fetch, verify and unpack mbedTLS/cJSON (build/vendor/src)
+    local C=$B/coverage
+    rm -rf "$C"; mkdir -p "$C/work" "$C/out" "$C/prof"
+    log "coverage build of every harness (.clusterfuzzlite/build.sh, SANITIZER=coverage)"
+    # shellcheck disable=SC2086  # word-split the flag list into one string
+    if ! (export SANITIZER=coverage SRC=$C WORK=$C/work OUT=$C/out CC=clang CXX=clang++ \
+        LIB_FUZZING_ENGINE=-fsanitize=fuzzer INTERVIEW_VENDOR_SRC=$B/vendor/src CFLAGS="$(echo $COV_FLAGS)" &&
+        export CXXFLAGS=$CFLAGS && bash -eu .clusterfuzzlite/build.sh) >"$C/build.log" 2>&1; then
+        tail -40 "$C/build.log"; result "coverage build" 1; return 1
+    fi
+    local h name bins=() profs=()
+    for h in fuzz/fuzz_*.c; do
+        name=$(basename "$h" .c)
+        local dirs=("fuzz/corpus/${name#fuzz_}"); [ -d "fuzz/regressions/${name#fuzz_}" ] && dirs+=("fuzz/regressions/${name#fuzz_}")
+        if ! (cd "$C/work" && LLVM_PROFILE_FILE="$C/prof/$name.profraw" "$C/out/$name" -runs=0 "${dirs[@]/#/$ROOT/}") \
+            >"$C/prof/$name.log" 2>&1; then
+            tail -20 "$C/prof/$name.log"; result "$name replays its corpus" 1; continue
+        fi
+        llvm-profdata-14 merge -sparse -o "$C/prof/$name.profdata" "$C/prof/$name.profraw"
+        llvm-cov-14 report --show-region-summary=false "$C/out/$name" -instr-profile="$C/prof/$name.profdata" \
+            "$ROOT/src" >"$C/prof/$name.report" 2>&1
+        bins+=("$C/out/$name"); profs+=("$C/prof/$name.profraw")
+    done
+    echo "== parser files: line and branch coverage from their own harness's corpus (goal: lines >= 90%)"
+    local f base harness pct
+    for f in src/parse/*.c $(sed -s -n '1s#^// deps:##p' fuzz/fuzz_*.c | tr ' ' '\n' | grep '^src/' | grep -v '^src/parse/' | sort -u); do
+        base=$(basename "$f" .c); harness=fuzz_$base
+        [ -f "fuzz/$harness.c" ] || harness=$(grep -l "^// deps:.* $f\( \|$\)" fuzz/fuzz_*.c | head -1 | xargs -r basename -s .c)
+        if [ -z "$harness" ] || [ ! -f "$C/prof/$harness.report" ]; then printf '  %-26s no harness\n' "$f"; continue; fi
+        pct=$(awk -v f="$ROOT/$f" "$cov_match"' { print $7 + 0 }' "$C/prof/$harness.report")
+        printf '  %-26s %-18s %s%s\n' "$f" "$harness" "$(cov_row "$C/prof/$harness.report" "$ROOT/$f")" \
+            "$(awk -v p="${pct:-0}" 'BEGIN { if (p < 90) print "  <90%" }')"
+    done
+    echo "== harnesses: their own files (deps), or all of src/ for the unity-build ones"
+    for h in fuzz/fuzz_*.c; do
+        name=$(basename "$h" .c)
+        [ -f "$C/prof/$name.report" ] || continue
+        local deps; deps=$(sed -n '1s#^// deps:##p' "$h")
+        if [ -z "${deps// /}" ]; then
+            printf '  %-16s %-26s %s\n' "$name" "src/ (TOTAL)" "$(cov_row "$C/prof/$name.report" TOTAL)"
+        else
+            for f in $deps; do
+                printf '  %-16s %-26s %s\n' "$name" "$f" "$(cov_row "$C/prof/$name.report" "$ROOT/$f")"
+            done
+        fi
+    done
+    echo "== src/, all harnesses together (llvm-cov report)"
+    llvm-profdata-14 merge -sparse -o "$C/all.profdata" "${profs[@]}"
+    local objs=("${bins[0]}"); for f in "${bins[@]:1}"; do objs+=(-object "$f"); done
+    llvm-cov-14 report --show-region-summary=false "${objs[@]}" -instr-profile="$C/all.profdata" "$ROOT/src" |
+        sed "s#$ROOT/##"
+    llvm-cov-14 show -format=html -show-branches=count -output-dir="$C/html" "${objs[@]}" \
+        -instr-profile="$C/all.profdata" "$ROOT/src" >/dev/null
+    log "HTML report: build/coverage/html/index.html"
+}
+
 # Benchmark-only dependencies: installed here and never by build or test.
 bench_tools() {
     apt_install gcc libwebsockets-dev libcjson-dev python3-fastapi python3-uvicorn python3-httpx \
@@ -389,6 +474,7 @@ unit) # unit tests only (ASan+UBSan), for a quick check while editing
     [ "$FAIL" = 0 ]
     ;;
 bench) cmd_bench ;;
+fuzz-coverage) cmd_fuzz_coverage ;;
 fuzz)
     test_tools
     build_fuzzers
@@ -397,5 +483,5 @@ fuzz)
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" = 0 ]
     ;;
-*) sed -n '2,7p' "$0"; exit 2 ;;
+*) sed -n '2,8p' "$0"; exit 2 ;;
 esac
