@@ -332,6 +332,10 @@ cmd_test() {
     echo "== fuzz harnesses (${FUZZ_SECS_TEST}s each, ASan+UBSan)"
     build_fuzzers
     run_fuzz "$FUZZ_SECS_TEST"
+    echo "== ClusterFuzzLite build, OSS-Fuzz-like (no Docker)"
+    timeout 900 tests/fuzz_cflite.sh >"$B/fuzz_cflite.log" 2>&1 || true
+    show "$B/fuzz_cflite.log" "[cflite] "
+    tally "$B/fuzz_cflite.log" "fuzz_cflite"
     echo "== mock OpenAI self-test"
     timeout 120 /usr/bin/python3 tests/test_mock_openai.py >"$B/mock.log" 2>&1 || true
     show "$B/mock.log" ""
