@@ -296,35 +296,70 @@ async def barge_flow(srv, mock):
         delay = (t_int - onset_t) * 1000
         measure("barge_in_detect_ms", round(delay))
         check("barge-in: detected <= VAD_BARGE_IN_MIN + 150 ms after the onset", delay <= 250 + 150, delay)
+        # The TTS is slower than real time (tts_chunk_ms), so reply audio was
+        # still being produced and sent when the candidate spoke: the bound on
+        # the last audio byte below is about audio that would otherwise follow.
+        before = [t for t, e in c.events if e["type"] == "<binary>" and t_int - 0.4 <= t < t_int]
+        check("barge-in: reply audio was still arriving in the 400 ms before ai_interrupted", bool(before))
+        in_flight = [r for r in mock.requests("speech") if r["t"] < t_int and r.get("last_byte_t", 0) >= t_int - 0.2]
+        check("barge-in: a TTS request was still streaming when the candidate barged in", len(in_flight) == 1,
+              [(r["t"] - t_int, r.get("last_byte_t", 0) - t_int) for r in mock.requests("speech")])
         await c.audio(noise(1500), realtime=True)  # the rest of the answer: silence ends it
         nxt = min([t for t, e in c.events if t > t_int and e["type"] == "speech_stopped"], default=time.time())
         last_audio = max([t for t, e in c.events if e["type"] == "<binary>" and t < nxt], default=0)
         after = (last_audio - t_int) * 1000
         measure("barge_in_last_audio_after_ms", round(after))
         check("barge-in: the last reply audio arrives <= 100 ms after ai_interrupted", after <= 100, after)
+        late = [e["type"] for t, e in c.events if t_int < t < nxt and e["type"] in ("ai_audio_chunk", "<binary>")]
+        check("barge-in: no ai_audio_chunk or audio after ai_interrupted (beyond the ring's bytes)",
+              len(late) <= 2, late)
         heard = ev["heard_text"]
         measure("barge_in_played_ms", ev["played_ms"])
         measure("barge_in_played_ms_client", round((t_int - first_piece) * 1000))
         check("barge-in: heard_text is a word-boundary prefix of the reply",
               REPLY.startswith(heard) and (len(heard) == len(REPLY) or REPLY[len(heard)] == " ")
               and 0 < len(heard) < len(REPLY), heard)
-        chats = mock.requests("chat")
-        check("barge-in: the chat stream was cancelled", chats and chats[0].get("aborted"), chats[0].get("done"))
-        speech_reqs = mock.requests("speech")
-        stopped = all(r.get("done") or r.get("aborted") for r in speech_reqs)
-        check("barge-in: no TTS request keeps streaming", stopped,
-              [(r.get("done"), r.get("aborted")) for r in speech_reqs])
+        # The mock marks a request aborted when its next write fails: one
+        # TTS chunk (30 ms) or chat token (60 ms) after the server closed it.
+        reply = [r for r in mock.requests() if r["endpoint"] in ("chat", "speech") and r["t"] < t_int]
+        chat = [r for r in reply if r["endpoint"] == "chat"]
+        check("barge-in: the mock saw the chat stream aborted mid-answer",
+              len(chat) == 1 and chat[0].get("aborted") and not chat[0].get("done")
+              and len(chat[0]["token_times"]) < len(chat[0]["tokens"]),
+              [(r.get("aborted"), r.get("done")) for r in chat])
+        check("barge-in: the mock saw the TTS request in flight aborted",
+              in_flight and all(r.get("aborted") and not r.get("done")
+                                for r in mock.requests("speech") if r["seq"] == in_flight[0]["seq"]),
+              [(r.get("aborted"), r.get("done")) for r in mock.requests("speech")])
+        tail = max([r.get("last_byte_t", 0) for r in reply], default=0)
+        measure("barge_in_upstream_last_byte_after_ms", round((tail - t_int) * 1000))
+        check("barge-in: nothing of the reply kept streaming from upstream (last byte <= 200 ms after)",
+              tail - t_int <= 0.2, tail - t_int)
+        check("barge-in: every request of the reply is finished or aborted",
+              all(r.get("done") or r.get("aborted") for r in reply), [(r["endpoint"], r.get("done")) for r in reply])
         got = await c.wait("ai_response_complete", since=t_int, timeout=10)
         check("barge-in: the interrupting speech is the next answer (turn on silence)",
               any(e["type"] == "ai_response_complete" for _, e in got), [e["type"] for _, e in got])
-        msgs = mock.requests("chat")[-1]["messages"]
-        asst = [m["content"] for m in msgs if m["role"] == "assistant"]
-        check("barge-in: the next chat request's history holds exactly heard_text", asst == [heard], (asst, heard))
+        chats = mock.requests("chat")
+        nxt_chat = chats[-1]["t"] if len(chats) >= 2 else time.time()
+        stray = [r["input"] for r in mock.requests("speech") if t_int <= r["t"] < nxt_chat]
+        check("barge-in: no TTS request started between ai_interrupted and the next reply", not stray, stray)
+        msgs = chats[-1]["messages"]
+        check("barge-in: the next chat request is system, the heard text, the new answer (nothing else)",
+              [m["role"] for m in msgs] == ["system", "assistant", "user"] and msgs[1]["content"] == heard
+              and msgs[2]["content"] == "Let me stop you there.", msgs[1:])
         stt = mock.requests("transcriptions")
         measure("barge_in_answer_seconds", [round(s["samples"] / RATE, 2) for s in stt])
 
 
+def click():
+    """A tap on the microphone: 3 ms of a full-scale decaying spike."""
+    return [int(30000 * (1 - i / 48) * (1 if i % 2 else -1)) for i in range(48)]
+
+
 async def cough_flow(srv, mock):
+    """Speech shorter than VAD_BARGE_IN_MIN (250 ms) while the reply is being
+    generated: heard as speech, but the reply goes on to its end."""
     async with websockets.connect(srv.url("/ws/cough"), max_size=None) as ws:
         c = Client(ws)
         await c.send({"type": "start_interview", "turn_detection": {"type": "server_vad"}})
@@ -332,24 +367,42 @@ async def cough_flow(srv, mock):
         await c.wait("<binary>", timeout=10)
         await c.audio(noise(600), realtime=True)
         t = time.time()
-        await c.audio(speech(120) + noise(1500), realtime=True)
-        check("barge-in: a 120 ms cough does not interrupt", not c.of("ai_interrupted", t), c.of("ai_interrupted"))
-        check("barge-in: the cough was heard as speech", bool(c.of("speech_started", t)))
+        await c.audio(click() + noise(800), realtime=True)
+        check("barge-in: a click is not even speech", not c.of("speech_started", t), c.of("speech_started", t))
+        for ms in (120, 180):
+            t = time.time()
+            await c.audio(speech(ms) + noise(800), realtime=True)
+            check(f"barge-in: a {ms} ms cough is heard as speech", bool(c.of("speech_started", t)))
+            check(f"barge-in: a {ms} ms cough does not interrupt", not c.of("ai_interrupted"), c.of("ai_interrupted"))
+        chat = mock.requests("chat")
+        check("barge-in: the reply was still being generated during the coughs",
+              chat and not chat[0].get("done"), chat and len(chat[0]["token_times"]))
+        got = await c.wait("interview_started", timeout=15)
+        check("barge-in: after the coughs the reply runs to its end",
+              any(e["type"] == "interview_started" for _, e in got) and not c.of("ai_interrupted"),
+              [e["type"] for _, e in got if e["type"] not in ("<binary>", "ai_audio_chunk")])
+        chat = mock.requests("chat")
+        check("barge-in: its chat stream was not cancelled", chat[0].get("done") and not chat[0].get("aborted"))
 
 
 def test_barge_in():
     with MockOpenAI(cert_dir=CERTS) as mock:
-        mock.configure(reply=REPLY, transcripts=["Let me stop you there."], delays={"token_ms": 40})
-        with server_for(mock) as srv:
+        # TTS slower than real time (an MP3 frame is 24 ms), one frame per
+        # chunk: reply audio is still being produced when the candidate speaks.
+        mock.configure(reply=REPLY, transcripts=["Let me stop you there."], tts_chunk_bytes=192,
+                       delays={"token_ms": 60, "tts_chunk_ms": 30})
+        with server_for(mock, AUDIO_CHUNK_BYTES="1024") as srv:
             asyncio.run(barge_flow(srv, mock))
         mock.reset()
-        mock.configure(reply=REPLY, delays={"token_ms": 40})
+        mock.configure(reply=REPLY, delays={"token_ms": 80})
         with server_for(mock) as srv:
             asyncio.run(cough_flow(srv, mock))
 
 
 if __name__ == "__main__":
-    for t in [test_client_mode, test_server_vad, test_seed000, test_invalid, test_barge_in]:
+    ALL = [test_client_mode, test_server_vad, test_seed000, test_invalid, test_barge_in]
+    only = sys.argv[1:]  # e.g. test_barge_in: run only the named tests
+    for t in [t for t in ALL if not only or t.__name__ in only]:
         try:
             t()
         except Exception as e:  # a crashed test is a failed test
