@@ -73,14 +73,15 @@ class Client:
     async def send(self, obj):
         await self.ws.send(json.dumps(obj))
 
-    async def audio(self, samples, realtime=False, speaking=True):
-        """Sends samples in CHUNKs; returns the send time of each chunk's first sample position."""
+    async def audio(self, samples, realtime=False, speaking=True, speed=1):
+        """Sends samples in CHUNKs (realtime: paced at `speed` x real time);
+        returns the send time of each chunk's first sample position."""
         times = {}
         t0 = time.time()
         for off in range(0, len(samples), CHUNK):
             part = samples[off:off + CHUNK]
             if realtime:
-                await asyncio.sleep(max(0.0, t0 + off / RATE - time.time()))
+                await asyncio.sleep(max(0.0, t0 + off / RATE / speed - time.time()))
             times[self.sent + off] = time.time()
             if self.b64:
                 data = base64.b64encode(struct.pack(f"<{len(part)}h", *part)).decode()
@@ -399,8 +400,184 @@ def test_barge_in():
             asyncio.run(cough_flow(srv, mock))
 
 
+# ---- segments: MAX_SEGMENT_SECONDS, failures, STT falling behind, memory ---------------
+
+async def vad_client(srv, path, extra=None):
+    ws = await websockets.connect(srv.url(path), max_size=None)
+    c = Client(ws)
+    await c.send(dict({"type": "start_interview", "turn_detection": {"type": "server_vad"}}, **(extra or {})))
+    await c.wait("interview_started")
+    return c
+
+
+async def long_segment_flow(srv, mock):
+    """MAX_SEGMENT_SECONDS 2: 5.6 s of speech without a pause is cut into
+    segments of at most 2 s, the first one at the 100 ms dip in its last second."""
+    c = await vad_client(srv, "/ws/long")
+    mark = len(mock.requests("transcriptions"))
+    mock.configure(transcripts=["one", "two", "three", "four", "five"])
+    t0 = time.time()
+    # onset at 1000 ms, so the segment (300 ms prefix) begins at 700 ms; the
+    # dip is 2500-2600 ms: inside the last second when the 2 s are full (2700)
+    audio = noise(1000) + speech(1500) + noise(100) + speech(3000) + noise(1200)
+    await c.audio(audio)
+    got = await c.wait("ai_response_complete", since=t0, timeout=15)
+    stt = mock.requests("transcriptions")[mark:]
+    secs = [round(r["samples"] / RATE, 3) for r in stt]
+    measure("long_segment_seconds", secs)
+    check("MAX_SEGMENT_SECONDS: the answer ends with a reply", any(e["type"] == "ai_response_complete" for _, e in got),
+          [e["type"] for _, e in got])
+    check("MAX_SEGMENT_SECONDS: 5.6 s without a pause is 3 or 4 segments", 3 <= len(stt) <= 4, secs)
+    check("MAX_SEGMENT_SECONDS: no segment is longer than 2 s (+ one 64 ms chunk)",
+          secs and max(secs) <= 2.0 + 0.064, secs)
+    check("MAX_SEGMENT_SECONDS: the first cut is in the 100 ms dip (segment 700..2550 ms +- 50)",
+          secs and abs(secs[0] - 1.85) <= 0.05, secs)
+    check("MAX_SEGMENT_SECONDS: the cut segments (all but the last) are at least 1 s",
+          all(x >= 1.0 for x in secs[:-1]), secs)
+    total = sum(r["samples"] for r in stt) / RATE
+    check("MAX_SEGMENT_SECONDS: segments do not overlap and lose nothing (700 ms .. 5600 ms + 100 ms tail)",
+          abs(total - (4.6 + 0.3 + 0.1)) <= 0.08, total)
+    want = " ".join(["one", "two", "three", "four"][:len(stt)])
+    check("MAX_SEGMENT_SECONDS: the transcript is the segments in order",
+          c.of("user_transcript", t0)[-1:] == [{"type": "user_transcript", "text": want}] or
+          [e.get("text") for e in c.of("user_transcript", t0)] == [want], c.of("user_transcript", t0))
+    await c.ws.close()
+
+
+async def failed_segment_flow(srv, mock):
+    """A segment whose transcription fails (retries included) is retried at
+    the answer's end; still failing: TRANSCRIPTION_ERROR; the audio stays and
+    the next send_for_AI_processing transcribes it."""
+    c = await vad_client(srv, "/ws/fail")
+    mark = len(mock.requests("transcriptions"))
+    # UPSTREAM_MAX_RETRIES=1: two attempts per call; the segment's call and
+    # the answer end's call both fail, then the mock answers again.
+    mock.configure(transcripts=["first part.", "second part."], faults={"transcriptions": ["500"] * 4})
+    t0 = time.time()
+    await c.audio(noise(600) + speech(1200) + noise(500))
+    for _ in range(100):  # the segment fails (both attempts) while the candidate still speaks
+        stt = mock.requests("transcriptions")[mark:]
+        if len(stt) == 2 and all(r["status"] for r in stt):
+            break
+        await asyncio.sleep(0.05)
+    check("failed segment: its call was retried once and failed, no error yet",
+          [r["status"] for r in stt] == [500, 500] and not c.of("error", t0), [r["status"] for r in stt])
+    await c.audio(speech(1000) + noise(1200))
+    got = await c.wait("error", since=t0, timeout=15)
+    errs = [e for _, e in got if e["type"] == "error"]
+    check("failed segment: TRANSCRIPTION_ERROR after the retries", [e.get("code") for e in errs] ==
+          ["TRANSCRIPTION_ERROR"], [e for _, e in got])
+    stt = mock.requests("transcriptions")[mark:]
+    check("failed segment: the answer's end retried it (2 more attempts), all failed",
+          len(stt) == 4 and all(r["status"] == 500 for r in stt) and len({r["body_bytes"] for r in stt}) == 1,
+          [(r["status"], r.get("body_bytes")) for r in stt])
+    check("failed segment: no partial transcript, no reply", not c.of("user_transcript_partial", t0)
+          and not c.of("user_transcript", t0))
+    t1 = time.time()
+    await c.send({"type": "send_for_AI_processing"})
+    got = await c.wait("ai_response_complete", since=t1, timeout=15)
+    types = [e["type"] for _, e in got if e["type"] not in ("ai_audio_chunk", "<binary>")]
+    check("failed segment: the next send_for_AI_processing retries and replies",
+          "ai_response_complete" in types, types)
+    parts = [(p["segment"], p["text"]) for p in c.of("user_transcript_partial", t1)]
+    check("failed segment: both segments transcribed in order", parts == [(0, "first part."), (1, "second part.")],
+          parts)
+    check("failed segment: nothing lost: the transcript has both",
+          [e["text"] for e in c.of("user_transcript", t1)] == ["first part. second part."], c.of("user_transcript"))
+    stt = mock.requests("transcriptions")[mark:]
+    check("failed segment: the retry sent segment 0's audio again (same size), then segment 1",
+          len(stt) == 6 and stt[4]["body_bytes"] == stt[0]["body_bytes"], [r.get("body_bytes") for r in stt])
+    # One failure only: the call's own retry saves it, nobody sees an error.
+    mark, t2 = len(mock.requests("transcriptions")), time.time()
+    mock.configure(transcripts=["third part.", "fourth part."], faults={"transcriptions": ["500"]})
+    await c.audio(noise(300) + speech(1200) + noise(500) + speech(1000) + noise(1200))
+    got = await c.wait("ai_response_complete", since=t2, timeout=15)
+    stt = mock.requests("transcriptions")[mark:]
+    check("failed segment: one failure is retried silently",
+          not [e for _, e in got if e["type"] == "error"] and [e["text"] for e in c.of("user_transcript", t2)] ==
+          ["third part. fourth part."] and [r["status"] for r in stt] == [500, 200, 200],
+          ([e for _, e in got if e["type"] == "error"], [r["status"] for r in stt]))
+    await c.ws.close()
+
+
+async def behind_flow(srv, mock):
+    """STT slower than the pauses come: at most 8 segments wait, the newest
+    grows; the transcript still holds every segment's text in order."""
+    c = await vad_client(srv, "/ws/behind")
+    mark = len(mock.requests("transcriptions"))
+    words = [f"s{i}." for i in range(14)]
+    mock.configure(transcripts=words, delays={"stt_ms": 700})
+    burst, gap = speech(400), noise(400)
+    t0 = time.time()
+    await c.audio(noise(500) + (burst + gap) * 14 + noise(1000))  # 11 s of audio, sent at once
+    got = await c.wait("ai_response_complete", since=t0, timeout=30)
+    stt = mock.requests("transcriptions")[mark:]
+    secs = [round(r["samples"] / RATE, 2) for r in stt]
+    measure("behind_segment_seconds", secs)
+    check("STT behind: 14 pauses, at most 8 segments waiting (the one in flight included): 8 transcriptions",
+          len(stt) == 8, secs)
+    check("STT behind: the last queued segment grew with the newer audio", secs and secs[-1] >= 5 * 0.8, secs)
+    parts = c.of("user_transcript_partial", t0)
+    check("STT behind: partials in order", [(p["segment"], p["text"]) for p in parts] ==
+          list(enumerate(words[:len(stt)])), parts)
+    check("STT behind: the transcript is every segment's text in order",
+          [e["text"] for e in c.of("user_transcript", t0)] == [" ".join(words[:len(stt)])], c.of("user_transcript"))
+    total = sum(r["samples"] for r in stt) / RATE
+    check("STT behind: together the segments cover the whole answer once (14 x 0.8 s - 0.3 + pad)",
+          14 * 0.8 - 0.4 + 0.3 - 0.1 <= total <= 14 * 0.8 + 0.3, total)
+    check("STT behind: ai_response_complete", any(e["type"] == "ai_response_complete" for _, e in got))
+    await c.ws.close()
+
+
+async def memory_flow(srv, mock, mode):
+    """A 2-minute answer with pauses, sent 8x faster than real time."""
+    c = await vad_client(srv, "/ws/mem" + mode, None if mode == "server_vad" else {"turn_detection": {"type": "none"}})
+    await asyncio.sleep(0.3)
+    before = srv.rss_kib()
+    unit = speech(1500) + noise(400)  # 1.9 s: a pause closes a segment, far from the 700 ms silence
+    n = 120 * RATE // len(unit) + 1
+    t0 = time.time()
+    peak = before
+    for i in range(n):
+        await c.audio(unit, realtime=True, speed=8)
+        peak = max(peak, srv.rss_kib())
+    after = srv.rss_kib()
+    measure(f"rss_{mode}_kib", {"before": before, "peak": peak, "after": after, "audio_s": round(n * len(unit) / RATE),
+                                "send_s": round(time.time() - t0, 1)})
+    await c.ws.close()
+    return peak - before
+
+
+def test_segments():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply="Thanks. Next question?")
+        with server_for(mock, MAX_SEGMENT_SECONDS="2") as srv:
+            asyncio.run(long_segment_flow(srv, mock))
+        with server_for(mock, UPSTREAM_MAX_RETRIES="1") as srv:
+            asyncio.run(failed_segment_flow(srv, mock))
+        mock.reset()
+        mock.configure(reply="Thanks. Next question?")
+        with server_for(mock) as srv:
+            asyncio.run(behind_flow(srv, mock))
+
+
+def test_memory():
+    """Memory per connection is the current segment: with server_vad the RSS
+    stays flat over a 2-minute answer; in client mode it holds it all."""
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply="Thanks.", delays={"stt_ms": 20})
+        with server_for(mock, MAX_ANSWER_SECONDS="300") as srv:
+            grow_vad = asyncio.run(memory_flow(srv, mock, "server_vad"))
+        with server_for(mock, MAX_ANSWER_SECONDS="300") as srv:
+            grow_client = asyncio.run(memory_flow(srv, mock, "client"))
+        check("memory: server_vad keeps RSS flat over a 2-minute answer (< 512 KiB growth)", grow_vad < 512, grow_vad)
+        check("memory: client mode holds the answer (> 3 MiB growth; the contrast is real)",
+              grow_client > 3 * 1024, grow_client)
+
+
 if __name__ == "__main__":
-    ALL = [test_client_mode, test_server_vad, test_seed000, test_invalid, test_barge_in]
+    ALL = [test_client_mode, test_server_vad, test_seed000, test_invalid, test_barge_in, test_segments,
+           test_memory]
     only = sys.argv[1:]  # e.g. test_barge_in: run only the named tests
     for t in [t for t in ALL if not only or t.__name__ in only]:
         try:
