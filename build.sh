@@ -327,6 +327,9 @@ cmd_test() {
     result "layer rule: includes point down only, no getenv outside interview.c ($(tail -1 "$B/layers.log"))" $st
     echo "== unit tests (ASan+UBSan)"
     run_unit
+    echo "== VAD quality (tests/vad/quality.py: espeak-ng speech in sox noise)"
+    timeout 900 /usr/bin/python3 tests/vad/quality.py --build "$B/vad_eval" >"$B/vad_quality.log" 2>&1 || true
+    { grep -E 'FAIL|passed' "$B/vad_quality.log" || true; }; tally "$B/vad_quality.log" "VAD quality"
     echo "== static analysis (clang, cppcheck, clang-tidy)"
     run_analysis
     echo "== fuzz harnesses (${FUZZ_SECS_TEST}s each, ASan+UBSan)"

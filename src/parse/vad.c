@@ -47,6 +47,14 @@
  * the last speech frame extends the speech: the release burst of a final
  * stop consonant ("help", "creep") comes 30-60 ms after its silent closure. */
 #define VAD_BRIDGE_FRAMES 5u
+/* Two low frames in a row at most 150 ms after the last speech frame extend
+ * it too: a word-final fricative after a nasal or a closure ("problems",
+ * "skills") can follow its vowel by 100-150 ms of sound this difference
+ * domain barely sees, and at 10 dB SNR in pink noise the fricative itself
+ * sits at 0-3 dB above the floor (tests/vad/quality.py, en-us+f3: lost, it
+ * ended the answer 180 ms early). Two in a row, so that a lone noise frame
+ * in a pause bridges no further than VAD_BRIDGE_FRAMES. */
+#define VAD_BRIDGE_LONG_FRAMES 15u
 
 /* Smoothing of frame levels before the floor's minimum: 1/4 per frame
  * (~40 ms). A raw minimum over 2 s of noise frames would sit at the deepest
@@ -191,7 +199,8 @@ static size_t vad_frame(struct vad *v, struct vad_event *out, size_t cap, size_t
         v->pause_sent = false;
         return k;
     }
-    if (v->speech && low && start - v->speech_end <= (uint64_t)VAD_BRIDGE_FRAMES * v->frame)
+    if (v->speech && low && (start - v->speech_end <= (uint64_t)VAD_BRIDGE_FRAMES * v->frame ||
+                             (v->weak >= 2 && start - v->speech_end <= (uint64_t)VAD_BRIDGE_LONG_FRAMES * v->frame)))
         v->speech_end = end;
     if (!v->speech)
         return k;

@@ -17,7 +17,8 @@
  * frames in a row above high (a click fills at most two frames); its onset
  * is moved back over the low frames just before (at most 150 ms). Inside
  * speech, low frames keep it going: a run of VAD_ONSET_FRAMES of them, or a
- * single one within 50 ms of the last speech frame (a final stop's release);
+ * single one within 50 ms of the last speech frame (a final stop's release),
+ * or two in a row within 150 ms (a final fricative after a nasal);
  * isolated noise spikes in a pause stay part of the pause. The caller
  * applies prefix padding, the barge-in minimum and segment length limits.
  *

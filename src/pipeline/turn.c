@@ -231,6 +231,7 @@ static void turn_fail(struct turn *s, enum turn_error e, const char *msg)
 {
     turn_cancel_reply(s);
     s->stage = TURN_IDLE;
+    s->vad_took = false; /* a failed turn took nothing: the next send_for_AI_processing retries */
     s->sink->error(s->ctx, e, msg);
 }
 

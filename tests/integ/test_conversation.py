@@ -73,14 +73,15 @@ class Client:
     async def send(self, obj):
         await self.ws.send(json.dumps(obj))
 
-    async def audio(self, samples, realtime=False, speaking=True):
-        """Sends samples in CHUNKs; returns the send time of each chunk's first sample position."""
+    async def audio(self, samples, realtime=False, speaking=True, speed=1):
+        """Sends samples in CHUNKs (realtime: paced at `speed` x real time);
+        returns the send time of each chunk's first sample position."""
         times = {}
         t0 = time.time()
         for off in range(0, len(samples), CHUNK):
             part = samples[off:off + CHUNK]
             if realtime:
-                await asyncio.sleep(max(0.0, t0 + off / RATE - time.time()))
+                await asyncio.sleep(max(0.0, t0 + off / RATE / speed - time.time()))
             times[self.sent + off] = time.time()
             if self.b64:
                 data = base64.b64encode(struct.pack(f"<{len(part)}h", *part)).decode()
@@ -296,35 +297,70 @@ async def barge_flow(srv, mock):
         delay = (t_int - onset_t) * 1000
         measure("barge_in_detect_ms", round(delay))
         check("barge-in: detected <= VAD_BARGE_IN_MIN + 150 ms after the onset", delay <= 250 + 150, delay)
+        # The TTS is slower than real time (tts_chunk_ms), so reply audio was
+        # still being produced and sent when the candidate spoke: the bound on
+        # the last audio byte below is about audio that would otherwise follow.
+        before = [t for t, e in c.events if e["type"] == "<binary>" and t_int - 0.4 <= t < t_int]
+        check("barge-in: reply audio was still arriving in the 400 ms before ai_interrupted", bool(before))
+        in_flight = [r for r in mock.requests("speech") if r["t"] < t_int and r.get("last_byte_t", 0) >= t_int - 0.2]
+        check("barge-in: a TTS request was still streaming when the candidate barged in", len(in_flight) == 1,
+              [(r["t"] - t_int, r.get("last_byte_t", 0) - t_int) for r in mock.requests("speech")])
         await c.audio(noise(1500), realtime=True)  # the rest of the answer: silence ends it
         nxt = min([t for t, e in c.events if t > t_int and e["type"] == "speech_stopped"], default=time.time())
         last_audio = max([t for t, e in c.events if e["type"] == "<binary>" and t < nxt], default=0)
         after = (last_audio - t_int) * 1000
         measure("barge_in_last_audio_after_ms", round(after))
         check("barge-in: the last reply audio arrives <= 100 ms after ai_interrupted", after <= 100, after)
+        late = [e["type"] for t, e in c.events if t_int < t < nxt and e["type"] in ("ai_audio_chunk", "<binary>")]
+        check("barge-in: no ai_audio_chunk or audio after ai_interrupted (beyond the ring's bytes)",
+              len(late) <= 2, late)
         heard = ev["heard_text"]
         measure("barge_in_played_ms", ev["played_ms"])
         measure("barge_in_played_ms_client", round((t_int - first_piece) * 1000))
         check("barge-in: heard_text is a word-boundary prefix of the reply",
               REPLY.startswith(heard) and (len(heard) == len(REPLY) or REPLY[len(heard)] == " ")
               and 0 < len(heard) < len(REPLY), heard)
-        chats = mock.requests("chat")
-        check("barge-in: the chat stream was cancelled", chats and chats[0].get("aborted"), chats[0].get("done"))
-        speech_reqs = mock.requests("speech")
-        stopped = all(r.get("done") or r.get("aborted") for r in speech_reqs)
-        check("barge-in: no TTS request keeps streaming", stopped,
-              [(r.get("done"), r.get("aborted")) for r in speech_reqs])
+        # The mock marks a request aborted when its next write fails: one
+        # TTS chunk (30 ms) or chat token (60 ms) after the server closed it.
+        reply = [r for r in mock.requests() if r["endpoint"] in ("chat", "speech") and r["t"] < t_int]
+        chat = [r for r in reply if r["endpoint"] == "chat"]
+        check("barge-in: the mock saw the chat stream aborted mid-answer",
+              len(chat) == 1 and chat[0].get("aborted") and not chat[0].get("done")
+              and len(chat[0]["token_times"]) < len(chat[0]["tokens"]),
+              [(r.get("aborted"), r.get("done")) for r in chat])
+        check("barge-in: the mock saw the TTS request in flight aborted",
+              in_flight and all(r.get("aborted") and not r.get("done")
+                                for r in mock.requests("speech") if r["seq"] == in_flight[0]["seq"]),
+              [(r.get("aborted"), r.get("done")) for r in mock.requests("speech")])
+        tail = max([r.get("last_byte_t", 0) for r in reply], default=0)
+        measure("barge_in_upstream_last_byte_after_ms", round((tail - t_int) * 1000))
+        check("barge-in: nothing of the reply kept streaming from upstream (last byte <= 200 ms after)",
+              tail - t_int <= 0.2, tail - t_int)
+        check("barge-in: every request of the reply is finished or aborted",
+              all(r.get("done") or r.get("aborted") for r in reply), [(r["endpoint"], r.get("done")) for r in reply])
         got = await c.wait("ai_response_complete", since=t_int, timeout=10)
         check("barge-in: the interrupting speech is the next answer (turn on silence)",
               any(e["type"] == "ai_response_complete" for _, e in got), [e["type"] for _, e in got])
-        msgs = mock.requests("chat")[-1]["messages"]
-        asst = [m["content"] for m in msgs if m["role"] == "assistant"]
-        check("barge-in: the next chat request's history holds exactly heard_text", asst == [heard], (asst, heard))
+        chats = mock.requests("chat")
+        nxt_chat = chats[-1]["t"] if len(chats) >= 2 else time.time()
+        stray = [r["input"] for r in mock.requests("speech") if t_int <= r["t"] < nxt_chat]
+        check("barge-in: no TTS request started between ai_interrupted and the next reply", not stray, stray)
+        msgs = chats[-1]["messages"]
+        check("barge-in: the next chat request is system, the heard text, the new answer (nothing else)",
+              [m["role"] for m in msgs] == ["system", "assistant", "user"] and msgs[1]["content"] == heard
+              and msgs[2]["content"] == "Let me stop you there.", msgs[1:])
         stt = mock.requests("transcriptions")
         measure("barge_in_answer_seconds", [round(s["samples"] / RATE, 2) for s in stt])
 
 
+def click():
+    """A tap on the microphone: 3 ms of a full-scale decaying spike."""
+    return [int(30000 * (1 - i / 48) * (1 if i % 2 else -1)) for i in range(48)]
+
+
 async def cough_flow(srv, mock):
+    """Speech shorter than VAD_BARGE_IN_MIN (250 ms) while the reply is being
+    generated: heard as speech, but the reply goes on to its end."""
     async with websockets.connect(srv.url("/ws/cough"), max_size=None) as ws:
         c = Client(ws)
         await c.send({"type": "start_interview", "turn_detection": {"type": "server_vad"}})
@@ -332,24 +368,218 @@ async def cough_flow(srv, mock):
         await c.wait("<binary>", timeout=10)
         await c.audio(noise(600), realtime=True)
         t = time.time()
-        await c.audio(speech(120) + noise(1500), realtime=True)
-        check("barge-in: a 120 ms cough does not interrupt", not c.of("ai_interrupted", t), c.of("ai_interrupted"))
-        check("barge-in: the cough was heard as speech", bool(c.of("speech_started", t)))
+        await c.audio(click() + noise(800), realtime=True)
+        check("barge-in: a click is not even speech", not c.of("speech_started", t), c.of("speech_started", t))
+        for ms in (120, 180):
+            t = time.time()
+            await c.audio(speech(ms) + noise(800), realtime=True)
+            check(f"barge-in: a {ms} ms cough is heard as speech", bool(c.of("speech_started", t)))
+            check(f"barge-in: a {ms} ms cough does not interrupt", not c.of("ai_interrupted"), c.of("ai_interrupted"))
+        chat = mock.requests("chat")
+        check("barge-in: the reply was still being generated during the coughs",
+              chat and not chat[0].get("done"), chat and len(chat[0]["token_times"]))
+        got = await c.wait("interview_started", timeout=15)
+        check("barge-in: after the coughs the reply runs to its end",
+              any(e["type"] == "interview_started" for _, e in got) and not c.of("ai_interrupted"),
+              [e["type"] for _, e in got if e["type"] not in ("<binary>", "ai_audio_chunk")])
+        chat = mock.requests("chat")
+        check("barge-in: its chat stream was not cancelled", chat[0].get("done") and not chat[0].get("aborted"))
 
 
 def test_barge_in():
     with MockOpenAI(cert_dir=CERTS) as mock:
-        mock.configure(reply=REPLY, transcripts=["Let me stop you there."], delays={"token_ms": 40})
-        with server_for(mock) as srv:
+        # TTS slower than real time (an MP3 frame is 24 ms), one frame per
+        # chunk: reply audio is still being produced when the candidate speaks.
+        mock.configure(reply=REPLY, transcripts=["Let me stop you there."], tts_chunk_bytes=192,
+                       delays={"token_ms": 60, "tts_chunk_ms": 30})
+        with server_for(mock, AUDIO_CHUNK_BYTES="1024") as srv:
             asyncio.run(barge_flow(srv, mock))
         mock.reset()
-        mock.configure(reply=REPLY, delays={"token_ms": 40})
+        mock.configure(reply=REPLY, delays={"token_ms": 80})
         with server_for(mock) as srv:
             asyncio.run(cough_flow(srv, mock))
 
 
+# ---- segments: MAX_SEGMENT_SECONDS, failures, STT falling behind, memory ---------------
+
+async def vad_client(srv, path, extra=None):
+    ws = await websockets.connect(srv.url(path), max_size=None)
+    c = Client(ws)
+    await c.send(dict({"type": "start_interview", "turn_detection": {"type": "server_vad"}}, **(extra or {})))
+    await c.wait("interview_started")
+    return c
+
+
+async def long_segment_flow(srv, mock):
+    """MAX_SEGMENT_SECONDS 2: 5.6 s of speech without a pause is cut into
+    segments of at most 2 s, the first one at the 100 ms dip in its last second."""
+    c = await vad_client(srv, "/ws/long")
+    mark = len(mock.requests("transcriptions"))
+    mock.configure(transcripts=["one", "two", "three", "four", "five"])
+    t0 = time.time()
+    # onset at 1000 ms, so the segment (300 ms prefix) begins at 700 ms; the
+    # dip is 2500-2600 ms: inside the last second when the 2 s are full (2700)
+    audio = noise(1000) + speech(1500) + noise(100) + speech(3000) + noise(1200)
+    await c.audio(audio)
+    got = await c.wait("ai_response_complete", since=t0, timeout=15)
+    stt = mock.requests("transcriptions")[mark:]
+    secs = [round(r["samples"] / RATE, 3) for r in stt]
+    measure("long_segment_seconds", secs)
+    check("MAX_SEGMENT_SECONDS: the answer ends with a reply", any(e["type"] == "ai_response_complete" for _, e in got),
+          [e["type"] for _, e in got])
+    check("MAX_SEGMENT_SECONDS: 5.6 s without a pause is 3 or 4 segments", 3 <= len(stt) <= 4, secs)
+    check("MAX_SEGMENT_SECONDS: no segment is longer than 2 s (+ one 64 ms chunk)",
+          secs and max(secs) <= 2.0 + 0.064, secs)
+    check("MAX_SEGMENT_SECONDS: the first cut is in the 100 ms dip (segment 700..2550 ms +- 50)",
+          secs and abs(secs[0] - 1.85) <= 0.05, secs)
+    check("MAX_SEGMENT_SECONDS: the cut segments (all but the last) are at least 1 s",
+          all(x >= 1.0 for x in secs[:-1]), secs)
+    total = sum(r["samples"] for r in stt) / RATE
+    check("MAX_SEGMENT_SECONDS: segments do not overlap and lose nothing (700 ms .. 5600 ms + 100 ms tail)",
+          abs(total - (4.6 + 0.3 + 0.1)) <= 0.08, total)
+    want = " ".join(["one", "two", "three", "four"][:len(stt)])
+    check("MAX_SEGMENT_SECONDS: the transcript is the segments in order",
+          c.of("user_transcript", t0)[-1:] == [{"type": "user_transcript", "text": want}] or
+          [e.get("text") for e in c.of("user_transcript", t0)] == [want], c.of("user_transcript", t0))
+    await c.ws.close()
+
+
+async def failed_segment_flow(srv, mock):
+    """A segment whose transcription fails (retries included) is retried at
+    the answer's end; still failing: TRANSCRIPTION_ERROR; the audio stays and
+    the next send_for_AI_processing transcribes it."""
+    c = await vad_client(srv, "/ws/fail")
+    mark = len(mock.requests("transcriptions"))
+    # UPSTREAM_MAX_RETRIES=1: two attempts per call; the segment's call and
+    # the answer end's call both fail, then the mock answers again.
+    mock.configure(transcripts=["first part.", "second part."], faults={"transcriptions": ["500"] * 4})
+    t0 = time.time()
+    await c.audio(noise(600) + speech(1200) + noise(500))
+    for _ in range(100):  # the segment fails (both attempts) while the candidate still speaks
+        stt = mock.requests("transcriptions")[mark:]
+        if len(stt) == 2 and all(r["status"] for r in stt):
+            break
+        await asyncio.sleep(0.05)
+    check("failed segment: its call was retried once and failed, no error yet",
+          [r["status"] for r in stt] == [500, 500] and not c.of("error", t0), [r["status"] for r in stt])
+    await c.audio(speech(1000) + noise(1200))
+    got = await c.wait("error", since=t0, timeout=15)
+    errs = [e for _, e in got if e["type"] == "error"]
+    check("failed segment: TRANSCRIPTION_ERROR after the retries", [e.get("code") for e in errs] ==
+          ["TRANSCRIPTION_ERROR"], [e for _, e in got])
+    stt = mock.requests("transcriptions")[mark:]
+    check("failed segment: the answer's end retried it (2 more attempts), all failed",
+          len(stt) == 4 and all(r["status"] == 500 for r in stt) and len({r["body_bytes"] for r in stt}) == 1,
+          [(r["status"], r.get("body_bytes")) for r in stt])
+    check("failed segment: no partial transcript, no reply", not c.of("user_transcript_partial", t0)
+          and not c.of("user_transcript", t0))
+    t1 = time.time()
+    await c.send({"type": "send_for_AI_processing"})
+    got = await c.wait("ai_response_complete", since=t1, timeout=15)
+    types = [e["type"] for _, e in got if e["type"] not in ("ai_audio_chunk", "<binary>")]
+    check("failed segment: the next send_for_AI_processing retries and replies",
+          "ai_response_complete" in types, types)
+    parts = [(p["segment"], p["text"]) for p in c.of("user_transcript_partial", t1)]
+    check("failed segment: both segments transcribed in order", parts == [(0, "first part."), (1, "second part.")],
+          parts)
+    check("failed segment: nothing lost: the transcript has both",
+          [e["text"] for e in c.of("user_transcript", t1)] == ["first part. second part."], c.of("user_transcript"))
+    stt = mock.requests("transcriptions")[mark:]
+    check("failed segment: the retry sent segment 0's audio again (same size), then segment 1",
+          len(stt) == 6 and stt[4]["body_bytes"] == stt[0]["body_bytes"], [r.get("body_bytes") for r in stt])
+    # One failure only: the call's own retry saves it, nobody sees an error.
+    mark, t2 = len(mock.requests("transcriptions")), time.time()
+    mock.configure(transcripts=["third part.", "fourth part."], faults={"transcriptions": ["500"]})
+    await c.audio(noise(300) + speech(1200) + noise(500) + speech(1000) + noise(1200))
+    got = await c.wait("ai_response_complete", since=t2, timeout=15)
+    stt = mock.requests("transcriptions")[mark:]
+    check("failed segment: one failure is retried silently",
+          not [e for _, e in got if e["type"] == "error"] and [e["text"] for e in c.of("user_transcript", t2)] ==
+          ["third part. fourth part."] and [r["status"] for r in stt] == [500, 200, 200],
+          ([e for _, e in got if e["type"] == "error"], [r["status"] for r in stt]))
+    await c.ws.close()
+
+
+async def behind_flow(srv, mock):
+    """STT slower than the pauses come: at most 8 segments wait, the newest
+    grows; the transcript still holds every segment's text in order."""
+    c = await vad_client(srv, "/ws/behind")
+    mark = len(mock.requests("transcriptions"))
+    words = [f"s{i}." for i in range(14)]
+    mock.configure(transcripts=words, delays={"stt_ms": 700})
+    burst, gap = speech(400), noise(400)
+    t0 = time.time()
+    await c.audio(noise(500) + (burst + gap) * 14 + noise(1000))  # 11 s of audio, sent at once
+    got = await c.wait("ai_response_complete", since=t0, timeout=30)
+    stt = mock.requests("transcriptions")[mark:]
+    secs = [round(r["samples"] / RATE, 2) for r in stt]
+    measure("behind_segment_seconds", secs)
+    check("STT behind: 14 pauses, at most 8 segments waiting (the one in flight included): 8 transcriptions",
+          len(stt) == 8, secs)
+    check("STT behind: the last queued segment grew with the newer audio", secs and secs[-1] >= 5 * 0.8, secs)
+    parts = c.of("user_transcript_partial", t0)
+    check("STT behind: partials in order", [(p["segment"], p["text"]) for p in parts] ==
+          list(enumerate(words[:len(stt)])), parts)
+    check("STT behind: the transcript is every segment's text in order",
+          [e["text"] for e in c.of("user_transcript", t0)] == [" ".join(words[:len(stt)])], c.of("user_transcript"))
+    total = sum(r["samples"] for r in stt) / RATE
+    check("STT behind: together the segments cover the whole answer once (14 x 0.8 s - 0.3 + pad)",
+          14 * 0.8 - 0.4 + 0.3 - 0.1 <= total <= 14 * 0.8 + 0.3, total)
+    check("STT behind: ai_response_complete", any(e["type"] == "ai_response_complete" for _, e in got))
+    await c.ws.close()
+
+
+async def memory_flow(srv, mock, mode):
+    """A 2-minute answer with pauses, sent 8x faster than real time."""
+    c = await vad_client(srv, "/ws/mem" + mode, None if mode == "server_vad" else {"turn_detection": {"type": "none"}})
+    await asyncio.sleep(0.3)
+    before = srv.rss_kib()
+    unit = speech(1500) + noise(400)  # 1.9 s: a pause closes a segment, far from the 700 ms silence
+    n = 120 * RATE // len(unit) + 1
+    t0 = time.time()
+    peak = before
+    for i in range(n):
+        await c.audio(unit, realtime=True, speed=8)
+        peak = max(peak, srv.rss_kib())
+    after = srv.rss_kib()
+    measure(f"rss_{mode}_kib", {"before": before, "peak": peak, "after": after, "audio_s": round(n * len(unit) / RATE),
+                                "send_s": round(time.time() - t0, 1)})
+    await c.ws.close()
+    return peak - before
+
+
+def test_segments():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply="Thanks. Next question?")
+        with server_for(mock, MAX_SEGMENT_SECONDS="2") as srv:
+            asyncio.run(long_segment_flow(srv, mock))
+        with server_for(mock, UPSTREAM_MAX_RETRIES="1") as srv:
+            asyncio.run(failed_segment_flow(srv, mock))
+        mock.reset()
+        mock.configure(reply="Thanks. Next question?")
+        with server_for(mock) as srv:
+            asyncio.run(behind_flow(srv, mock))
+
+
+def test_memory():
+    """Memory per connection is the current segment: with server_vad the RSS
+    stays flat over a 2-minute answer; in client mode it holds it all."""
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply="Thanks.", delays={"stt_ms": 20})
+        with server_for(mock, MAX_ANSWER_SECONDS="300") as srv:
+            grow_vad = asyncio.run(memory_flow(srv, mock, "server_vad"))
+        with server_for(mock, MAX_ANSWER_SECONDS="300") as srv:
+            grow_client = asyncio.run(memory_flow(srv, mock, "client"))
+        check("memory: server_vad keeps RSS flat over a 2-minute answer (< 512 KiB growth)", grow_vad < 512, grow_vad)
+        check("memory: client mode holds the answer (> 3 MiB growth; the contrast is real)",
+              grow_client > 3 * 1024, grow_client)
+
+
 if __name__ == "__main__":
-    for t in [test_client_mode, test_server_vad, test_seed000, test_invalid, test_barge_in]:
+    ALL = [test_client_mode, test_server_vad, test_seed000, test_invalid, test_barge_in, test_segments,
+           test_memory]
+    only = sys.argv[1:]  # e.g. test_barge_in: run only the named tests
+    for t in [t for t in ALL if not only or t.__name__ in only]:
         try:
             t()
         except Exception as e:  # a crashed test is a failed test

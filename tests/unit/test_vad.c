@@ -349,6 +349,29 @@ static void test_chunking(void)
     CHECK(ok);
 }
 
+/* A weak sound 120 ms after the last speech frame (a final fricative after
+ * a nasal) still belongs to the speech when it lasts two frames or more; a
+ * lone weak frame there does not (it only bridges within 50 ms). */
+static void test_final_fricative(void)
+{
+    struct vad_event ev[MAXEV];
+    for (int lone = 0; lone < 2; lone++) {
+        tv_rng = 777;
+        tv_fill_noise(0, MS(6000), 300);
+        tv_add_tone(MS(2000), MS(3000), 2500, 2000);
+        size_t w0 = MS(3120), w1 = lone ? MS(3130) : MS(3150);
+        for (size_t i = w0; i < w1; i++)
+            sig[i] = (int16_t)(sig[i] * 7 / 5); /* +2.9 dB: above the low threshold, below the high */
+        size_t n = tv_run(&tv_cfg, MS(6000), 1024, ev);
+        CHECK(n >= 2 && tv_count(ev, n, VAD_SPEECH_STOP) == 1);
+        uint64_t end = n ? ev[n - 1].pos : 0;
+        if (lone)
+            CHECK(end >= MS(3000) && end <= MS(3060));
+        else
+            CHECK(end >= MS(3150) && end <= MS(3160));
+    }
+}
+
 int main(void)
 {
     test_silence();
@@ -356,6 +379,7 @@ int main(void)
     test_tone_in_noise();
     test_clicks();
     test_speechlike();
+    test_final_fricative();
     test_noise_alone();
     test_noise_step();
     test_speech_for();
