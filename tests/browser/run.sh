@@ -110,13 +110,16 @@ PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 HOST=127.0.0.1 PORT=$PORT OPENAI_API_KEY=$MOCK_OPENAI_API_KEY OPENAI_BASE_URL=$MOCK_BASE SSL_CERT_FILE=$MOCK_CA \
     "$BIN" >"$ART/browser-server.log" 2>&1 &
 PIDS+=($!)
-healthy=0
-for _ in $(seq 1 100); do
-    if /usr/bin/python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
-        "http://127.0.0.1:$PORT/health" 2>/dev/null; then healthy=1; break; fi
-    sleep 0.1
-done
-[ $healthy = 1 ] || { echo "FAIL browser: server not healthy" >&2; tail -20 "$ART/browser-server.log" >&2; echo "0 passed, 1 failed"; exit 1; }
+wait_healthy() {   # wait_healthy PORT LOG
+    local _
+    for _ in $(seq 1 100); do
+        if /usr/bin/python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+            "http://127.0.0.1:$1/health" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "FAIL browser: server on port $1 not healthy" >&2; tail -20 "$2" >&2; echo "0 passed, 1 failed"; exit 1
+}
+wait_healthy "$PORT" "$ART/browser-server.log"
 
 # ---- tests -----------------------------------------------------------------------------
 # A second server with INTERVIEW_AUTH_TOKEN: the pages pass the token from their #fragment.
@@ -133,6 +136,8 @@ HOST=127.0.0.1 PORT=$MPORT VAD_SILENCE_DURATION=6s OPENAI_API_KEY=$MOCK_OPENAI_A
     OPENAI_BASE_URL=$MOCK_BASE SSL_CERT_FILE=$MOCK_CA "$BIN" >"$ART/browser-server-manual.log" 2>&1 &
 PIDS+=($!)
 export MANUAL_URL=http://127.0.0.1:$MPORT
+wait_healthy "$TPORT" "$ART/browser-server-token.log"
+wait_healthy "$MPORT" "$ART/browser-server-manual.log"
 
 export INTERVIEW_URL=http://127.0.0.1:$PORT
 export MOCK_URL=https://127.0.0.1:$MOCK_PORT

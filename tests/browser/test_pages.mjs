@@ -11,7 +11,7 @@
 //   ARTIFACTS_DIR  where screenshots go
 // Chromium takes one microphone file per browser: each file gets its own launch,
 // and plays once (%noloop) from the moment a page opens the microphone.
-// Optional: PAGES_DIR=src/web serves the pages from files instead of the binary
+// Optional: PAGES_DIR=src/dialect/web serves the pages from files instead of the binary
 // (page routes are intercepted; WebSockets and the API still go to the binary).
 // Prints "ok <name>" / "FAIL <name> <detail>", then "N passed, N failed".
 import { chromium } from 'playwright-core';
@@ -378,6 +378,7 @@ async function bargeInPage() {
       const s = await stats(page);
       assert(s.playing, 'not playing');
       assert(s.chunksSent > c0, `no audio_chunk sent while the interviewer speaks (${c0} → ${s.chunksSent})`);
+      await page.screenshot({ path: join(ART, 'interview-speaking.png'), fullPage: true });
       return `${s.chunksSent - c0} chunks in 500 ms of playback`;
     })) return;
     if (!await check('barge-in: ai_interrupted stops playback at once', async () => {
