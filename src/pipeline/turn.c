@@ -1101,6 +1101,7 @@ void turn_answer_client(struct turn *s)
         return;
     }
     s->answer_open = s->vad_took = false;
+    s->barged = s->vad.speech; /* speech in its hangover is this answer's: it must not interrupt the reply */
     turn_answer(s);
 }
 
