@@ -754,13 +754,20 @@ static void turn_interrupt(struct turn *s)
     s->sink->interrupted(s->ctx, heard, played);
 }
 
+/* The last reply is done upstream but its audio is still playing (by the
+ * estimate above). */
+static bool turn_reply_playing(const struct turn *s)
+{
+    return s->stage == TURN_IDLE && s->reply_hist >= 0 && turn_played_ms(s) < s->audio_us / 1000;
+}
+
 static void turn_barge_check(struct turn *s)
 {
     if (!s->det.server_vad || !s->det.interrupt_response || s->barged ||
         !vad_speech_for(&s->vad, s->cfg->barge_in_min_ms))
         return;
     bool replying = s->stage == TURN_REPLYING;
-    bool playing = s->stage == TURN_IDLE && s->reply_hist >= 0 && turn_played_ms(s) < s->audio_us / 1000;
+    bool playing = turn_reply_playing(s);
     if (!replying && !playing)
         return;
     s->barged = true;
@@ -1048,7 +1055,11 @@ void turn_start(struct turn *s)
 static void turn_answer_segments(struct turn *s, uint64_t end)
 {
     if (s->seg_open) {
-        turn_seg_queue(s, end);
+        /* The part since the last pause goes only if the VAD heard speech in
+         * it: a silent tail would cost a request, and Whisper may invent
+         * words for silence. */
+        if (s->vad_origin + s->vad.speech_end > s->seg_begin)
+            turn_seg_queue(s, end);
         s->seg_open = s->vad.speech; /* still speaking: the rest is the next answer */
     }
     bool any = (s->nsegq && s->segq[0].begin < end) || s->seg_stt || s->inc_len || s->seg_k;
@@ -1107,7 +1118,11 @@ void turn_answer_client(struct turn *s)
 
 bool turn_vad_answer_due(const struct turn *s)
 {
-    return s->det.server_vad && s->answer_open && s->stage == TURN_IDLE;
+    if (!s->det.server_vad || !s->answer_open || s->stage != TURN_IDLE)
+        return false;
+    /* Speech too short to interrupt the reply that is still playing (a
+     * cough) does not end an answer either; it stays with the next one. */
+    return !(s->det.interrupt_response && !s->barged && turn_reply_playing(s));
 }
 
 void turn_answer_vad(struct turn *s)

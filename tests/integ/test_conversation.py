@@ -143,6 +143,16 @@ async def client_mode_flow(srv, mock, incremental):
             check(f"{name}: each segment a transcription, the later ones with the earlier text as prompt",
                   len(stt) == len(parts) and stt[1]["fields"].get("prompt") == parts[0]["text"],
                   [s.get("fields") for s in stt])
+            # The button right after a short pause: the silent tail after the
+            # pause is not sent as a segment of its own.
+            mark2 = len(mock.requests("transcriptions"))
+            await c.audio(speech(1200) + noise(500))
+            await asyncio.sleep(0.3)
+            t2 = time.time()
+            await c.send({"type": "send_for_AI_processing"})
+            await c.wait("ai_response_complete", since=t2)
+            n = len(mock.requests("transcriptions")) - mark2
+            check(f"{name}: a silent tail after a pause is not transcribed (one phrase, one segment)", n == 1, n)
         else:
             check(f"{name}: one transcription of everything sent (today's behaviour)",
                   len(stt) == 1 and stt[0]["samples"] == len(audio), [s.get("samples") for s in stt])
@@ -384,6 +394,17 @@ async def cough_flow(srv, mock):
               [e["type"] for _, e in got if e["type"] not in ("<binary>", "ai_audio_chunk")])
         chat = mock.requests("chat")
         check("barge-in: its chat stream was not cancelled", chat[0].get("done") and not chat[0].get("aborted"))
+        # The reply is done upstream but still playing (the client says it is at
+        # 0 ms): a cough then must not start a turn of its own either.
+        await c.send({"type": "playback_position", "ms": 0})
+        t = time.time()
+        await c.audio(speech(180) + noise(1200), realtime=True)
+        check("barge-in: a cough while the reply still plays is heard as speech", bool(c.of("speech_stopped", t)))
+        await asyncio.sleep(0.5)
+        started = [e["type"] for tt, e in c.events if tt >= t and e["type"] in ("user_transcript", "thinking",
+                                                                                 "ai_interrupted")]
+        check("barge-in: ... and starts no turn (no transcript, no new chat request)",
+              not started and len(mock.requests("chat")) == 1, (started, len(mock.requests("chat"))))
 
 
 def test_barge_in():
