@@ -28,6 +28,21 @@ ONLY = [s for s in os.environ.get("BENCH_SERVERS", "").split(",") if s]
 PORT = 18300 + os.getpid() % 500
 STARTUPS = {}  # server -> start-up times of every start in the run (ms)
 TURN_DELAYS = {"stt_ms": 200, "first_token_ms": 150, "token_ms": 20, "tts_first_byte_ms": 100}
+# The answer modes (turn detection, issue 13): speech-to-text time grows with
+# the audio, S = stt_ms + stt_per_audio_s_ms * seconds, so transcribing while
+# the candidate speaks shows in the figures.
+ANSWER_DELAYS = dict(TURN_DELAYS, stt_per_audio_s_ms=50)
+VAD_SILENCE_MS, TRANSCRIBE_PAUSE_MS = 700, 300  # the server's defaults (README Configuration)
+ANSWER_S = 20
+# end of speech -> first reply audio, one row per way of ending and transcribing the answer
+ANSWER_MODES = [("client", "client mode: send_for_AI_processing with the last word, one transcription (today)"),
+                ("clientinc", "client mode + incremental_transcription"),
+                ("vadwhole", "server_vad, incremental_transcription false: one transcription"),
+                ("vad", "server_vad (incremental by default)")]
+# many speaking clients: the upstream limits are raised so every client can
+# have its segment's transcription in flight (default 256 in flight, 16 kept)
+MEMORY_ENV = {"UPSTREAM_MAX_INFLIGHT": "2048", "UPSTREAM_POOL_SIZE": "1024"}
+MODES = [m for m in os.environ.get("BENCH_MODES", "").split(",") if m]  # traffic,conns,turn,answer,memory
 
 
 def servers():
@@ -191,6 +206,89 @@ def run_turn(name, spec, res):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def with_mock(fn):
+    tmp = tempfile.mkdtemp()
+    mp, info = mock_start(tmp)
+    try:
+        env = {"OPENAI_API_KEY": "sk-test-mock-0123456789", "OPENAI_BASE_URL": info["base_url"],
+               "SSL_CERT_FILE": info["ca"]}
+        return fn(info, env)
+    finally:
+        mp.terminate()
+        mp.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stt_ms(samples):
+    return ANSWER_DELAYS["stt_ms"] + ANSWER_DELAYS["stt_per_audio_s_ms"] * samples / 16000
+
+
+def answer_bounds(amode, stt):
+    """The bound from what the mock was sent: the last transcription's audio
+    (the whole answer, or the last segment) gives S; silence counts when the
+    server ends the answer. With server_vad and segments, the last segment
+    goes to speech-to-text when the pause reaches TRANSCRIBE_PAUSE, so its S
+    overlaps the rest of the silence: the pipeline's own floor is lower."""
+    lb = turn_lower_bound_ms()
+    d = ANSWER_DELAYS
+    fkt = d["first_token_ms"] + lb["k"] * d["token_ms"] + d["tts_first_byte_ms"]
+    if amode in ("clientinc", "vad"):  # the last segment carries the longest prompt (all earlier text)
+        top = max(len((r.get("fields") or {}).get("prompt") or "") for r in stt)
+        last = [r["samples"] for r in stt if len((r.get("fields") or {}).get("prompt") or "") == top]
+    else:
+        last = [r["samples"] for r in stt]
+    samples = sorted(set(last))
+    s = stt_ms(max(samples))
+    silence = VAD_SILENCE_MS if amode.startswith("vad") else 0
+    out = {"last_stt_samples": samples, "S_ms": round(s, 1), "FkT_ms": fkt, "silence_ms": silence,
+           "bound_ms": round(silence + s + fkt, 1), "stt_requests": len(stt)}
+    if amode == "vad":
+        out["floor_ms"] = round(max(VAD_SILENCE_MS, TRANSCRIBE_PAUSE_MS + s) + fkt, 1)
+    return out
+
+
+def run_answer(name, spec, res):
+    """End of speech -> first reply audio for a 20 s answer with pauses, in
+    real time, each way of ending and transcribing the answer."""
+    if name != "ours":
+        return
+    clients = 1 if QUICK else 3
+    modes = [m for m in ANSWER_MODES if not QUICK or m[0] in ("vadwhole", "vad")]
+
+    def body(info, env):
+        for amode, _ in modes:
+            mock_call(info, "reset", {})
+            mock_call(info, "config", {"delays": ANSWER_DELAYS})
+            # staggered so no two answers end within one reply's time
+            r = with_server(name, spec, lambda s: loadgen(s, "answer", "-c", clients, "-a", ANSWER_S, "-m", amode,
+                                                          "-x", 1, "-S", 3000), dict(env, **spec.get("turn_env", {})))
+            if not r:
+                continue
+            stt = [x for x in mock_call(info, "requests") if x.get("endpoint") == "transcriptions"]
+            r.update(answer_bounds(amode, stt))
+            res.setdefault("answer_latency", {})[amode] = r
+    with_mock(body)
+
+
+def run_memory(name, spec, res):
+    """Server RSS while many clients each speak a long answer with pauses
+    (server_vad, segments transcribed as they close), faster than real time."""
+    if name != "ours":
+        return
+    n, secs, speed = (100, 60, 4) if QUICK else (500, 300, 4)
+
+    def body(info, env):
+        mock_call(info, "reset", {})
+        mock_call(info, "config", {"delays": ANSWER_DELAYS})
+        r = with_server(name, spec, lambda s: loadgen(s, "answer", "-c", n, "-a", secs, "-m", "vad", "-x", speed),
+                        dict(env, **MEMORY_ENV))
+        if r:
+            st = mock_call(info, "stats")
+            r["mock_stats"] = st
+            res["answer_memory"] = r
+    with_mock(body)
+
+
 def turn_lower_bound_ms():
     reply = ("That's a great start. Can you tell me about a time you handled a production outage? "
              "What did you learn from it?")  # the mock's default reply
@@ -330,6 +428,8 @@ def _get(res, key, name):
 
 
 def plots(res):
+    if not res.get("pingpong") and not res.get("conns"):
+        return  # a run of other modes only (BENCH_MODES): keep the plots of the last full run
     if not shutil.which("gnuplot"):
         log("gnuplot missing: no plots")
         return
@@ -417,9 +517,10 @@ def main():
     res["turn_lower_bound_ms"] = turn_lower_bound_ms()
     for name, spec in servers().items():
         log("==", name)
-        run_traffic(name, spec, res)
-        run_conns(name, spec, res)
-        run_turn(name, spec, res)
+        for mode, fn in (("traffic", run_traffic), ("conns", run_conns), ("turn", run_turn),
+                         ("answer", run_answer), ("memory", run_memory)):
+            if not MODES or mode in MODES:
+                fn(name, spec, res)
     for name, xs in STARTUPS.items():
         res.setdefault("startup_ms", {})[name] = round(sorted(xs)[len(xs) // 2], 2)
         res.setdefault("startup_ms_min", {})[name] = round(min(xs), 2)
