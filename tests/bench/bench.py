@@ -289,6 +289,29 @@ def run_memory(name, spec, res):
     with_mock(body)
 
 
+def run_vadcost(name, spec, res):
+    """The VAD's CPU per audio_chunk alone (tests/bench/vadcost.c, -Os as the
+    release), beside the whole audio_chunk path's CPU per chunk (audio flat out)."""
+    if name != "ours":
+        return
+    exe = os.path.join(OUT, "vadcost")
+    r = subprocess.run(["gcc", "-std=c17", "-Os", "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, "src"), "-o", exe,
+                        os.path.join(ROOT, "tests/bench/vadcost.c"), os.path.join(ROOT, "src/parse/vad.c"), "-lm"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        log("vadcost did not build:", r.stderr[:300])
+        return
+    r = subprocess.run(["taskset", "-c", "1", exe], capture_output=True, text=True, timeout=300)
+    out = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("JSON "):
+            j = json.loads(line[5:])
+            out[j["signal"]] = j["us_per_chunk"]
+        else:
+            log(f"{name:14s}", line)
+    res["vad_us_per_chunk"] = out
+
+
 def turn_lower_bound_ms():
     reply = ("That's a great start. Can you tell me about a time you handled a production outage? "
              "What did you learn from it?")  # the mock's default reply
@@ -505,8 +528,35 @@ def report(res):
     return md
 
 
+def run_ab(before_bin, runs):
+    """BENCH_AB=/path/to/other/interview: audio flat out on that binary and on
+    ours, alternately, `runs` times each (a shared machine drifts: interleaving
+    puts both under the same drift, the spread shows how much)."""
+    out = {"before_bin": before_bin, "after_bin": os.path.join(B, "interview"), "before": [], "after": []}
+    spec = servers()["ours"]
+    for i in range(runs):
+        for side, binary in (("before", before_bin), ("after", out["after_bin"])):
+            r = with_server(f"ab-{side}", dict(spec, cmd=[binary]),
+                            lambda s: loadgen(s, "audio", "-F", "-c", 50, "-k", 4, "-d", 5, "-R", 200))
+            if r:
+                out[side].append(r["per_cpu_s"])
+                log(f"AB run {i + 1} {side}: {r['per_cpu_s']:,.0f} chunks per server-CPU-s")
+    import statistics
+    med = {k: statistics.median(out[k]) for k in ("before", "after") if out[k]}
+    if len(med) == 2:
+        out["median_before"], out["median_after"] = med["before"], med["after"]
+        out["cost_pct"] = round(100 * (med["before"] / med["after"] - 1), 1)  # extra CPU per chunk
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if os.environ.get("BENCH_AB"):
+        res = run_ab(os.environ["BENCH_AB"], int(os.environ.get("BENCH_AB_RUNS", "5")))
+        with open(os.path.join(OUT, "ab.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        print(json.dumps(res, indent=1))
+        return
     if os.environ.get("BENCH_REPORT_ONLY") == "1":  # tables and plots again from results.json
         with open(os.path.join(OUT, "results.json")) as f:
             print(report(json.load(f)))
@@ -518,7 +568,7 @@ def main():
     for name, spec in servers().items():
         log("==", name)
         for mode, fn in (("traffic", run_traffic), ("conns", run_conns), ("turn", run_turn),
-                         ("answer", run_answer), ("memory", run_memory)):
+                         ("answer", run_answer), ("memory", run_memory), ("vadcost", run_vadcost)):
             if not MODES or mode in MODES:
                 fn(name, spec, res)
     for name, xs in STARTUPS.items():

@@ -19,6 +19,8 @@
  *                    after the speech, one transcription), clientinc (the same,
  *                    incremental). Measures end of speech -> first reply audio
  *                    frame, and samples the server's RSS every 100 ms (peak).
+ *                    -L: wall ms the candidate listens to the opening question
+ *                    before the microphone opens (else the answer interrupts it).
  * common: -p PORT [-H 127.0.0.1] [-P SERVER_PID] [-R CHUNKS_PER_CONN]
  * Prints a human summary and one line "JSON {...}". Exit 0 when it ran. */
 #ifndef _GNU_SOURCE
@@ -89,7 +91,8 @@ static struct {
     uint8_t *sfap_frame; size_t sfap_len;
     uint32_t rng;
     /* answer */
-    enum amode amode; double answer_s, speed; int stagger_ms;
+    enum amode amode; double answer_s, speed; int stagger_ms, listen_ms;
+    uint64_t early, interrupted;
     uint8_t *script; uint32_t nscript, last_speech; /* per chunk: 0 silence, 1 + i speech frame i */
     uint8_t *speech_fr[ANS_SPEECH_FRAMES]; size_t speech_len[ANS_SPEECH_FRAMES];
     uint8_t *sil_fr[ANS_SIL_FRAMES]; size_t sil_len[ANS_SIL_FRAMES];
@@ -244,8 +247,10 @@ static void mk_answer_frames(void)
 
 /* The answer, chunk by chunk (the same for every client, from a fixed seed):
  * 1 s of room noise, then stretches of speech of 2-5 s separated by pauses of
- * 448-576 ms (longer than TRANSCRIBE_PAUSE 300 ms, shorter than the 700 ms of
- * silence that ends an answer), ending with speech, SECS long in all. */
+ * 448-512 ms (longer than TRANSCRIBE_PAUSE 300 ms, shorter than the 700 ms of
+ * silence that ends an answer, with room for the VAD dating a stretch's end
+ * up to ~120 ms early: a 576 ms pause after a long stretch ended answers),
+ * ending with speech, SECS long in all. */
 static void mk_script(void)
 {
     uint32_t n = (uint32_t)(G.answer_s * 1e6 / ANS_CHUNK_US + 0.5), seed = 0x13131313u, pos = 0;
@@ -258,7 +263,7 @@ static void mk_script(void)
         uint32_t speech = 31 + seed % 48; /* 31..78 chunks: 2.0-5.0 s */
         for (uint32_t k = 0; k < speech && i < n; k++, i++, pos++) G.script[i] = (uint8_t)(1 + pos % ANS_SPEECH_FRAMES);
         G.last_speech = i - 1;
-        uint32_t pause = 7 + seed % 3; /* 7..9 chunks */
+        uint32_t pause = 7 + seed % 2; /* 7..8 chunks */
         if (i + pause + 8 >= n) break;  /* the last stretch runs to the end */
         i += pause;
     }
@@ -392,6 +397,11 @@ static bool is_type(const char *v, size_t vn, const char *t)
 
 static void on_answer_text(struct cl *c, const char *v, size_t vn, bool amp)
 {
+    static int debug = -1;
+    if (debug < 0) debug = getenv("LOADGEN_DEBUG") != NULL;
+    if (debug && !amp && !is_type(v, vn, "ai_audio_chunk"))
+        fprintf(stderr, "%.3f client %d chunk %u: %.*s\n", (double)(now_us() - G.t0) / 1e6, (int)(c - G.cls), c->apos,
+                (int)(vn < 160 ? vn : 160), v);
     if (amp) {
         if (c->qn) {
             if (G.measuring) push_u32(&G.alat, &G.nalat, &G.capalat, now_us() - c->q[c->qh]);
@@ -402,7 +412,7 @@ static void on_answer_text(struct cl *c, const char *v, size_t vn, bool amp)
         c->ast = AS_STREAM;
         c->apos = 0;
         /* a microphone hands over a chunk when it has recorded it */
-        c->next_due = now_us() + (uint64_t)G.stagger_ms * 1000 * G.started_clients++ +
+        c->next_due = now_us() + (uint64_t)G.listen_ms * 1000 + (uint64_t)G.stagger_ms * 1000 * G.started_clients++ +
                       (uint64_t)(ANS_CHUNK_US / G.speed);
     } else if (is_type(v, vn, "user_transcript_partial")) {
         G.partials++;
@@ -413,6 +423,10 @@ static void on_answer_text(struct cl *c, const char *v, size_t vn, bool amp)
     } else if (is_type(v, vn, "ai_response_complete") && c->ast >= AS_TRAIL) {
         if (c->ast == AS_WAIT_DONE) G.turns_ok++; else G.turns_fail++;
         c->ast = AS_DONE;
+    } else if (is_type(v, vn, "ai_interrupted")) {
+        G.interrupted++;
+    } else if (is_type(v, vn, "user_transcript") && c->ast == AS_STREAM) {
+        G.early++; /* the server ended the answer inside a pause */
     } else if (is_type(v, vn, "error")) {
         G.errors++;
         if (G.errors <= 5) fprintf(stderr, "error: %.*s\n", (int)(vn < 200 ? vn : 200), v);
@@ -679,13 +693,14 @@ static int answer_run(const char *mname, const char *amode, int opened, long rss
     printf("%s %s: %d conns (%d opened), answer %.1f s (speech ends at %.3f s) at %.1fx real time; "
            "end of speech -> first reply audio ms min %.1f p50 %.1f p99 %.1f max %.1f over %zu answers; "
            "%llu replies ok, %llu failed, %d unfinished, %llu errors, %llu closed; %llu partial transcripts, "
-           "speech_started %llu, speech_stopped %llu; amplitude p50 %.2f p99 %.2f ms; %llu slips; "
+           "speech_started %llu, speech_stopped %llu, answers ended early %llu, ai_interrupted %llu; amplitude p50 %.2f p99 %.2f ms; %llu slips; "
            "server RSS idle %ld kB, after the openings %ld, peak %ld (+%.1f MiB over idle), end %ld; "
            "server CPU %.2f s in %.1f s\n",
            mname, amode, G.ncl, opened, G.answer_s, speech_end_s, G.speed, G.nlat ? G.lat[0] / 1000.0 : 0,
            pct(50), pct(99), G.nlat ? G.lat[G.nlat - 1] / 1000.0 : 0, G.nlat, (unsigned long long)G.turns_ok,
            (unsigned long long)G.turns_fail, unfinished, (unsigned long long)G.errors, (unsigned long long)G.closed,
            (unsigned long long)G.partials, (unsigned long long)G.started_ev, (unsigned long long)G.stopped_ev,
+           (unsigned long long)G.early, (unsigned long long)G.interrupted,
            pct_of(G.alat, G.nalat, 50), pct_of(G.alat, G.nalat, 99), (unsigned long long)G.slips, rss0,
            G.rss_started, G.rss_peak, (double)(G.rss_peak - rss0) / 1024, rss_end, cpu, wall);
     printf("JSON {\"mode\":\"answer_%s\",\"conns\":%d,\"opened\":%d,\"answer_s\":%.3f,\"speech_end_s\":%.3f,"
@@ -694,13 +709,14 @@ static int answer_run(const char *mname, const char *amode, int opened, long rss
     for (size_t i = 0; i < G.nlat && i < 64; i++) printf(i ? ",%.1f" : "%.1f", G.lat[i] / 1000.0);
     printf("],\"n\":%zu,\"min_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"turns_ok\":%llu,"
            "\"turns_failed\":%llu,\"unfinished\":%d,\"done\":%d,\"errors\":%llu,\"closed\":%llu,"
-           "\"partials\":%llu,\"speech_started\":%llu,\"speech_stopped\":%llu,\"amp_p50_ms\":%.3f,"
+           "\"partials\":%llu,\"speech_started\":%llu,\"speech_stopped\":%llu,\"early\":%llu,\"interrupted\":%llu,\"amp_p50_ms\":%.3f,"
            "\"amp_p99_ms\":%.3f,\"slips\":%llu,\"rss0_kb\":%ld,\"rss_started_kb\":%ld,\"rss_peak_kb\":%ld,"
            "\"rss_peak_at_s\":%.1f,\"rss_end_kb\":%ld,\"server_cpu_s\":%.3f,\"wall_s\":%.3f}\n",
            G.nlat, G.nlat ? G.lat[0] / 1000.0 : 0, pct(50), pct(99), G.nlat ? G.lat[G.nlat - 1] / 1000.0 : 0,
            (unsigned long long)G.turns_ok, (unsigned long long)G.turns_fail, unfinished, done,
            (unsigned long long)G.errors, (unsigned long long)G.closed, (unsigned long long)G.partials,
-           (unsigned long long)G.started_ev, (unsigned long long)G.stopped_ev, pct_of(G.alat, G.nalat, 50),
+           (unsigned long long)G.started_ev, (unsigned long long)G.stopped_ev, (unsigned long long)G.early,
+           (unsigned long long)G.interrupted, pct_of(G.alat, G.nalat, 50),
            pct_of(G.alat, G.nalat, 99), (unsigned long long)G.slips, rss0, G.rss_started, G.rss_peak,
            G.t_peak ? (double)(G.t_peak - G.t0) / 1e6 : 0, rss_end, cpu, wall);
     return 0;
@@ -710,7 +726,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: loadgen conns|pingpong|audio|turn -p PORT [-H host] [-P pid] [-n N] [-c C] [-k K] "
                     "[-d secs] [-F] [-R chunks] [-r rounds] [-t chunks_per_turn]\n"
-                    "       loadgen answer -p PORT -c C -a SECS -m vad|vadwhole|client|clientinc [-x speed] [-S ms]\n");
+                    "       loadgen answer -p PORT -c C -a SECS -m vad|vadwhole|client|clientinc [-x speed] [-S ms]\n"
+                    "                      [-L ms to listen to the opening question before speaking]\n");
     exit(2);
 }
 
@@ -744,6 +761,7 @@ int main(int argc, char **argv)
         case 'x': G.speed = atof(v); break;
         case 'S': G.stagger_ms = atoi(v); break;
         case 'm': amode = v; break;
+        case 'L': G.listen_ms = atoi(v); break;
         default: usage();
         }
     }
