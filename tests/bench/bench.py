@@ -34,6 +34,7 @@ TURN_DELAYS = {"stt_ms": 200, "first_token_ms": 150, "token_ms": 20, "tts_first_
 ANSWER_DELAYS = dict(TURN_DELAYS, stt_per_audio_s_ms=50)
 VAD_SILENCE_MS, TRANSCRIBE_PAUSE_MS = 700, 300  # the server's defaults (README Configuration)
 ANSWER_S = 20
+LISTEN_MS = 2000  # the candidate hears the opening question out (else the answer interrupts it)
 # end of speech -> first reply audio, one row per way of ending and transcribing the answer
 ANSWER_MODES = [("client", "client mode: send_for_AI_processing with the last word, one transcription (today)"),
                 ("clientinc", "client mode + incremental_transcription"),
@@ -261,7 +262,7 @@ def run_answer(name, spec, res):
             mock_call(info, "config", {"delays": ANSWER_DELAYS})
             # staggered so no two answers end within one reply's time
             r = with_server(name, spec, lambda s: loadgen(s, "answer", "-c", clients, "-a", ANSWER_S, "-m", amode,
-                                                          "-x", 1, "-S", 3000), dict(env, **spec.get("turn_env", {})))
+                                                          "-x", 1, "-S", 3000, "-L", LISTEN_MS), dict(env, **spec.get("turn_env", {})))
             if not r:
                 continue
             stt = [x for x in mock_call(info, "requests") if x.get("endpoint") == "transcriptions"]
@@ -280,7 +281,8 @@ def run_memory(name, spec, res):
     def body(info, env):
         mock_call(info, "reset", {})
         mock_call(info, "config", {"delays": ANSWER_DELAYS})
-        r = with_server(name, spec, lambda s: loadgen(s, "answer", "-c", n, "-a", secs, "-m", "vad", "-x", speed),
+        r = with_server(name, spec, lambda s: loadgen(s, "answer", "-c", n, "-a", secs, "-m", "vad", "-x", speed,
+                                                  "-L", LISTEN_MS, "-S", 4000 // n),
                         dict(env, **MEMORY_ENV))
         if r:
             st = mock_call(info, "stats")
@@ -394,6 +396,34 @@ def markdown(res):
                                    ("per_s", "turns/s", "{:.2f}"), ("count", "turns ok", "{}"),
                                    ("turns_failed", "failed", "{}"),
                                    ("handshakes_per_turn", "upstream TLS handshakes / turn", "{}")], False))
+    al = res.get("answer_latency", {})
+    if al:
+        md.append(f"\n### end of speech -> first reply audio, {ANSWER_S} s answer with pauses, real time (ours; mock "
+                  f"delays {ANSWER_DELAYS})\n\n"
+                  "Bound = silence (server_vad) + S(audio of the last transcription) + F + k*t + T, S from the "
+                  "samples the mock received; floor (server_vad with segments) = max(silence, TRANSCRIBE_PAUSE + "
+                  "S(last segment)) + F + k*t + T, because the last segment is sent at the pause.\n\n"
+                  "| mode | answers | p50 ms | min-max ms | S ms (audio s) | bound ms | measured - bound | floor ms |"
+                  " partials |\n|---|---|---|---|---|---|---|---|---|\n")
+        labels = dict(ANSWER_MODES)
+        for amode, r in al.items():
+            secs = max(r["last_stt_samples"]) / 16000
+            md.append(f"| {labels.get(amode, amode)} | {r['n']} | {r['p50_ms']:.1f} | {r['min_ms']:.1f}-"
+                      f"{r['max_ms']:.1f} | {r['S_ms']:.0f} ({secs:.2f} s) | {r['bound_ms']:.0f} | "
+                      f"{r['p50_ms'] - r['bound_ms']:+.1f} | {r.get('floor_ms', '-')} | {r['partials']} |\n")
+    m = res.get("answer_memory")
+    if m:
+        md.append(f"\n### memory: {m['opened']} clients each speaking a {m['answer_s']:.0f} s answer with pauses "
+                  f"(server_vad, segments), {m['speed']:.0f}x real time\n\n"
+                  "| RSS idle | after the openings | peak | peak - idle | end | replies ok | partials | "
+                  "answers ended early | server CPU s |\n|---|---|---|---|---|---|---|---|---|\n"
+                  f"| {m['rss0_kb']:,} kB | {m['rss_started_kb']:,} kB | {m['rss_peak_kb']:,} kB | "
+                  f"{(m['rss_peak_kb'] - m['rss0_kb']) / 1024:.1f} MiB | {m['rss_end_kb']:,} kB | {m['turns_ok']} | "
+                  f"{m['partials']} | {m['early']} | {m['server_cpu_s']:.1f} |\n")
+    v = res.get("vad_us_per_chunk")
+    if v:
+        md.append("\n### VAD CPU per 1024-sample chunk, alone (tests/bench/vadcost.c, -Os)\n\n| signal | us |\n"
+                  "|---|---|\n" + "".join(f"| {k} | {x:.3f} |\n" for k, x in v.items()))
     md.append("\n### start-up (exec to first WebSocket handshake answered, median and best of every start in "
               "the run)\n\n| server | median ms | best ms |\n|---|---|---|\n")
     for name, v in res.get("startup_ms", {}).items():
@@ -438,6 +468,17 @@ def targets(res):
                          f"p99 {o['warm_p99_ms']:.1f}; {o['turns_failed']} failed; "
                          f"{o['handshakes_per_turn']} TLS handshakes per turn",
                          o["p50_ms"] <= lb + 10 and o["turns_failed"] == 0))
+    r = res.get("answer_latency", {}).get("vad")
+    if r:
+        rows.append((f"{ANSWER_S} s answer, server_vad + segments: end of speech -> first audio within 30 ms of "
+                     "silence + S(last) + F + k*t + T", f"p50 {r['p50_ms']:.1f} ms, bound {r['bound_ms']:.0f} ms "
+                     f"({r['p50_ms'] - r['bound_ms']:+.0f}); floor {r.get('floor_ms')} ms",
+                     r["p50_ms"] <= r["bound_ms"] + 30))
+    m = res.get("answer_memory")
+    if m and m["opened"] >= 500 and m["answer_s"] >= 300:
+        grow = (m["rss_peak_kb"] - m["rss0_kb"]) / 1024
+        rows.append(("500 clients x 5 min answers with pauses: RSS < 64 MiB above idle",
+                     f"{grow:.1f} MiB above idle at the peak ({m['speed']:.0f}x real time)", grow < 64))
     s = res.get("startup_ms", {}).get("ours")
     if s is not None:
         rows.append(("start-up to first answered connection < 20 ms", f"median {s:.1f} ms (includes the Python "
