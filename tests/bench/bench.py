@@ -28,6 +28,22 @@ ONLY = [s for s in os.environ.get("BENCH_SERVERS", "").split(",") if s]
 PORT = 18300 + os.getpid() % 500
 STARTUPS = {}  # server -> start-up times of every start in the run (ms)
 TURN_DELAYS = {"stt_ms": 200, "first_token_ms": 150, "token_ms": 20, "tts_first_byte_ms": 100}
+# The answer modes (turn detection, issue 13): speech-to-text time grows with
+# the audio, S = stt_ms + stt_per_audio_s_ms * seconds, so transcribing while
+# the candidate speaks shows in the figures.
+ANSWER_DELAYS = dict(TURN_DELAYS, stt_per_audio_s_ms=50)
+VAD_SILENCE_MS, TRANSCRIBE_PAUSE_MS = 700, 300  # the server's defaults (README Configuration)
+ANSWER_S = 20
+LISTEN_MS = 2000  # the candidate hears the opening question out (else the answer interrupts it)
+# end of speech -> first reply audio, one row per way of ending and transcribing the answer
+ANSWER_MODES = [("client", "client mode: send_for_AI_processing with the last word, one transcription (today)"),
+                ("clientinc", "client mode + incremental_transcription"),
+                ("vadwhole", "server_vad, incremental_transcription false: one transcription"),
+                ("vad", "server_vad (incremental by default)")]
+# many speaking clients: the upstream limits are raised so every client can
+# have its segment's transcription in flight (default 256 in flight, 16 kept)
+MEMORY_ENV = {"UPSTREAM_MAX_INFLIGHT": "2048", "UPSTREAM_POOL_SIZE": "1024"}
+MODES = [m for m in os.environ.get("BENCH_MODES", "").split(",") if m]  # traffic,conns,turn,answer,memory
 
 
 def servers():
@@ -191,6 +207,113 @@ def run_turn(name, spec, res):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def with_mock(fn):
+    tmp = tempfile.mkdtemp()
+    mp, info = mock_start(tmp)
+    try:
+        env = {"OPENAI_API_KEY": "sk-test-mock-0123456789", "OPENAI_BASE_URL": info["base_url"],
+               "SSL_CERT_FILE": info["ca"]}
+        return fn(info, env)
+    finally:
+        mp.terminate()
+        mp.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stt_ms(samples):
+    return ANSWER_DELAYS["stt_ms"] + ANSWER_DELAYS["stt_per_audio_s_ms"] * samples / 16000
+
+
+def answer_bounds(amode, stt):
+    """The bound from what the mock was sent: the last transcription's audio
+    (the whole answer, or the last segment) gives S; silence counts when the
+    server ends the answer. With server_vad and segments, the last segment
+    goes to speech-to-text when the pause reaches TRANSCRIBE_PAUSE, so its S
+    overlaps the rest of the silence: the pipeline's own floor is lower."""
+    lb = turn_lower_bound_ms()
+    d = ANSWER_DELAYS
+    fkt = d["first_token_ms"] + lb["k"] * d["token_ms"] + d["tts_first_byte_ms"]
+    if amode in ("clientinc", "vad"):  # the last segment carries the longest prompt (all earlier text)
+        top = max(len((r.get("fields") or {}).get("prompt") or "") for r in stt)
+        last = [r["samples"] for r in stt if len((r.get("fields") or {}).get("prompt") or "") == top]
+    else:
+        last = [r["samples"] for r in stt]
+    samples = sorted(set(last))
+    s = stt_ms(max(samples))
+    silence = VAD_SILENCE_MS if amode.startswith("vad") else 0
+    out = {"last_stt_samples": samples, "S_ms": round(s, 1), "FkT_ms": fkt, "silence_ms": silence,
+           "bound_ms": round(silence + s + fkt, 1), "stt_requests": len(stt)}
+    if amode == "vad":
+        out["floor_ms"] = round(max(VAD_SILENCE_MS, TRANSCRIBE_PAUSE_MS + s) + fkt, 1)
+    return out
+
+
+def run_answer(name, spec, res):
+    """End of speech -> first reply audio for a 20 s answer with pauses, in
+    real time, each way of ending and transcribing the answer."""
+    if name != "ours":
+        return
+    clients = 1 if QUICK else 3
+    modes = [m for m in ANSWER_MODES if not QUICK or m[0] in ("vadwhole", "vad")]
+
+    def body(info, env):
+        for amode, _ in modes:
+            mock_call(info, "reset", {})
+            mock_call(info, "config", {"delays": ANSWER_DELAYS})
+            # staggered so no two answers end within one reply's time
+            r = with_server(name, spec, lambda s: loadgen(s, "answer", "-c", clients, "-a", ANSWER_S, "-m", amode,
+                                                          "-x", 1, "-S", 3000, "-L", LISTEN_MS), dict(env, **spec.get("turn_env", {})))
+            if not r:
+                continue
+            stt = [x for x in mock_call(info, "requests") if x.get("endpoint") == "transcriptions"]
+            r.update(answer_bounds(amode, stt))
+            res.setdefault("answer_latency", {})[amode] = r
+    with_mock(body)
+
+
+def run_memory(name, spec, res):
+    """Server RSS while many clients each speak a long answer with pauses
+    (server_vad, segments transcribed as they close), faster than real time."""
+    if name != "ours":
+        return
+    n, secs, speed = (100, 60, 4) if QUICK else (500, 300, 4)
+
+    def body(info, env):
+        mock_call(info, "reset", {})
+        mock_call(info, "config", {"delays": ANSWER_DELAYS})
+        r = with_server(name, spec, lambda s: loadgen(s, "answer", "-c", n, "-a", secs, "-m", "vad", "-x", speed,
+                                                  "-L", LISTEN_MS, "-S", 4000 // n),
+                        dict(env, **MEMORY_ENV))
+        if r:
+            st = mock_call(info, "stats")
+            r["mock_stats"] = st
+            res["answer_memory"] = r
+    with_mock(body)
+
+
+def run_vadcost(name, spec, res):
+    """The VAD's CPU per audio_chunk alone (tests/bench/vadcost.c, -Os as the
+    release), beside the whole audio_chunk path's CPU per chunk (audio flat out)."""
+    if name != "ours":
+        return
+    exe = os.path.join(OUT, "vadcost")
+    r = subprocess.run(["gcc", "-std=c17", "-Os", "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, "src"), "-o", exe,
+                        os.path.join(ROOT, "tests/bench/vadcost.c"), os.path.join(ROOT, "src/parse/vad.c"), "-lm"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        log("vadcost did not build:", r.stderr[:300])
+        return
+    r = subprocess.run(["taskset", "-c", "1", exe], capture_output=True, text=True, timeout=300)
+    out = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("JSON "):
+            j = json.loads(line[5:])
+            out[j["signal"]] = j["us_per_chunk"]
+        else:
+            log(f"{name:14s}", line)
+    res["vad_us_per_chunk"] = out
+
+
 def turn_lower_bound_ms():
     reply = ("That's a great start. Can you tell me about a time you handled a production outage? "
              "What did you learn from it?")  # the mock's default reply
@@ -273,6 +396,34 @@ def markdown(res):
                                    ("per_s", "turns/s", "{:.2f}"), ("count", "turns ok", "{}"),
                                    ("turns_failed", "failed", "{}"),
                                    ("handshakes_per_turn", "upstream TLS handshakes / turn", "{}")], False))
+    al = res.get("answer_latency", {})
+    if al:
+        md.append(f"\n### end of speech -> first reply audio, {ANSWER_S} s answer with pauses, real time (ours; mock "
+                  f"delays {ANSWER_DELAYS})\n\n"
+                  "Bound = silence (server_vad) + S(audio of the last transcription) + F + k*t + T, S from the "
+                  "samples the mock received; floor (server_vad with segments) = max(silence, TRANSCRIBE_PAUSE + "
+                  "S(last segment)) + F + k*t + T, because the last segment is sent at the pause.\n\n"
+                  "| mode | answers | p50 ms | min-max ms | S ms (audio s) | bound ms | measured - bound | floor ms |"
+                  " partials |\n|---|---|---|---|---|---|---|---|---|\n")
+        labels = dict(ANSWER_MODES)
+        for amode, r in al.items():
+            secs = max(r["last_stt_samples"]) / 16000
+            md.append(f"| {labels.get(amode, amode)} | {r['n']} | {r['p50_ms']:.1f} | {r['min_ms']:.1f}-"
+                      f"{r['max_ms']:.1f} | {r['S_ms']:.0f} ({secs:.2f} s) | {r['bound_ms']:.0f} | "
+                      f"{r['p50_ms'] - r['bound_ms']:+.1f} | {r.get('floor_ms', '-')} | {r['partials']} |\n")
+    m = res.get("answer_memory")
+    if m:
+        md.append(f"\n### memory: {m['opened']} clients each speaking a {m['answer_s']:.0f} s answer with pauses "
+                  f"(server_vad, segments), {m['speed']:.0f}x real time\n\n"
+                  "| RSS idle | after the openings | peak | peak - idle | end | replies ok | partials | "
+                  "answers ended early | server CPU s |\n|---|---|---|---|---|---|---|---|---|\n"
+                  f"| {m['rss0_kb']:,} kB | {m['rss_started_kb']:,} kB | {m['rss_peak_kb']:,} kB | "
+                  f"{(m['rss_peak_kb'] - m['rss0_kb']) / 1024:.1f} MiB | {m['rss_end_kb']:,} kB | {m['turns_ok']} | "
+                  f"{m['partials']} | {m['early']} | {m['server_cpu_s']:.1f} |\n")
+    v = res.get("vad_us_per_chunk")
+    if v:
+        md.append("\n### VAD CPU per 1024-sample chunk, alone (tests/bench/vadcost.c, -Os)\n\n| signal | us |\n"
+                  "|---|---|\n" + "".join(f"| {k} | {x:.3f} |\n" for k, x in v.items()))
     md.append("\n### start-up (exec to first WebSocket handshake answered, median and best of every start in "
               "the run)\n\n| server | median ms | best ms |\n|---|---|---|\n")
     for name, v in res.get("startup_ms", {}).items():
@@ -317,6 +468,17 @@ def targets(res):
                          f"p99 {o['warm_p99_ms']:.1f}; {o['turns_failed']} failed; "
                          f"{o['handshakes_per_turn']} TLS handshakes per turn",
                          o["p50_ms"] <= lb + 10 and o["turns_failed"] == 0))
+    r = res.get("answer_latency", {}).get("vad")
+    if r:
+        rows.append((f"{ANSWER_S} s answer, server_vad + segments: end of speech -> first audio within 30 ms of "
+                     "silence + S(last) + F + k*t + T", f"p50 {r['p50_ms']:.1f} ms, bound {r['bound_ms']:.0f} ms "
+                     f"({r['p50_ms'] - r['bound_ms']:+.0f}); floor {r.get('floor_ms')} ms",
+                     r["p50_ms"] <= r["bound_ms"] + 30))
+    m = res.get("answer_memory")
+    if m and m["opened"] >= 500 and m["answer_s"] >= 300:
+        grow = (m["rss_peak_kb"] - m["rss0_kb"]) / 1024
+        rows.append(("500 clients x 5 min answers with pauses: RSS < 64 MiB above idle",
+                     f"{grow:.1f} MiB above idle at the peak ({m['speed']:.0f}x real time)", grow < 64))
     s = res.get("startup_ms", {}).get("ours")
     if s is not None:
         rows.append(("start-up to first answered connection < 20 ms", f"median {s:.1f} ms (includes the Python "
@@ -330,6 +492,8 @@ def _get(res, key, name):
 
 
 def plots(res):
+    if not res.get("pingpong") and not res.get("conns"):
+        return  # a run of other modes only (BENCH_MODES): keep the plots of the last full run
     if not shutil.which("gnuplot"):
         log("gnuplot missing: no plots")
         return
@@ -405,8 +569,35 @@ def report(res):
     return md
 
 
+def run_ab(before_bin, runs):
+    """BENCH_AB=/path/to/other/interview: audio flat out on that binary and on
+    ours, alternately, `runs` times each (a shared machine drifts: interleaving
+    puts both under the same drift, the spread shows how much)."""
+    out = {"before_bin": before_bin, "after_bin": os.path.join(B, "interview"), "before": [], "after": []}
+    spec = servers()["ours"]
+    for i in range(runs):
+        for side, binary in (("before", before_bin), ("after", out["after_bin"])):
+            r = with_server(f"ab-{side}", dict(spec, cmd=[binary]),
+                            lambda s: loadgen(s, "audio", "-F", "-c", 50, "-k", 4, "-d", 5, "-R", 200))
+            if r:
+                out[side].append(r["per_cpu_s"])
+                log(f"AB run {i + 1} {side}: {r['per_cpu_s']:,.0f} chunks per server-CPU-s")
+    import statistics
+    med = {k: statistics.median(out[k]) for k in ("before", "after") if out[k]}
+    if len(med) == 2:
+        out["median_before"], out["median_after"] = med["before"], med["after"]
+        out["cost_pct"] = round(100 * (med["before"] / med["after"] - 1), 1)  # extra CPU per chunk
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if os.environ.get("BENCH_AB"):
+        res = run_ab(os.environ["BENCH_AB"], int(os.environ.get("BENCH_AB_RUNS", "5")))
+        with open(os.path.join(OUT, "ab.json"), "w") as f:
+            json.dump(res, f, indent=1)
+        print(json.dumps(res, indent=1))
+        return
     if os.environ.get("BENCH_REPORT_ONLY") == "1":  # tables and plots again from results.json
         with open(os.path.join(OUT, "results.json")) as f:
             print(report(json.load(f)))
@@ -417,9 +608,10 @@ def main():
     res["turn_lower_bound_ms"] = turn_lower_bound_ms()
     for name, spec in servers().items():
         log("==", name)
-        run_traffic(name, spec, res)
-        run_conns(name, spec, res)
-        run_turn(name, spec, res)
+        for mode, fn in (("traffic", run_traffic), ("conns", run_conns), ("turn", run_turn),
+                         ("answer", run_answer), ("memory", run_memory), ("vadcost", run_vadcost)):
+            if not MODES or mode in MODES:
+                fn(name, spec, res)
     for name, xs in STARTUPS.items():
         res.setdefault("startup_ms", {})[name] = round(sorted(xs)[len(xs) // 2], 2)
         res.setdefault("startup_ms_min", {})[name] = round(min(xs), 2)

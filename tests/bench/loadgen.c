@@ -10,6 +10,17 @@
  *   loadgen audio    -c C -d SECS [-k K -F]  real time (one chunk / 64 ms each),
  *                                            or flat out (-F, K in flight)
  *   loadgen turn     -c M -r ROUNDS          full turns, time to first audio frame
+ *   loadgen answer   -c C -a SECS -m MODE [-x SPEED] [-S STAGGER_MS]
+ *                    every client says one answer of SECS seconds with pauses
+ *                    (speech-like audio, seed 001 audio_chunk arrays) at SPEED
+ *                    times real time (1 = real time), after start_interview in
+ *                    MODE: vad (server_vad, incremental), vadwhole (server_vad,
+ *                    one transcription), client (send_for_AI_processing right
+ *                    after the speech, one transcription), clientinc (the same,
+ *                    incremental). Measures end of speech -> first reply audio
+ *                    frame, and samples the server's RSS every 100 ms (peak).
+ *                    -L: wall ms the candidate listens to the opening question
+ *                    before the microphone opens (else the answer interrupts it).
  * common: -p PORT [-H 127.0.0.1] [-P SERVER_PID] [-R CHUNKS_PER_CONN]
  * Prints a human summary and one line "JSON {...}". Exit 0 when it ran. */
 #ifndef _GNU_SOURCE
@@ -33,10 +44,20 @@
 #include <unistd.h>
 #include <dirent.h>
 
-enum mode { M_CONNS, M_PINGPONG, M_AUDIO, M_TURN };
+enum mode { M_CONNS, M_PINGPONG, M_AUDIO, M_TURN, M_ANSWER };
+enum amode { A_VAD, A_VAD_WHOLE, A_CLIENT, A_CLIENT_INC };
+/* answer: where a client is in its one answer */
+enum astage { AS_WAIT_START, AS_STREAM, AS_TRAIL, AS_WAIT_AUDIO, AS_WAIT_DONE, AS_DONE };
 enum cstate { C_FREE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_DEAD };
 
 #define MAXQ 64 /* in-flight send times remembered per connection */
+#define ANS_CHUNK 1024         /* samples per audio_chunk, as seed 001 sends them (64 ms) */
+#define ANS_CHUNK_US 64000
+#define ANS_SPEECH_FRAMES 16   /* 1.024 s of speech, looped */
+#define ANS_SIL_FRAMES 4
+#define ANS_LEAD_CHUNKS 16     /* 1 s of room noise before the first word (the VAD's floor settles) */
+#define ANS_TRAIL_MAX 160      /* 10 s of silence at most after the answer, waiting for the reply */
+#define ANS_BACKLOG 32         /* unanswered chunks (2 s of audio) before a client waits for the server */
 
 struct cl {
     int fd;
@@ -50,6 +71,8 @@ struct cl {
     bool behind;
     /* turn */
     int round; uint64_t t_turn; bool got_audio; int tstage;
+    /* answer */
+    enum astage ast; uint32_t apos; uint64_t t_end; int trail;
 };
 
 static struct {
@@ -67,6 +90,16 @@ static struct {
     uint8_t *audio_frame; size_t audio_len;
     uint8_t *sfap_frame; size_t sfap_len;
     uint32_t rng;
+    /* answer */
+    enum amode amode; double answer_s, speed; int stagger_ms, listen_ms;
+    uint64_t early, interrupted;
+    uint8_t *script; uint32_t nscript, last_speech; /* per chunk: 0 silence, 1 + i speech frame i */
+    uint8_t *speech_fr[ANS_SPEECH_FRAMES]; size_t speech_len[ANS_SPEECH_FRAMES];
+    uint8_t *sil_fr[ANS_SIL_FRAMES]; size_t sil_len[ANS_SIL_FRAMES];
+    uint8_t *start_frame; size_t start_len;
+    uint32_t *alat; size_t nalat, capalat; /* answer: amplitude latency while speaking (us) */
+    uint64_t partials, started_ev, stopped_ev, slips, started_clients;
+    long rss_started, rss_peak; uint64_t t_peak; int nopened;
 } G = {.host = "127.0.0.1", .n = 1000, .c = 100, .k = 10, .d = 5, .rounds = 2, .chunks_per_turn = 16};
 
 static uint64_t now_us(void)
@@ -165,6 +198,83 @@ static void mk_frames(void)
     o += (size_t)sprintf(a + o, "],\"timestamp\":\"2024-11-25T10:00:10Z\"}");
     G.audio_frame = mk_frame(1, a, o, &G.audio_len);
     free(a);
+}
+
+/* ---- answer: speech-like audio with pauses ---------------------------------- */
+
+/* One audio_chunk as seed 001 sends it: Array.from(Uint16Array), no timestamp needed. */
+static uint8_t *mk_chunk_frame(const int16_t *pcm, size_t *len)
+{
+    char *a = malloc(16 + ANS_CHUNK * 7 + 16);
+    size_t o = (size_t)sprintf(a, "{\"type\":\"audio_chunk\",\"data\":[");
+    for (int i = 0; i < ANS_CHUNK; i++) o += (size_t)sprintf(a + o, i ? ",%u" : "%u", (unsigned)(uint16_t)pcm[i]);
+    o += (size_t)sprintf(a + o, "]}");
+    uint8_t *f = mk_frame(1, a, o, len);
+    free(a);
+    return f;
+}
+
+static int noise40(void) { return (int)(rnd() % 81) - 40; }
+
+/* The same signal as tests/integ/test_conversation.py's speech(): harmonics of
+ * 140 Hz up to 3.5 kHz with a 5 Hz syllable envelope, over +-40 of noise;
+ * silence is that noise alone. */
+static void mk_answer_frames(void)
+{
+    int16_t pcm[ANS_CHUNK];
+    for (int f = 0; f < ANS_SPEECH_FRAMES; f++) {
+        for (int i = 0; i < ANS_CHUNK; i++) {
+            double t = (double)(f * ANS_CHUNK + i) / 16000.0, v = 0;
+            double env = 0.45 + 0.55 * fabs(sin(M_PI * 5 * t));
+            for (int k = 1; k <= 25; k++) v += sin(2 * M_PI * 140 * k * t) / k;
+            int x = (int)(5000 * env * v / 2.5) + noise40();
+            pcm[i] = (int16_t)(x > 32767 ? 32767 : x < -32768 ? -32768 : x);
+        }
+        G.speech_fr[f] = mk_chunk_frame(pcm, &G.speech_len[f]);
+    }
+    for (int f = 0; f < ANS_SIL_FRAMES; f++) {
+        for (int i = 0; i < ANS_CHUNK; i++) pcm[i] = (int16_t)noise40();
+        G.sil_fr[f] = mk_chunk_frame(pcm, &G.sil_len[f]);
+    }
+    const char *st[] = {
+        [A_VAD] = "{\"type\":\"start_interview\",\"turn_detection\":{\"type\":\"server_vad\"}}",
+        [A_VAD_WHOLE] = "{\"type\":\"start_interview\",\"turn_detection\":{\"type\":\"server_vad\"},"
+                        "\"incremental_transcription\":false}",
+        [A_CLIENT] = "{\"type\":\"start_interview\"}",
+        [A_CLIENT_INC] = "{\"type\":\"start_interview\",\"incremental_transcription\":true}"};
+    G.start_frame = mk_frame(1, st[G.amode], strlen(st[G.amode]), &G.start_len);
+}
+
+/* The answer, chunk by chunk (the same for every client, from a fixed seed):
+ * 1 s of room noise, then stretches of speech of 2-5 s separated by pauses of
+ * 448-512 ms (longer than TRANSCRIBE_PAUSE 300 ms, shorter than the 700 ms of
+ * silence that ends an answer, with room for the VAD dating a stretch's end
+ * up to ~120 ms early: a 576 ms pause after a long stretch ended answers),
+ * ending with speech, SECS long in all. */
+static void mk_script(void)
+{
+    uint32_t n = (uint32_t)(G.answer_s * 1e6 / ANS_CHUNK_US + 0.5), seed = 0x13131313u, pos = 0;
+    if (n < ANS_LEAD_CHUNKS + 8) n = ANS_LEAD_CHUNKS + 8;
+    G.script = calloc(n, 1);
+    G.nscript = n;
+    uint32_t i = ANS_LEAD_CHUNKS;
+    while (i < n) {
+        seed ^= seed << 13; seed ^= seed >> 17; seed ^= seed << 5;
+        uint32_t speech = 31 + seed % 48; /* 31..78 chunks: 2.0-5.0 s */
+        for (uint32_t k = 0; k < speech && i < n; k++, i++, pos++) G.script[i] = (uint8_t)(1 + pos % ANS_SPEECH_FRAMES);
+        G.last_speech = i - 1;
+        uint32_t pause = 7 + seed % 2; /* 7..8 chunks */
+        if (i + pause + 8 >= n) break;  /* the last stretch runs to the end */
+        i += pause;
+    }
+    for (; i < n; i++, pos++) G.script[i] = (uint8_t)(1 + pos % ANS_SPEECH_FRAMES);
+    G.last_speech = n - 1;
+}
+
+static void push_u32(uint32_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+    if (*n == *cap) { *cap = *cap ? *cap * 2 : 1 << 16; *v = realloc(*v, *cap * sizeof **v); }
+    (*v)[(*n)++] = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -275,7 +385,53 @@ static void on_open(struct cl *c)
 {
     G.hs_ok++;
     c->st = C_OPEN;
-    if (G.mode != M_TURN) fill_inflight(c);
+    if (G.mode == M_ANSWER) { wb_push(c, G.start_frame, G.start_len); c->ast = AS_WAIT_START; }
+    else if (G.mode != M_TURN) fill_inflight(c);
+}
+
+static bool is_type(const char *v, size_t vn, const char *t)
+{
+    size_t n = strlen(t);
+    return vn > n && memcmp(v, t, n) == 0 && v[n] == '"';
+}
+
+static void on_answer_text(struct cl *c, const char *v, size_t vn, bool amp)
+{
+    static int debug = -1;
+    if (debug < 0) debug = getenv("LOADGEN_DEBUG") != NULL;
+    if (debug && !amp && !is_type(v, vn, "ai_audio_chunk"))
+        fprintf(stderr, "%.3f client %d chunk %u: %.*s\n", (double)(now_us() - G.t0) / 1e6, (int)(c - G.cls), c->apos,
+                (int)(vn < 160 ? vn : 160), v);
+    if (amp) {
+        if (c->qn) {
+            if (G.measuring) push_u32(&G.alat, &G.nalat, &G.capalat, now_us() - c->q[c->qh]);
+            c->qh = (c->qh + 1) % MAXQ; c->qn--;
+        }
+        G.replies++;
+    } else if (is_type(v, vn, "interview_started") && c->ast == AS_WAIT_START) {
+        c->ast = AS_STREAM;
+        c->apos = 0;
+        /* a microphone hands over a chunk when it has recorded it */
+        c->next_due = now_us() + (uint64_t)G.listen_ms * 1000 + (uint64_t)G.stagger_ms * 1000 * G.started_clients++ +
+                      (uint64_t)(ANS_CHUNK_US / G.speed);
+    } else if (is_type(v, vn, "user_transcript_partial")) {
+        G.partials++;
+    } else if (is_type(v, vn, "speech_started")) {
+        G.started_ev++;
+    } else if (is_type(v, vn, "speech_stopped")) {
+        G.stopped_ev++;
+    } else if (is_type(v, vn, "ai_response_complete") && c->ast >= AS_TRAIL) {
+        if (c->ast == AS_WAIT_DONE) G.turns_ok++; else G.turns_fail++;
+        c->ast = AS_DONE;
+    } else if (is_type(v, vn, "ai_interrupted")) {
+        G.interrupted++;
+    } else if (is_type(v, vn, "user_transcript") && c->ast == AS_STREAM) {
+        G.early++; /* the server ended the answer inside a pause */
+    } else if (is_type(v, vn, "error")) {
+        G.errors++;
+        if (G.errors <= 5) fprintf(stderr, "error: %.*s\n", (int)(vn < 200 ? vn : 200), v);
+        if (c->ast == AS_WAIT_START) c->ast = AS_DONE;
+    }
 }
 
 static void on_text(struct cl *c, const char *p, size_t n)
@@ -290,6 +446,7 @@ static void on_text(struct cl *c, const char *p, size_t n)
     bool pong = vn >= 5 && memcmp(v, "pong\"", 5) == 0;
     bool amp = vn >= 10 && memcmp(v, "amplitude\"", 10) == 0;
     bool err = vn >= 6 && memcmp(v, "error\"", 6) == 0;
+    if (G.mode == M_ANSWER) { on_answer_text(c, v, vn, amp); return; }
     if (pong || amp) {
         if (c->qn) { lat_add(now_us() - c->q[c->qh]); c->qh = (c->qh + 1) % MAXQ; c->qn--; }
         if (G.measuring) G.replies++;
@@ -311,7 +468,12 @@ static void on_text(struct cl *c, const char *p, size_t n)
 static void on_frame(struct cl *c, int op, uint8_t *p, size_t n)
 {
     if (op == 1) on_text(c, (const char *)p, n);
-    else if (op == 2 && G.mode == M_TURN && !c->got_audio) {
+    else if (op == 2 && G.mode == M_ANSWER) {
+        if ((c->ast == AS_TRAIL || c->ast == AS_WAIT_AUDIO) && c->t_end) {
+            lat_add(now_us() - c->t_end);
+            c->ast = AS_WAIT_DONE;
+        }
+    } else if (op == 2 && G.mode == M_TURN && !c->got_audio) {
         c->got_audio = true;
         lat_add(now_us() - c->t_turn);
         if (c->round > 0) {
@@ -396,6 +558,67 @@ static void pump(int timeout_ms)
     for (int i = 0; i < n; i++) on_event(evs[i].data.ptr, evs[i].events);
 }
 
+/* ---- answer: pacing ---------------------------------------------------------- */
+
+static bool answer_sending(const struct cl *c) { return c->st == C_OPEN && (c->ast == AS_STREAM || c->ast == AS_TRAIL); }
+
+static void answer_send_one(struct cl *c)
+{
+    if (c->ast == AS_TRAIL) {
+        send_req(c, G.sil_fr[c->trail % ANS_SIL_FRAMES], G.sil_len[c->trail % ANS_SIL_FRAMES]);
+        if (++c->trail >= ANS_TRAIL_MAX) c->ast = AS_WAIT_AUDIO;
+        return;
+    }
+    uint8_t k = G.script[c->apos];
+    if (k) send_req(c, G.speech_fr[k - 1], G.speech_len[k - 1]);
+    else send_req(c, G.sil_fr[c->apos % ANS_SIL_FRAMES], G.sil_len[c->apos % ANS_SIL_FRAMES]);
+    if (c->apos == G.last_speech) c->t_end = now_us(); /* the last speech sample leaves now */
+    if (++c->apos < G.nscript) return;
+    if (G.amode == A_CLIENT || G.amode == A_CLIENT_INC) {
+        wb_push(c, G.sfap_frame, G.sfap_len); /* the client ends the answer with its last word */
+        c->ast = AS_WAIT_AUDIO;
+    } else {
+        c->ast = AS_TRAIL; /* the microphone stays open: room noise until the reply */
+        c->trail = 0;
+    }
+}
+
+/* Sends every chunk that is due; returns when the next one is. A client whose
+ * server is ANS_BACKLOG chunks behind waits (counted as a slip) instead of
+ * queueing without bound. */
+static uint64_t answer_tick(uint64_t t)
+{
+    uint64_t soonest = UINT64_MAX, step = (uint64_t)(ANS_CHUNK_US / G.speed);
+    for (int i = 0; i < G.ncl; i++) {
+        struct cl *c = &G.cls[i];
+        if (!answer_sending(c)) continue;
+        bool sent = false;
+        for (int burst = 0; burst < 4 && c->next_due <= t && answer_sending(c); burst++) {
+            if (c->qn >= ANS_BACKLOG) { G.slips++; c->next_due = t + step; break; }
+            answer_send_one(c);
+            c->next_due += step;
+            sent = true;
+        }
+        if (sent) flush(c);
+        if (answer_sending(c) && c->next_due < soonest) soonest = c->next_due;
+    }
+    return soonest;
+}
+
+static bool answer_all_done(void)
+{
+    for (int i = 0; i < G.ncl; i++)
+        if (G.cls[i].st == C_OPEN && G.cls[i].ast != AS_DONE) return false;
+    return true;
+}
+
+static void answer_rss(void)
+{
+    long r = proc_status_kb("VmRSS");
+    if (r > G.rss_peak) { G.rss_peak = r; G.t_peak = now_us(); }
+    if (!G.rss_started && G.started_clients && (int)G.started_clients >= G.nopened) G.rss_started = r;
+}
+
 /* ---- reporting ------------------------------------------------------------ */
 
 static int cmp_u32(const void *a, const void *b)
@@ -442,10 +665,69 @@ static double open_all(int burst, double limit_s)
     return (double)(now_us() - t0) / 1e6;
 }
 
+static int answer_run(const char *mname, const char *amode, int opened, long rss0, double cpu0)
+{
+    G.nopened = opened;
+    G.measuring = true;
+    G.t0 = now_us();
+    uint64_t step = (uint64_t)(ANS_CHUNK_US / G.speed), next_rss = 0;
+    uint64_t deadline = G.t0 + G.nscript * step + (uint64_t)G.stagger_ms * 1000 * (uint64_t)opened + 180000000u;
+    while (!answer_all_done() && now_us() < deadline) {
+        uint64_t t = now_us();
+        if (t >= next_rss) { answer_rss(); next_rss = t + 100000; }
+        uint64_t soonest = answer_tick(t);
+        uint64_t t2 = now_us(), wake = soonest < next_rss ? soonest : next_rss;
+        pump(wake > t2 ? (int)((wake - t2 + 999) / 1000) : 0);
+    }
+    answer_rss();
+    double wall = (double)(now_us() - G.t0) / 1e6, cpu = proc_cpu_s() - cpu0;
+    long rss_end = proc_status_kb("VmRSS");
+    qsort(G.lat, G.nlat, sizeof *G.lat, cmp_u32);
+    qsort(G.alat, G.nalat, sizeof *G.alat, cmp_u32);
+    int done = 0, unfinished = 0;
+    for (int i = 0; i < G.ncl; i++) {
+        done += G.cls[i].ast == AS_DONE;
+        unfinished += G.cls[i].st == C_OPEN && G.cls[i].ast != AS_DONE;
+    }
+    double speech_end_s = (double)(G.last_speech + 1) * ANS_CHUNK_US / 1e6;
+    printf("%s %s: %d conns (%d opened), answer %.1f s (speech ends at %.3f s) at %.1fx real time; "
+           "end of speech -> first reply audio ms min %.1f p50 %.1f p99 %.1f max %.1f over %zu answers; "
+           "%llu replies ok, %llu failed, %d unfinished, %llu errors, %llu closed; %llu partial transcripts, "
+           "speech_started %llu, speech_stopped %llu, answers ended early %llu, ai_interrupted %llu; amplitude p50 %.2f p99 %.2f ms; %llu slips; "
+           "server RSS idle %ld kB, after the openings %ld, peak %ld (+%.1f MiB over idle), end %ld; "
+           "server CPU %.2f s in %.1f s\n",
+           mname, amode, G.ncl, opened, G.answer_s, speech_end_s, G.speed, G.nlat ? G.lat[0] / 1000.0 : 0,
+           pct(50), pct(99), G.nlat ? G.lat[G.nlat - 1] / 1000.0 : 0, G.nlat, (unsigned long long)G.turns_ok,
+           (unsigned long long)G.turns_fail, unfinished, (unsigned long long)G.errors, (unsigned long long)G.closed,
+           (unsigned long long)G.partials, (unsigned long long)G.started_ev, (unsigned long long)G.stopped_ev,
+           (unsigned long long)G.early, (unsigned long long)G.interrupted,
+           pct_of(G.alat, G.nalat, 50), pct_of(G.alat, G.nalat, 99), (unsigned long long)G.slips, rss0,
+           G.rss_started, G.rss_peak, (double)(G.rss_peak - rss0) / 1024, rss_end, cpu, wall);
+    printf("JSON {\"mode\":\"answer_%s\",\"conns\":%d,\"opened\":%d,\"answer_s\":%.3f,\"speech_end_s\":%.3f,"
+           "\"speed\":%.2f,\"chunks\":%u,\"latencies_ms\":[",
+           amode, G.ncl, opened, G.answer_s, speech_end_s, G.speed, G.nscript);
+    for (size_t i = 0; i < G.nlat && i < 64; i++) printf(i ? ",%.1f" : "%.1f", G.lat[i] / 1000.0);
+    printf("],\"n\":%zu,\"min_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"turns_ok\":%llu,"
+           "\"turns_failed\":%llu,\"unfinished\":%d,\"done\":%d,\"errors\":%llu,\"closed\":%llu,"
+           "\"partials\":%llu,\"speech_started\":%llu,\"speech_stopped\":%llu,\"early\":%llu,\"interrupted\":%llu,\"amp_p50_ms\":%.3f,"
+           "\"amp_p99_ms\":%.3f,\"slips\":%llu,\"rss0_kb\":%ld,\"rss_started_kb\":%ld,\"rss_peak_kb\":%ld,"
+           "\"rss_peak_at_s\":%.1f,\"rss_end_kb\":%ld,\"server_cpu_s\":%.3f,\"wall_s\":%.3f}\n",
+           G.nlat, G.nlat ? G.lat[0] / 1000.0 : 0, pct(50), pct(99), G.nlat ? G.lat[G.nlat - 1] / 1000.0 : 0,
+           (unsigned long long)G.turns_ok, (unsigned long long)G.turns_fail, unfinished, done,
+           (unsigned long long)G.errors, (unsigned long long)G.closed, (unsigned long long)G.partials,
+           (unsigned long long)G.started_ev, (unsigned long long)G.stopped_ev, (unsigned long long)G.early,
+           (unsigned long long)G.interrupted, pct_of(G.alat, G.nalat, 50),
+           pct_of(G.alat, G.nalat, 99), (unsigned long long)G.slips, rss0, G.rss_started, G.rss_peak,
+           G.t_peak ? (double)(G.t_peak - G.t0) / 1e6 : 0, rss_end, cpu, wall);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: loadgen conns|pingpong|audio|turn -p PORT [-H host] [-P pid] [-n N] [-c C] [-k K] "
-                    "[-d secs] [-F] [-R chunks] [-r rounds] [-t chunks_per_turn]\n");
+                    "[-d secs] [-F] [-R chunks] [-r rounds] [-t chunks_per_turn]\n"
+                    "       loadgen answer -p PORT -c C -a SECS -m vad|vadwhole|client|clientinc [-x speed] [-S ms]\n"
+                    "                      [-L ms to listen to the opening question before speaking]\n");
     exit(2);
 }
 
@@ -456,7 +738,9 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "pingpong")) G.mode = M_PINGPONG;
     else if (!strcmp(argv[1], "audio")) G.mode = M_AUDIO;
     else if (!strcmp(argv[1], "turn")) G.mode = M_TURN;
+    else if (!strcmp(argv[1], "answer")) G.mode = M_ANSWER;
     else usage();
+    const char *amode = "vad";
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-F")) { G.flat = true; continue; }
@@ -473,10 +757,24 @@ int main(int argc, char **argv)
         case 'R': G.reconnect = atoi(v); break;
         case 'r': G.rounds = atoi(v); break;
         case 't': G.chunks_per_turn = atoi(v); break;
+        case 'a': G.answer_s = atof(v); break;
+        case 'x': G.speed = atof(v); break;
+        case 'S': G.stagger_ms = atoi(v); break;
+        case 'm': amode = v; break;
+        case 'L': G.listen_ms = atoi(v); break;
         default: usage();
         }
     }
     if (!G.port) usage();
+    if (G.mode == M_ANSWER) {
+        if (!strcmp(amode, "vad")) G.amode = A_VAD;
+        else if (!strcmp(amode, "vadwhole")) G.amode = A_VAD_WHOLE;
+        else if (!strcmp(amode, "client")) G.amode = A_CLIENT;
+        else if (!strcmp(amode, "clientinc")) G.amode = A_CLIENT_INC;
+        else usage();
+        if (G.answer_s <= 0) G.answer_s = 20;
+        if (G.speed <= 0) G.speed = 1;
+    }
     if (G.k > MAXQ) G.k = MAXQ;
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -484,6 +782,7 @@ int main(int argc, char **argv)
     setrlimit(RLIMIT_NOFILE, &rl);
     G.rng = (uint32_t)now_us() | 1;
     mk_frames();
+    if (G.mode == M_ANSWER) { mk_answer_frames(); mk_script(); }
     G.epfd = epoll_create1(EPOLL_CLOEXEC);
     G.ncl = G.mode == M_CONNS ? G.n : G.c;
     G.cls = calloc((size_t)G.ncl, sizeof *G.cls);
@@ -517,6 +816,7 @@ int main(int argc, char **argv)
 
     open_all(64, 60);
     int opened = count_open();
+    if (G.mode == M_ANSWER) return answer_run(mname, amode, opened, rss0, cpu0);
     if (G.mode == M_AUDIO && !G.flat) {
         /* stagger: client i sends at phase i*64ms/C */
         uint64_t t = now_us() + 20000;
