@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "parse/audio.h"
 #include "io/clock.h"
@@ -22,6 +23,7 @@
 #define TURN_RATE 16000          /* the candidate's audio, samples per second */
 #define TURN_VAD_STEP 1024       /* samples per vad_feed: at most 7 events, one small array */
 #define TURN_SEGQ_MAX 8          /* closed segments waiting for STT; more merge into the last */
+#define TURN_PAGE 4096 /* madvise granularity (x86-64 and arm64 base pages) */
 #define TURN_SENT_MAX 64         /* sentences tracked for barge-in; more merge into the last */
 #define TURN_SEG_TAIL 1600       /* 100 ms kept after a segment's last speech frame (a consonant's release) */
 #define TURN_LOOKBACK 4800       /* 300 ms: the VAD moves an onset back up to 150 ms after 3 frames */
@@ -90,6 +92,7 @@ struct turn {
     uint32_t nsegq, seg_k; /* queued; transcribed in this answer */
     struct ai_call *seg_stt;
     uint8_t seg_hdr[44];
+    int16_t *seg_upload; /* the in-flight segment's audio, a copy: the answer buffer is trimmed meanwhile */
     char *inc_text;      /* the answer's text so far (TURN_TEXT_MAX) */
     size_t inc_len;
     bool seg_failed;     /* the head segment failed: retried when the answer ends */
@@ -180,6 +183,8 @@ static void turn_cancel_all(struct turn *s)
     ai_cancel(s->stt);
     ai_cancel(s->seg_stt);
     s->stt = s->seg_stt = NULL;
+    free(s->seg_upload);
+    s->seg_upload = NULL;
     turn_cancel_reply(s);
 }
 
@@ -788,7 +793,7 @@ static size_t turn_idx(const struct turn *s, uint64_t pos)
  * Never while an upload reads the buffer. */
 static void turn_trim(struct turn *s)
 {
-    if (!(s->det.incremental || s->det.server_vad) || s->stt || s->seg_stt || !s->pcm)
+    if (!(s->det.incremental || s->det.server_vad) || s->stt || !s->pcm)
         return;
     uint64_t tail = (uint64_t)s->det.prefix_padding_ms * TURN_RATE / 1000 + TURN_LOOKBACK;
     uint64_t keep = s->total > tail ? s->total - tail : 0;
@@ -799,9 +804,17 @@ static void turn_trim(struct turn *s)
     if (keep < s->pcm_base + TURN_TRIM_MIN)
         return;
     size_t drop = turn_idx(s, keep);
+    uintptr_t was_end = (uintptr_t)(s->pcm + s->pcm_len);
     memmove(s->pcm, s->pcm + drop, (s->pcm_len - drop) * sizeof(int16_t));
     s->pcm_len -= (uint32_t)drop;
     s->pcm_base += drop;
+    /* The pages past the audio still held go back to the kernel: a buffer
+     * keeps what one segment needs, not its high-water mark. Whole pages
+     * inside the buffer only, so any allocator's memory is safe. */
+    uintptr_t from = ((uintptr_t)(s->pcm + s->pcm_len) + TURN_PAGE - 1) & ~(uintptr_t)(TURN_PAGE - 1);
+    uintptr_t to = was_end & ~(uintptr_t)(TURN_PAGE - 1);
+    if (to > from)
+        madvise((void *)from, to - from, MADV_DONTNEED);
 }
 
 static void turn_seg_pump(struct turn *s);
@@ -869,6 +882,8 @@ static void turn_seg_done(void *ctx, struct ai_result *r)
     struct turn *s = ctx;
     char msg[320];
     s->seg_stt = NULL;
+    free(s->seg_upload);
+    s->seg_upload = NULL;
     if (!r->text) {
         snprintf(msg, sizeof msg, "transcription failed: %s", r->err == AI_OK ? "malformed response" : r->message);
         turn_seg_fail(s, msg);
@@ -920,7 +935,14 @@ static void turn_seg_pump(struct turn *s)
         }
         uint32_t bytes = (uint32_t)(i1 - i0) * 2;
         audio_wav_header(s->seg_hdr, TURN_RATE, 1, bytes);
-        struct ai_stt req = {.audio = {{s->seg_hdr, sizeof s->seg_hdr}, {s->pcm + i0, bytes}},
+        free(s->seg_upload);
+        s->seg_upload = malloc(bytes);
+        if (!s->seg_upload) {
+            turn_seg_fail(s, "transcription failed: out of memory");
+            return;
+        }
+        memcpy(s->seg_upload, s->pcm + i0, bytes);
+        struct ai_stt req = {.audio = {{s->seg_hdr, sizeof s->seg_hdr}, {s->seg_upload, bytes}},
                              .filename = "segment.wav", .ctype = "audio/wav", .tag = "interview-boundary",
                              .max_body = TURN_STT_BODY_MAX - 1, .max_text = TURN_TEXT_MAX, .log_id = s->log_id,
                              .prompt = turn_seg_prompt(s)};
