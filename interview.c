@@ -144,6 +144,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"UPSTREAM_TOTAL_TIMEOUT", "upstream-total-timeout", CFG_MS, O(upstream_total_timeout_ms), 100, 3600 * SEC, "60s", "one API call including retries", NULL, 0, false},
     {"DNS_CACHE_TTL", "dns-cache-ttl", CFG_MS, O(dns_cache_ms), 0, 86400 * SEC, "60s", "how long a resolved API address is reused", NULL, 0, false},
     {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(server.allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000,http://localhost:3001,http://127.0.0.1:3001", "comma-separated origins that get CORS headers on /api/stream/* and /health, and may open WebSockets from another origin", NULL, 0, false},
+    {"ALLOWED_HOSTS", "allowed-hosts", CFG_STR, O(server.allowed_hosts), 0, 0, "", "comma-separated host names WebSockets and /api/stream/* answer to besides IP literals and localhost (DNS rebinding; * = any)", NULL, 0, false},
     {"INTERVIEW_AUTH_TOKEN", "auth-token", CFG_STR, O(server.auth_token), 0, 0, "", "bearer token required on WebSocket upgrades and /api/stream/* (16..255 of A-Z a-z 0-9 . _ ~ + -)", NULL, 0, true},
     {"INTERVIEW_AUTH_TOKEN_FILE", "auth-token-file", CFG_FILE, O(auth_token_file), 0, 0, "", "file holding INTERVIEW_AUTH_TOKEN (one trailing newline ignored)", NULL, 0, false},
     {"TRUSTED_PROXIES", "trusted-proxies", CFG_STR, O(trusted_proxies), 0, 0, "", "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", NULL, 0, false},

@@ -576,7 +576,7 @@ static void conn_api(struct conn *c, const struct conn_request *rq, const struct
         return;
     }
     const char *why, *extra;
-    int refuse = guard_http(c->srv, c, req, &why, &extra);
+    int refuse = guard_http(c->srv, c, req, conn_origin_allowed(c->srv, req->origin), &why, &extra);
     if (refuse) {
         conn_http_error(c, rq->cors, refuse, why, extra);
         return;

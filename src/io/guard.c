@@ -13,7 +13,10 @@
 #include "parse/route.h"
 #include "io/server.h"
 
-#define GUARD_XFF_FIELDS 8   /* X-Forwarded-For header lines looked at */
+/* X-Forwarded-For header lines kept: every line the request parser may hold,
+ * so the proxy's own line (the last) is always among them; the walk itself is
+ * capped by ACCESS_XFF_HOPS_MAX entries from the right. */
+#define GUARD_XFF_FIELDS HTTPQ_MAX_HEADERS
 #define GUARD_RETRY_AFTER "Retry-After: 10\r\n"
 
 /* Is h the header named lit (a string literal; names are case-insensitive)? */
@@ -123,12 +126,30 @@ static uint32_t guard_ws_from(const struct server *s, const struct access_addr *
     return n;
 }
 
+/* DNS rebinding: a page on attacker.test whose name was re-pointed at us is
+ * "same-origin" with itself, so Origin == Host proves nothing unless Host is
+ * a name we answer to (ALLOWED_HOSTS, an IP literal or localhost). A listed
+ * Origin is trusted as such. No Host at all is no browser. */
+static bool guard_host_ok(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
+                          const char **why)
+{
+    const char *list = s->cfg.allowed_hosts;
+    if (origin_listed || !req->host.p || access_host_allowed(req->host, (struct slice){list, strlen(list)}))
+        return true;
+    log_event(LOG_WARN, c->id, "host_refused", "peer=%s host=%.*s (not in ALLOWED_HOSTS)", c->peer,
+              (int)(req->host.n > 200 ? 200 : req->host.n), req->host.p);
+    *why = "host not allowed: add it to ALLOWED_HOSTS";
+    return false;
+}
+
 int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
                   struct slice *echo, const char **why, const char **extra)
 {
     *extra = NULL;
     echo->n = 0;
     guard_resolve_client(s, c, req);
+    if (!guard_host_ok(s, c, req, origin_listed, why))
+        return 403;
     if (req->origin.p && !origin_listed && !(req->host.p && access_same_origin(req->origin, req->host))) {
         /* A browser page from another site: cross-site WebSocket hijacking. */
         log_event(LOG_WARN, c->id, "origin_refused", "peer=%s origin=%.*s", c->peer,
@@ -150,11 +171,13 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
     return 0;
 }
 
-int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, const char **why,
-               const char **extra)
+int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
+               const char **why, const char **extra)
 {
     struct slice unused;
     *extra = NULL;
+    if (!guard_host_ok(s, c, req, origin_listed, why))
+        return 403;
     return guard_auth(s, c, req, &unused, why, extra);
 }
 

@@ -21,15 +21,17 @@ void guard_on_accept(struct conn *c, const struct sockaddr_storage *ss);
 
 /* An upgrade request that passed the RFC 6455 checks. Returns 0 to accept,
  * else the HTTP status to refuse with (*why: the error text; *extra: header
- * lines). *echo is the Sec-WebSocket-Protocol value to select in the 101
+ * lines): 403 for a Host not in ALLOWED_HOSTS or a foreign Origin. *echo is
+ * the Sec-WebSocket-Protocol value to select in the 101
  * (the client's own "bearer.<t>" offer), n == 0 for none. origin_listed: the
  * Origin is in ALLOWED_ORIGINS. */
 int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
                   struct slice *echo, const char **why, const char **extra);
 
-/* The bearer token for the /api/stream/... HTTP endpoints: 0 or 401. */
-int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, const char **why,
-               const char **extra);
+/* The Host rule (ALLOWED_HOSTS) and the bearer token for the /api/stream/...
+ * HTTP endpoints: 0, 403 or 401. */
+int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
+               const char **why, const char **extra);
 
 /* A whole WebSocket data message of n bytes: true to process it; false when
  * a per-connection bucket refused it, with what (a phrase naming the limit)

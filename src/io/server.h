@@ -31,6 +31,7 @@ struct server_config {
     uint64_t close_timeout_ms;
     uint64_t shutdown_timeout_ms;
     char allowed_origins[2048]; /* comma-separated, for CORS and the upgrade Origin rule */
+    char allowed_hosts[2048];   /* comma-separated Host names besides IP literals and localhost (DNS rebinding) */
     /* access control and limits against abuse (guard.c) */
     char auth_token[ACCESS_TOKEN_MAX + 1]; /* never logged; empty = no token required */
     struct access_cidr trusted[ACCESS_CIDR_MAX]; /* TRUSTED_PROXIES, parsed */

