@@ -156,6 +156,15 @@ void ai_fetch_cancel(struct ai_fetch *f);
 /* The multipart bytes around the audio file (see oai_multipart_parts); with
  * words, response_format=verbose_json and timestamp_granularities[]=word go
  * first. 0 or -1. */
+/* Does the file (audio[0], audio[1]; the second may be empty) contain
+ * "--" + boundary anywhere, also across the seam? Then a client's own bytes
+ * could end the file part and add form fields of its choosing. */
+bool ai_file_holds(const struct iovec *audio, const char *boundary);
+/* A transcription's boundary: "<tag>-" + 128 bits from the DRBG in hex
+ * (unpredictable, unlike a counter or the clock the pings disclose), drawn
+ * again while the file holds it. 0, or -1 when none could be drawn or it
+ * would not fit cap or RFC 2046's 70 characters. */
+int ai_stt_boundary(const char *tag, const struct iovec *audio, char *out, size_t cap);
 int ai_stt_parts(const struct ai_settings *set, const struct ai_stt *req, const char *boundary, char *pre,
                  size_t precap, char *post, size_t postcap, size_t *pre_len, size_t *post_len);
 /* The message of a non-2xx answer: the API's error text, else "HTTP <status>";

@@ -93,9 +93,42 @@ def test_allowed_hosts():
         check("hosts: an unlisted name -> 403", c[0] == 403, c[0])
 
 
+# ---- 3. multipart boundary: 128 random bits per request -------------------------
+
+def wav(samples):
+    import struct
+    pcm = struct.pack(f"<{len(samples)}h", *samples)
+    return (b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16) + b"data" + struct.pack("<I", len(pcm)) + pcm)
+
+
+async def two_transcriptions(srv):
+    import base64
+    async with websockets.connect(srv.url("/api/stream/ws/bnd")) as ws:
+        await ws.recv()
+        data = base64.b64encode(wav([(i * 13) % 2000 - 1000 for i in range(8000)])).decode()
+        for _ in range(2):
+            await ws.send(json.dumps({"type": "transcription_request", "data": data}))
+            while json.loads(await asyncio.wait_for(ws.recv(), 15))["type"] not in ("transcription_result", "error"):
+                pass
+
+
+def test_boundary():
+    import re
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca) as srv:
+            asyncio.run(two_transcriptions(srv))
+        ctypes = [r["headers"].get("Content-Type", "") for r in mock.requests("transcriptions")]
+        bounds = [c.split("boundary=", 1)[-1] for c in ctypes]
+        check("boundary: each transcription's boundary is the tag + 32 hex digits (128 random bits), "
+              "different per request", len(bounds) == 2 and bounds[0] != bounds[1] and
+              all(re.fullmatch(r"interview-stream-[0-9a-f]{32}", b) for b in bounds), bounds)
+
+
 if __name__ == "__main__":
     t0 = time.time()
     test_xff()
     test_allowed_hosts()
+    test_boundary()
     print(f"runtime {time.time() - t0:.1f}s")
     finish()

@@ -6,7 +6,9 @@
  * refused at once, before any request exists. */
 #include "pipeline/ai.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "t.h"
 
@@ -41,6 +43,27 @@ static void test_stt_parts(void)
     CHECK(ai_stt_parts(&set, &req, "B-2", pre, 200, post, sizeof post, &pl, &ql) == -1);
     req.filename = "a\"b";
     CHECK(ai_stt_parts(&set, &req, "B-2", pre, sizeof pre, post, sizeof post, &pl, &ql) == -1);
+}
+
+static void test_boundary(void)
+{
+    char b1[80], b2[80];
+    struct iovec none[2] = {{(void *)"RIFF", 4}, {NULL, 0}};
+    CHECK(ai_stt_boundary("interview-stream", none, b1, sizeof b1) == 0);
+    CHECK(ai_stt_boundary("interview-stream", none, b2, sizeof b2) == 0);
+    /* 128 random bits in hex after the tag, different each time */
+    CHECK(strlen(b1) == strlen("interview-stream-") + 32 && strncmp(b1, "interview-stream-", 17) == 0);
+    CHECK(strspn(b1 + 17, "0123456789abcdef") == 32 && strcmp(b1, b2) != 0);
+    CHECK(ai_stt_boundary("interview-stream", none, b1, 40) == -1); /* does not fit */
+    char file[200];
+    int n = snprintf(file, sizeof file, "audio\r\n--%s\r\nContent-Disposition: form-data; name=\"model\"", b2);
+    struct iovec one[2] = {{file, (size_t)n}, {NULL, 0}};
+    CHECK(ai_file_holds(one, b2) && !ai_file_holds(one, b1));
+    /* across the seam of the two pieces */
+    struct iovec two[2] = {{file, 12}, {file + 12, (size_t)n - 12}};
+    CHECK(ai_file_holds(two, b2));
+    struct iovec tiny[2] = {{file + 7, 1}, {file + 8, 3}}; /* "--" + less than the boundary */
+    CHECK(!ai_file_holds(tiny, b2));
 }
 
 static void test_api_error(void)
@@ -125,6 +148,7 @@ static void test_refusals(void)
 int main(void)
 {
     test_stt_parts();
+    test_boundary();
     test_api_error();
     test_audio_file();
     test_refusals();
