@@ -147,6 +147,28 @@ void ai_api_error(int status, const char *body, size_t n, char *out, size_t cap)
             *k = '*';
 }
 
+void ai_client_message(int err, int status, char *out, size_t cap)
+{
+    const char *what;
+    switch (err) {
+    case AI_E_HTTP_STATUS:
+        what = status == 401 || status == 403 ? "the API refused the key"
+               : status == 429                ? "the AI service is rate-limiting this server"
+               : status >= 400 && status < 500 ? "the AI service refused the request"
+               : status >= 500 && status < 600 ? "the AI service failed"
+                                               : "unexpected answer from the AI service";
+        snprintf(out, cap, "%s (HTTP %d)", what, status);
+        return;
+    case AI_E_CONNECT: what = "cannot reach the AI service"; break;
+    case AI_E_TIMEOUT: what = "the AI service did not answer in time"; break;
+    case AI_E_PROTOCOL: what = "malformed answer from the AI service"; break;
+    case AI_E_RESET: what = "connection to the AI service lost"; break;
+    case AI_E_STREAM: what = "malformed stream"; break;
+    default: what = ai_why(err); break;
+    }
+    snprintf(out, cap, "%s", what);
+}
+
 int ai_stt_parts(const struct ai_settings *set, const struct ai_stt *req, const char *boundary, char *pre,
                  size_t precap, char *post, size_t postcap, size_t *pre_len, size_t *post_len)
 {
@@ -265,16 +287,23 @@ static void ai_up_done(void *ctx, int err, int status, const char *message)
 {
     struct ai_call *c = ctx;
     char msg[AI_MSG_MAX];
-    struct ai_result r = {.err = err, .status = status, .message = message};
+    char fixed[AI_MSG_MAX];
+    struct ai_result r = {.err = err, .status = status};
+    if (err == UP_OK && c->broken)
+        r.err = AI_E_STREAM;
     if (err == UP_E_HTTP_STATUS && c->req) {
         size_t n;
         const char *body = up_error_body(c->req, &n);
         ai_api_error(status, body, n, msg, sizeof msg);
-        r.message = msg;
-        log_event(LOG_WARN, c->log_id, "ai_error", "%s: %s", ai_paths[c->kind], msg);
-    } else if (err == UP_OK && c->broken) {
-        r.err = AI_E_STREAM;
-        r.message = "malformed stream";
+        message = msg;
+    }
+    if (r.err != AI_OK) {
+        /* The API's own words (which name the organization, limits, models)
+         * go to the log only; the client gets a fixed text per error. */
+        ai_client_message(r.err, status, fixed, sizeof fixed);
+        r.message = fixed;
+        if (err != UP_OK)
+            log_event(LOG_WARN, c->log_id, "ai_error", "%s: %s", ai_paths[c->kind], message ? message : fixed);
     }
     c->req = NULL; /* finished: nothing to cancel */
     char *text = NULL;

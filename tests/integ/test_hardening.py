@@ -125,10 +125,45 @@ def test_boundary():
               all(re.fullmatch(r"interview-stream-[0-9a-f]{32}", b) for b in bounds), bounds)
 
 
+# ---- 6. upstream error text stays in the log ------------------------------------
+
+async def faulted_transcriptions(srv, mock):
+    import base64
+    got = []
+    async with websockets.connect(srv.url("/api/stream/ws/err")) as ws:
+        await ws.recv()
+        data = base64.b64encode(wav([(i * 13) % 2000 - 1000 for i in range(8000)])).decode()
+        for fault in ("429", "500", "400", "401"):
+            mock.configure(faults={"transcriptions": [fault]})
+            await ws.send(json.dumps({"type": "transcription_request", "data": data}))
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 15))
+                if m["type"] in ("transcription_result", "transcription_error", "error"):
+                    got.append((fault, m))
+                    break
+    return got
+
+
+def test_upstream_text():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                    UPSTREAM_MAX_RETRIES=0) as srv:
+            got = asyncio.run(faulted_transcriptions(srv, mock))
+            time.sleep(0.1)
+            log = srv.log()
+        for fault, m in got:
+            text = json.dumps(m)
+            check(f"upstream text: HTTP {fault} -> {m['type']} with a fixed message naming the status, "
+                  "not the API's words", "(mock)" not in text and f"HTTP {fault}" in text, m)
+        check("upstream text: the API's words are in the log (ai_error)",
+              "Rate limit reached (mock)" in log and "Bad request (mock)" in log, log[-600:])
+
+
 if __name__ == "__main__":
     t0 = time.time()
     test_xff()
     test_allowed_hosts()
     test_boundary()
+    test_upstream_text()
     print(f"runtime {time.time() - t0:.1f}s")
     finish()

@@ -91,6 +91,25 @@ static void test_api_error(void)
     CHECK(strcmp(out, "\xE2\x80\xA6") == 0);
 }
 
+static void test_client_message(void)
+{
+    char out[256];
+    ai_client_message(AI_E_HTTP_STATUS, 429, out, sizeof out);
+    CHECK(strcmp(out, "the AI service is rate-limiting this server (HTTP 429)") == 0);
+    ai_client_message(AI_E_HTTP_STATUS, 401, out, sizeof out);
+    CHECK(strcmp(out, "the API refused the key (HTTP 401)") == 0);
+    ai_client_message(AI_E_HTTP_STATUS, 400, out, sizeof out);
+    CHECK(strcmp(out, "the AI service refused the request (HTTP 400)") == 0);
+    ai_client_message(AI_E_HTTP_STATUS, 503, out, sizeof out);
+    CHECK(strcmp(out, "the AI service failed (HTTP 503)") == 0);
+    ai_client_message(AI_E_CONNECT, 0, out, sizeof out);
+    CHECK(strcmp(out, "cannot reach the AI service") == 0);
+    ai_client_message(AI_E_BUSY, 0, out, sizeof out);
+    CHECK(strcmp(out, "too many upstream requests in flight") == 0);
+    ai_client_message(AI_E_STREAM, 0, out, sizeof out);
+    CHECK(strcmp(out, "malformed stream") == 0);
+}
+
 static void test_audio_file(void)
 {
     static const uint8_t webm[] = {0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81, 0x01, 0x42, 0xF7, 0x81,
@@ -150,6 +169,7 @@ int main(void)
     test_stt_parts();
     test_boundary();
     test_api_error();
+    test_client_message();
     test_audio_file();
     test_refusals();
     return T_DONE();
