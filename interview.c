@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -47,6 +49,7 @@ struct config {
     char openai_api_key[256]; /* never logged, never echoed */
     char openai_api_key_file[1024];
     char openai_base_url[1024];
+    uint64_t openai_allow_insecure_http; /* 1: http:// to a non-loopback host, on purpose */
     char ssl_cert_file[1024];
     char auth_token_file[1024];
     char trusted_proxies[2048];
@@ -74,6 +77,8 @@ struct config {
     uint64_t coach_max_audio_bytes, coach_max_answer_seconds;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
+    const char *secret_flags[2]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
+    size_t nsecret_flags;
 };
 
 enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_MS, CFG_ENUM, CFG_HOST, CFG_URL, CFG_FILE, CFG_FLOAT };
@@ -104,7 +109,8 @@ static const struct cfg_opt cfg_opts[] = {
     {"PORT", "port", CFG_UINT, O(server.port), 1, 65535, "8000", "listen port", NULL, 0, false},
     {"OPENAI_API_KEY", "openai-api-key", CFG_STR, O(openai_api_key), 0, 0, "", "OpenAI API key (never logged)", NULL, 0, true},
     {"OPENAI_API_KEY_FILE", "openai-api-key-file", CFG_FILE, O(openai_api_key_file), 0, 0, "", "file holding the OpenAI key (container secrets); not with OPENAI_API_KEY", NULL, 0, false},
-    {"OPENAI_BASE_URL", "openai-base-url", CFG_URL, O(openai_base_url), 0, 0, "https://api.openai.com/v1", "OpenAI-compatible API base (http:// allowed for local servers)", NULL, 0, false},
+    {"OPENAI_BASE_URL", "openai-base-url", CFG_URL, O(openai_base_url), 0, 0, "https://api.openai.com/v1", "OpenAI-compatible API base (http:// only to loopback/localhost unless OPENAI_ALLOW_INSECURE_HTTP=1)", NULL, 0, false},
+    {"OPENAI_ALLOW_INSECURE_HTTP", "openai-allow-insecure-http", CFG_UINT, O(openai_allow_insecure_http), 0, 1, "0", "1 = allow an http:// OPENAI_BASE_URL to a host that is not loopback (the key then travels in clear)", NULL, 0, false},
     {"SSL_CERT_FILE", "ssl-cert-file", CFG_FILE, O(ssl_cert_file), 0, 0, "", "PEM CA bundle replacing the built-in one", NULL, 0, false},
     {"MAX_CONNECTIONS", "max-connections", CFG_UINT, O(server.max_connections), 1, 1000000, "10000", "open connections; beyond it HTTP 503", NULL, 0, false},
     {"MAX_HEADER_SIZE", "max-header-size", CFG_SIZE, O(server.max_header_size), 1 * K, 64 * K, "8k", "request head bytes; beyond it 431", NULL, 0, false},
@@ -178,12 +184,11 @@ static const struct cfg_opt cfg_opts[] = {
 #undef K
 #undef SEC
 
+/* The value is never echoed: a mistyped or misplaced value may be a secret
+ * (the key given to the wrong flag), and stderr ends up in logs. */
 static void cfg_die(const struct cfg_opt *o, const char *value, const char *why)
 {
-    if (o->secret)
-        fprintf(stderr, "interview: invalid %s: %s\n", o->env, why);
-    else
-        fprintf(stderr, "interview: invalid %s=\"%s\": %s\n", o->env, value, why);
+    fprintf(stderr, "interview: invalid %s (%zu characters, not shown): %s\n", o->env, strlen(value), why);
     exit(EXIT_CONFIG);
 }
 
@@ -279,6 +284,22 @@ static void cfg_usage(FILE *f)
 
 enum cfg_action { CFG_RUN, CFG_HEALTHCHECK };
 
+#define CFG_FLAG_SHOWN_MAX 40 /* an unknown flag's name is echoed only if it looks like one */
+
+/* An unknown argument is never echoed whole: "--openai-api-keyy=sk-..." or a
+ * key after a flag that takes none would print the secret. Only a flag's
+ * name (before '=', plain characters) is shown. */
+static _Noreturn void cfg_unknown(int i, const char *a, const char *eq)
+{
+    size_t n = eq ? (size_t)(eq - a) : strlen(a);
+    bool plain = strncmp(a, "--", 2) == 0 && n <= CFG_FLAG_SHOWN_MAX && strspn(a + 2, "abcdefghijklmnopqrstuvwxyz0123456789-") >= n - 2;
+    if (plain)
+        fprintf(stderr, "interview: unknown flag \"%.*s\"%s (see --help)\n", (int)n, a, eq ? " (value not shown)" : "");
+    else
+        fprintf(stderr, "interview: unknown argument #%d (not shown; see --help)\n", i);
+    exit(EXIT_CONFIG);
+}
+
 static enum cfg_action cfg_load(struct config *cfg, int argc, char **argv, bool *version)
 {
     enum cfg_action act = CFG_RUN;
@@ -307,15 +328,21 @@ static enum cfg_action cfg_load(struct config *cfg, int argc, char **argv, bool 
         const struct cfg_opt *o = strncmp(a, "--", 2) == 0
                                       ? cfg_find_flag(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2))
                                       : NULL;
-        if (!o) {
-            fprintf(stderr, "interview: unknown argument \"%s\" (see --help)\n", a);
-            exit(EXIT_CONFIG);
-        }
+        if (!o)
+            cfg_unknown(i, a, eq);
         if (!eq && i + 1 >= argc) {
             fprintf(stderr, "interview: --%s needs a value\n", o->flag);
             exit(EXIT_CONFIG);
         }
-        cfg_set(cfg, o, eq ? eq + 1 : argv[++i]);
+        char *v = eq ? argv[i] + (eq - a) + 1 : argv[++i];
+        cfg_set(cfg, o, v);
+        if (o->secret) {
+            /* Other users can read /proc/PID/cmdline: say so at start-up and
+             * take the value out of it now. */
+            if (cfg->nsecret_flags < ARRAY_LEN(cfg->secret_flags))
+                cfg->secret_flags[cfg->nsecret_flags++] = o->env;
+            explicit_bzero(v, strlen(v));
+        }
     }
     return act;
 }
@@ -386,9 +413,56 @@ static void cfg_check_access(struct config *cfg)
     }
 }
 
+/* Is host (an address literal without brackets, or a name) this machine's
+ * loopback: "localhost", 127/8 or ::1? */
+static bool cfg_is_loopback(const char *host)
+{
+    struct access_addr a;
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (access_addr_parse(host, strlen(host), &a) != ACCESS_OK)
+        return false;
+    static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, v6[16] = {[15] = 1};
+    return (memcmp(a.b, v4, 12) == 0 && a.b[12] == 127) || memcmp(a.b, v6, 16) == 0;
+}
+
+/* The key must not cross a network in clear: http:// only to this machine,
+ * unless OPENAI_ALLOW_INSECURE_HTTP=1 says so on purpose (warned at start).
+ * The job-fetch SSRF escape is for tests, which listen on loopback. */
+static void cfg_check_network(const struct config *cfg)
+{
+    struct cfgval_url url;
+    cfgval_url(cfg->openai_base_url, &url); /* validated at load */
+    if (!url.https && !cfg_is_loopback(url.host) && !cfg->openai_allow_insecure_http)
+        cfg_fail("invalid OPENAI_BASE_URL: http:// sends the API key in clear; allowed only to localhost or a "
+                 "loopback address (or set OPENAI_ALLOW_INSECURE_HTTP=1)");
+    if (cfg->job_url_test_allow_addresses[0] && !cfg_is_loopback(cfg->server.host))
+        cfg_fail("JOB_URL_TEST_ALLOW_ADDRESSES is for tests and works only while HOST is a loopback address");
+}
+
+/* Start-up warnings about a configuration that works but exposes something. */
+static void cfg_warn(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nsecret_flags; i++)
+        log_event(LOG_WARN, 0, "secret_on_command_line",
+                  "%s was given as a flag: other users of this machine may have read it in /proc/PID/cmdline "
+                  "before it was wiped; use the %s environment variable or %s_FILE",
+                  cfg->secret_flags[i], cfg->secret_flags[i], cfg->secret_flags[i]);
+    struct cfgval_url url;
+    cfgval_url(cfg->openai_base_url, &url);
+    if (!url.https && !cfg_is_loopback(url.host))
+        log_event(LOG_WARN, 0, "insecure_http", "OPENAI_BASE_URL is http:// to %s: the API key travels in clear "
+                  "(OPENAI_ALLOW_INSECURE_HTTP=1)", url.host);
+    if (!cfg_is_loopback(cfg->server.host) && !cfg->server.auth_token[0])
+        log_event(LOG_WARN, 0, "no_auth_token", "listening on %s without INTERVIEW_AUTH_TOKEN: anyone who can "
+                  "reach port %u can start interviews and spend the OpenAI API key", cfg->server.host,
+                  (unsigned)cfg->server.port);
+}
+
 static void cfg_check(struct config *cfg)
 {
     cfg_check_access(cfg);
+    cfg_check_network(cfg);
     if (cfg->server.rx_buffer_size <= cfg->server.max_header_size) {
         fprintf(stderr, "interview: invalid RX_BUFFER_SIZE: must exceed MAX_HEADER_SIZE (%llu)\n",
                 (unsigned long long)cfg->server.max_header_size);
@@ -634,8 +708,10 @@ int main(int argc, char **argv)
 {
     static struct program prog;
     bool version = false;
-    /* The API key lives in this process: keep it out of core dumps and ptrace. */
+    /* The API key lives in this process: keep it out of core dumps and ptrace
+     * (no core file at all, even where a core pattern pipes dumps elsewhere). */
     prctl(PR_SET_DUMPABLE, 0);
+    setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
     enum cfg_action act = cfg_load(&prog.cfg, argc, argv, &version);
     if (version) {
         print_version();
@@ -648,8 +724,12 @@ int main(int argc, char **argv)
     log_event(LOG_INFO, 0, "start", "interview %s mbedTLS %s cJSON %s openai_key=%s",
               INTERVIEW_VERSION, MBEDTLS_VERSION_STRING, cJSON_Version(),
               prog.cfg.openai_api_key[0] ? "set" : "missing");
+    cfg_warn(&prog.cfg);
     if (program_start(&prog) != 0)
         return prog.jobs || !prog.up ? 1 : EXIT_CONFIG; /* a bad JOB_URL_* setting is a configuration error */
+    /* The API client and the server hold their own copies now. */
+    explicit_bzero(prog.cfg.openai_api_key, sizeof prog.cfg.openai_api_key);
+    explicit_bzero(prog.cfg.server.auth_token, sizeof prog.cfg.server.auth_token);
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */

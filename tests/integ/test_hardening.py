@@ -159,11 +159,91 @@ def test_upstream_text():
               "Rate limit reached (mock)" in log and "Bad request (mock)" in log, log[-600:])
 
 
+# ---- 7, 8, 9 (test escape), 10: configuration and start-up -------------------------
+
+def start_briefly(args, env, probe=None):
+    """Start the binary, wait for /health, run probe(pid), stop it: (alive, stderr, probe result)."""
+    port = free_port()
+    full = {"PATH": "/usr/bin:/bin", "HOST": "127.0.0.1", "PORT": str(port)}
+    full.update(env)
+    p = subprocess.Popen([BIN] + args, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    res, alive = None, False
+    try:
+        end = time.time() + 10
+        while time.time() < end and p.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                alive = True
+                break
+            except OSError:
+                time.sleep(0.05)
+        if alive and probe:
+            res = probe(p.pid)
+    finally:
+        if p.poll() is None:
+            p.terminate()
+        err = p.communicate(timeout=20)[1].decode("utf-8", "replace")
+    return alive, err, res
+
+
+def test_config():
+    secret = "sk-leak-" + os.urandom(8).hex()
+    for args, what in ((["--openai-api-keyy=" + secret], "an unknown flag with =value"),
+                       (["--port", "8000", secret], "a stray value (a key after a flag that took its own)"),
+                       (["--port=" + secret], "an invalid value of a known flag"),
+                       (["--openai-api-key", secret, "--max-connections", "x" + secret], "an invalid value")):
+        r = subprocess.run([BIN] + args, env={"PATH": "/usr/bin:/bin"}, capture_output=True, timeout=10)
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        check(f"secrets: {what} -> exit 2 without echoing the value", r.returncode == 2 and secret not in out
+              and secret[3:] not in out and out.count("\n") == 1, out)
+    r = subprocess.run([BIN, "--openai-api-keyy=" + secret], env={"PATH": "/usr/bin:/bin"}, capture_output=True)
+    check("secrets: the unknown flag's name is still shown", b"--openai-api-keyy" in r.stderr, r.stderr)
+
+    def probe(pid):
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+        with open(f"/proc/{pid}/limits") as f:
+            core = [x for x in f if x.startswith("Max core file size")]
+        return cmdline, core
+    alive, err, (cmdline, core) = start_briefly(["--openai-api-key", secret], {}, probe)
+    check("secrets: a key given as a flag -> warning naming the environment and _FILE forms",
+          alive and "secret_on_command_line" in err and "OPENAI_API_KEY_FILE" in err and secret not in err, err)
+    check("secrets: the key is wiped from /proc/PID/cmdline", secret.encode() not in cmdline, cmdline)
+    check("secrets: RLIMIT_CORE is 0", core and core[0].split()[4:6] == ["0", "0"], core)
+    alive, err, _ = start_briefly([], {"OPENAI_API_KEY": secret})
+    check("secrets: a key from the environment -> no such warning", alive and "secret_on_command_line" not in err)
+
+    code, out = run_config({"OPENAI_BASE_URL": "http://api.example.com/v1", "OPENAI_API_KEY": secret})
+    check("http: OPENAI_BASE_URL http:// to a remote host -> exit 2 naming OPENAI_ALLOW_INSECURE_HTTP",
+          code == 2 and "OPENAI_ALLOW_INSECURE_HTTP" in out, (code, out))
+    alive, err, _ = start_briefly([], {"OPENAI_BASE_URL": "http://api.example.com/v1",
+                                       "OPENAI_ALLOW_INSECURE_HTTP": "1"})
+    check("http: ... with OPENAI_ALLOW_INSECURE_HTTP=1 -> starts, with a warning", alive and "insecure_http" in err,
+          err)
+    for url in ("http://127.0.0.1:9/v1", "http://localhost:9/v1", "http://[::1]:9/v1"):
+        alive, err, _ = start_briefly([], {"OPENAI_BASE_URL": url})
+        check(f"http: {url} (loopback) -> starts, no warning", alive and "insecure_http" not in err, err)
+
+    alive, err, _ = start_briefly([], {"HOST": "0.0.0.0"})
+    check("exposed: HOST=0.0.0.0 without INTERVIEW_AUTH_TOKEN -> warning at start-up",
+          alive and "no_auth_token" in err and "API key" in err, err)
+    alive, err, _ = start_briefly([], {"HOST": "0.0.0.0", "INTERVIEW_AUTH_TOKEN": TOKEN})
+    check("exposed: ... with a token -> no warning", alive and "no_auth_token" not in err, err)
+    alive, err, _ = start_briefly([], {})
+    check("exposed: HOST=127.0.0.1 without a token -> no warning", alive and "no_auth_token" not in err, err)
+
+    code, out = run_config({"HOST": "0.0.0.0", "JOB_URL_ALLOWED_HOSTS": "jobs.example.com",
+                            "JOB_URL_TEST_ALLOW_ADDRESSES": "127.0.0.1"})
+    check("jobs: JOB_URL_TEST_ALLOW_ADDRESSES while listening on 0.0.0.0 -> exit 2", code == 2 and
+          "JOB_URL_TEST_ALLOW_ADDRESSES" in out, (code, out))
+
+
 if __name__ == "__main__":
     t0 = time.time()
     test_xff()
     test_allowed_hosts()
     test_boundary()
     test_upstream_text()
+    test_config()
     print(f"runtime {time.time() - t0:.1f}s")
     finish()
