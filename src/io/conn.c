@@ -187,6 +187,8 @@ static void conn_big_pump(struct conn *c)
         uint16_t code = c->pending_close;
         c->pending_close = 0;
         conn_send_close_frame(c, code, c->pending_reason);
+        if (c->state == CONN_WS_CLOSING && !c->close_after_flush)
+            c->deadline_ms = conn_now(c) + s->cfg.close_timeout_ms;
     }
 }
 
@@ -312,7 +314,9 @@ void conn_close_ws(struct server *s, struct conn *c, uint16_t code, const char *
     log_event(LOG_INFO, c->id, "ws_close_sent", "code=%u reason=%s", code, reason ? reason : "");
     conn_send_close_frame(c, code, reason);
     c->state = CONN_WS_CLOSING;
-    c->deadline_ms = conn_now(c) + s->cfg.close_timeout_ms;
+    /* The peer's time to answer starts when our close is out: behind a
+     * streamed message, SEND_TIMEOUT guards the wait (conn_big_pump). */
+    c->deadline_ms = c->pending_close ? 0 : conn_now(c) + s->cfg.close_timeout_ms;
     conn_give_msg(c);
     conn_update_events(c);
 }
@@ -760,6 +764,12 @@ static bool conn_ws_control(struct conn *c, const struct wsf_event *ev)
             conn_give_msg(c);
             return false;
         }
+        if (c->pending_close || conn_has_output(c)) {
+            /* Ours still waits behind a streamed message, or is not out yet:
+             * send the rest and our close, then drop the connection. */
+            c->close_after_flush = true;
+            return false;
+        }
         conn_destroy(c, "close handshake complete");
         return false;
     default:
@@ -823,7 +833,8 @@ static bool conn_process_ws(struct conn *c)
         if (ev.kind == WSF_EV_DATA && !conn_ws_data(c, &ev))
             return true;
         if (ev.kind == WSF_EV_CONTROL) {
-            bool was_closing = c->state == CONN_WS_CLOSING && ev.opcode == WSF_CLOSE;
+            bool was_closing = c->state == CONN_WS_CLOSING && ev.opcode == WSF_CLOSE && !c->pending_close &&
+                               !conn_has_output(c);
             if (!conn_ws_control(c, &ev))
                 return !was_closing;
         }

@@ -18,6 +18,8 @@
 #include "io/server.h"
 #include "t.h"
 
+#define BIG_MSG (16u << 20) /* more than both socket buffers hold: still streaming when the peer closes */
+
 static struct {
     int opens, texts, binaries, closes, refused, refused_null;
     char last_refusal[256];
@@ -29,6 +31,14 @@ static void stub_text(struct server *s, struct conn *c, const uint8_t *p, size_t
 {
     char out[64];
     stub.texts++;
+    if (n == 3 && memcmp(p, "big", 3) == 0) { /* a streamed message, then our close queued behind it */
+        char *m = malloc(BIG_MSG);
+        memset(m, 'b', BIG_MSG);
+        conn_send_text(s, c, m, BIG_MSG);
+        free(m);
+        conn_close_ws(s, c, 1000, "bye");
+        return;
+    }
     if (n == 2 && memcmp(p, "ai", 2) == 0) {
         if (conn_take_ai_turn(s, c))
             conn_send_text(s, c, "turn", 4);
@@ -202,9 +212,37 @@ int main(void)
     CHECK(n >= 4 && (uint8_t)buf[n - 4] == 0x88 && buf[n - 2] == 0x03 && (uint8_t)buf[n - 1] == 0xe8);
     close(fd);
 
+    /* The peer's close arrives while ours waits behind a streamed message:
+     * the whole message, then our close, then the end of the connection. */
+    fd = dial();
+    CHECK(write(fd, up, sizeof up - 1) == (ssize_t)(sizeof up - 1));
+    read_until(fd, buf, sizeof buf, "hello");
+    send_frame(fd, 1, "big", 3);
+    usleep(200 * 1000);
+    send_frame(fd, 8, "\x03\xe9", 2); /* close 1001 */
+    size_t total = 0;
+    uint8_t tail[8] = {0};
+    for (;;) {
+        static char chunk[1 << 14];
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++) {
+            memmove(tail, tail + 1, sizeof tail - 1);
+            tail[sizeof tail - 1] = (uint8_t)chunk[i];
+        }
+        total += (size_t)r;
+        usleep(2000); /* a slow reader: our send ring stays full to the end */
+    }
+    /* 10-byte header + message + close frame (2 + code + "bye") */
+    CHECK(total == 10 + BIG_MSG + 2 + 2 + 3);
+    CHECK(tail[0] == 'b' && tail[1] == 0x88 && tail[2] == 5 && tail[3] == 0x03 && tail[4] == 0xe8 &&
+          memcmp(tail + 5, "bye", 3) == 0);
+    close(fd);
+
     kill(getpid(), SIGTERM); /* the self-pipe stops the loop */
     pthread_join(th, NULL);
-    CHECK(stub.opens == 1 && stub.closes == 1 && stub.binaries == 1);
-    CHECK(stub.texts == 4); /* abc, ai, ai, x: y was refused before it */
+    CHECK(stub.opens == 2 && stub.closes == 2 && stub.binaries == 1);
+    CHECK(stub.texts == 5); /* abc, ai, ai, x (y was refused before it), big */
     return T_DONE();
 }
