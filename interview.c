@@ -73,7 +73,7 @@ struct config {
     /* seed 003: Socket.IO and the coach (sio.c, coach.c) */
     uint64_t sio_ping_interval_ms, sio_ping_timeout_ms, sio_connect_timeout_ms;
     uint64_t sio_recovery_window_ms, sio_replay_events, sio_replay_bytes;
-    uint64_t coach_max_sessions, coach_max_posting, coach_max_resume;
+    uint64_t coach_max_sessions, coach_max_sessions_per_ip, coach_max_posting, coach_max_resume;
     uint64_t coach_max_audio_bytes, coach_max_answer_seconds;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
@@ -161,6 +161,9 @@ static const struct cfg_opt cfg_opts[] = {
     {"AI_TURNS_PER_MINUTE", "ai-turns-per-minute", CFG_UINT, O(server.ai_turns_per_minute), 0, 100000, "30", "AI requests (turns, transcriptions) per connection per minute, also the burst (0 = no limit)", NULL, 0, false},
     {"RATE_LIMIT_STRIKES", "rate-limit-strikes", CFG_UINT, O(server.rate_limit_strikes), 1, 100000, "10", "refused messages (faster than 1/s) before close 1008", NULL, 0, false},
     {"MAX_WEBSOCKETS_PER_IP", "max-websockets-per-ip", CFG_UINT, O(server.max_websockets_per_ip), 1, 1000000, "256", "open WebSockets per client address; beyond it 429", NULL, 0, false},
+    {"MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", CFG_UINT, O(server.max_connections_per_ip), 1, 1000000, "256", "TCP connections per client address (IPv6: per /64), checked at accept; beyond it 429 (a TRUSTED_PROXIES peer is not counted)", NULL, 0, false},
+    {"AI_TURNS_PER_MINUTE_PER_IP", "ai-turns-per-minute-per-ip", CFG_UINT, O(server.ai_turns_per_minute_per_ip), 0, 100000, "60", "AI requests per client address per minute across its connections, also the burst (0 = no limit)", NULL, 0, false},
+    {"AUTH_FAILURES_PER_MINUTE", "auth-failures-per-minute", CFG_UINT, O(server.auth_failures_per_minute), 0, 100000, "10", "failed credentials per client address per minute before 429 with Retry-After (0 = no limit)", NULL, 0, false},
     /* job-posting fetch (seed 003 coach): see README "Job posting fetch" */
     {"JOB_URL_ALLOWED_HOSTS", "job-url-allowed-hosts", CFG_STR, O(job_url_allowed_hosts), 0, 0, "", "comma-separated job-board hosts postings may be fetched from (exact, case-insensitive; empty = fetching off)", NULL, 0, false},
     {"JOB_URL_MAX_BYTES", "job-url-max-bytes", CFG_SIZE, O(job_url_max_bytes), 1 * K, 16 * K * K, "512k", "job posting page bytes; beyond it JOB_URL_TOO_LARGE", NULL, 0, false},
@@ -173,6 +176,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"SIO_REPLAY_EVENTS", "sio-replay-events", CFG_UINT, O(sio_replay_events), 1, 100000, "64", "events kept per session for replay after a reconnect", NULL, 0, false},
     {"SIO_REPLAY_BYTES", "sio-replay-bytes", CFG_SIZE, O(sio_replay_bytes), 64 * K, 1024 * K * K, "4m", "bytes (packets + attachments) kept per session for replay", NULL, 0, false},
     {"COACH_MAX_SESSIONS", "coach-max-sessions", CFG_UINT, O(coach_max_sessions), 1, 100000, "100", "Socket.IO sessions (connected or awaiting recovery); at the cap the longest-dropped one is evicted, else CONNECT_ERROR", NULL, 0, false},
+    {"COACH_MAX_SESSIONS_PER_IP", "coach-max-sessions-per-ip", CFG_UINT, O(coach_max_sessions_per_ip), 1, 100000, "8", "Socket.IO sessions per client address (IPv6: per /64); at it the address's longest-dropped one is evicted, else CONNECT_ERROR", NULL, 0, false},
     {"COACH_MAX_POSTING", "coach-max-posting", CFG_SIZE, O(coach_max_posting), 1 * K, 1 * K * K, "32k", "job posting text bytes", NULL, 0, false},
     {"COACH_MAX_RESUME", "coach-max-resume", CFG_SIZE, O(coach_max_resume), 1 * K, 1 * K * K, "16k", "resume text bytes", NULL, 0, false},
     {"COACH_MAX_AUDIO_BYTES", "coach-max-audio-bytes", CFG_SIZE, O(coach_max_audio_bytes), 1 * K, 64 * K * K, "1m", "one recorded answer (its binary attachment)", NULL, 0, false},
@@ -677,7 +681,8 @@ static int wire_dialects(struct program *p)
         .app = &coach_app, .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
         .connect_timeout_ms = cfg->sio_connect_timeout_ms, .recovery_window_ms = cfg->sio_recovery_window_ms,
         .replay_events = cfg->sio_replay_events, .replay_bytes = cfg->sio_replay_bytes,
-        .max_sessions = cfg->coach_max_sessions, .max_attachment_bytes = cfg->coach_max_audio_bytes,
+        .max_sessions = cfg->coach_max_sessions, .max_sessions_per_ip = cfg->coach_max_sessions_per_ip,
+        .max_attachment_bytes = cfg->coach_max_audio_bytes,
     });
     coach_setup(&(struct coach_config){
         .ai = p->ai, .max_posting = cfg->coach_max_posting, .max_resume = cfg->coach_max_resume,

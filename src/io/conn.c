@@ -698,6 +698,13 @@ bool conn_take_ai_turn(struct server *s, struct conn *c)
     return guard_ai_turn(s, c, what, sizeof what) || conn_refuse(s, c, what, false, NULL, 0);
 }
 
+uint32_t conn_take_session(struct server *s, struct conn *c, uint64_t max)
+{
+    return guard_session_take(s, c, max);
+}
+
+void conn_give_session(struct server *s, uint32_t ticket) { guard_session_give(s, ticket); }
+
 static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *p, size_t n)
 {
     struct server *s = c->srv;
@@ -998,6 +1005,7 @@ static void conn_destroy(struct conn *c, const char *why)
         c->h->close(s, c);
         s->ws_active--;
     }
+    guard_on_close(s, c);
     loop_del(&s->loop, c->slot);
     close(c->fd);
     c->rx.len = c->tx.len = 0;
@@ -1082,6 +1090,12 @@ static void conn_accept_one(struct server *s, int fd, const struct sockaddr_stor
         return;
     }
     log_event(LOG_DEBUG, c->id, "accept", "peer=%s", c->peer);
+    const char *why;
+    if (!over && !guard_accept(s, c, &why)) {
+        conn_http_error(c, "", 429, why, "Retry-After: 10\r\n");
+        conn_update_events(c);
+        return;
+    }
     if (over) {
         /* A spare slot lets the 503 go out through the normal path, lingering
          * so the client reads it instead of a reset. */

@@ -1,4 +1,4 @@
-// deps: src/io/conn.c src/io/server.c src/io/guard.c src/io/loop.c src/io/ring.c src/io/pool.c src/io/log.c src/io/clock.c src/parse/http_req.c src/parse/route.c src/parse/ws_frame.c src/parse/utf8.c src/parse/access.c src/parse/ratelimit.c
+// deps: src/io/conn.c src/io/server.c src/io/guard.c src/io/loop.c src/io/ring.c src/io/pool.c src/io/log.c src/io/clock.c src/parse/http_req.c src/parse/route.c src/parse/ws_frame.c src/parse/utf8.c src/parse/access.c src/parse/ratelimit.c src/io/rand.c
 // libs: mbedtls
 /* The connection layer on its own, with a stub dialect and no other layer
  * linked: the route table (page, JSON endpoint, WebSocket), the handlers
@@ -159,7 +159,7 @@ int main(void)
         .pong_timeout_ms = 20000, .send_timeout_ms = 30000, .close_timeout_ms = 1000,
         .shutdown_timeout_ms = 1000, .ws_messages_per_sec = 1, .ws_messages_burst = 5,
         .ws_bytes_per_sec = 1 << 20, .ws_bytes_burst = 1 << 22, .ai_turns_per_minute = 1,
-        .rate_limit_strikes = 10, .max_websockets_per_ip = 8,
+        .rate_limit_strikes = 10, .max_websockets_per_ip = 8, .max_connections_per_ip = 16,
     };
     log_setup(LOG_TEXT, LOG_ERROR);
     srv.routes = routes;
