@@ -93,6 +93,160 @@ def test_allowed_hosts():
         check("hosts: an unlisted name -> 403", c[0] == 403, c[0])
 
 
+# ---- 4. per-address limits ---------------------------------------------------------
+
+def conn_status(port, src="127.0.0.1"):
+    """Open a TCP connection from src; the status of an answer the server sends
+    unasked (a refusal at accept), else None with the socket kept open."""
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.settimeout(0.3)
+    try:
+        data = s.recv(4096)
+    except socket.timeout:
+        return None, s
+    s.close()
+    return (int(data.split(b" ")[1]) if data.startswith(b"HTTP/1.1 ") else 0), data
+
+
+def test_connections_per_ip():
+    with Server(MAX_CONNECTIONS_PER_IP=3) as srv:
+        p = srv.port
+        held = [conn_status(p) for _ in range(3)]
+        fourth = conn_status(p)
+        check("per-ip: a 4th plain TCP connection from one address (MAX_CONNECTIONS_PER_IP=3) -> 429 at accept",
+              all(h[0] is None for h in held) and fourth[0] == 429 and b"MAX_CONNECTIONS_PER_IP" in fourth[1] and
+              b"Retry-After:" in fourth[1], fourth)
+        other = conn_status(p, "127.0.0.2")
+        check("per-ip: another address meanwhile -> served", other[0] is None, other)
+        held[0][1].close()
+        if other[1]:
+            other[1].close()
+        time.sleep(0.3)
+        again = conn_status(p)
+        check("per-ip: after one closed, that address may connect again", again[0] is None, again)
+        for h in held[1:] + [again]:
+            if h[0] is None:
+                h[1].close()
+
+    with Server(TRUSTED_PROXIES="127.0.0.1", MAX_WEBSOCKETS_PER_IP=1) as srv:
+        a = upgrade(srv.port, "/ws/v1", "X-Forwarded-For: 2001:db8:1:2::1\r\n")
+        b = upgrade(srv.port, "/ws/v2", "X-Forwarded-For: 2001:db8:1:2:ffff::9\r\n")
+        c = upgrade(srv.port, "/ws/v3", "X-Forwarded-For: 2001:db8:1:3::1\r\n")
+        check("per-ip: IPv6 clients count per /64: a second address in 2001:db8:1:2::/64 -> 429, "
+              "the next /64 -> 101", (a[0], b[0], c[0]) == (101, 429, 101), (a[0], b[0], c[0]))
+        for x in (a, c):
+            if x[3]:
+                x[3].close()
+
+
+async def ai_turns(srv, n_conns):
+    """One seed 004 transcription_request per connection, each on a new connection."""
+    import base64
+    data = base64.b64encode(wav([(i * 13) % 2000 - 1000 for i in range(1600)])).decode()
+    got = []
+    for i in range(n_conns):
+        async with websockets.connect(srv.url(f"/api/stream/ws/t{i}")) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "transcription_request", "data": data}))
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 15))
+                if m["type"] in ("transcription_result", "transcription_error", "error"):
+                    got.append(m)
+                    break
+    return got
+
+
+def test_ai_turns_per_ip():
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
+                    AI_TURNS_PER_MINUTE_PER_IP=3) as srv:
+            got = asyncio.run(ai_turns(srv, 4))
+        kinds = [m["type"] if m["type"] != "error" else m.get("code") for m in got]
+        check("per-ip: AI turns on 4 fresh connections from one address (AI_TURNS_PER_MINUTE_PER_IP=3) -> "
+              "3 served, the 4th RATE_LIMITED: reconnecting does not reset the budget",
+              kinds == ["transcription_result"] * 3 + ["RATE_LIMITED"] and
+              "AI_TURNS_PER_MINUTE_PER_IP" in got[-1].get("message", ""), kinds)
+
+
+def sio_connect(port, src="127.0.0.1"):
+    """Engine.IO handshake over a WebSocket and a Socket.IO CONNECT: the CONNECT answer."""
+    import base64 as b64
+    key = b64.b64encode(os.urandom(16)).decode()
+    head = (f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    st, _, rest, s = raw(port, head, src)
+    if st != 101:
+        return st, None
+
+    def frames(buf):
+        while True:
+            while len(buf) < 2 or len(buf) < 2 + (buf[1] & 0x7f if (buf[1] & 0x7f) < 126 else 2):
+                buf += s.recv(4096)
+            n = buf[1] & 0x7f
+            off = 2
+            if n == 126:
+                n, off = int.from_bytes(buf[2:4], "big"), 4
+            while len(buf) < off + n:
+                buf += s.recv(4096)
+            yield buf[off:off + n].decode("utf-8", "replace")
+            buf = buf[off + n:]
+
+    def send(text):
+        data = text.encode()
+        mask = os.urandom(4)
+        s.sendall(bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+    it = frames(rest)
+    next(it)  # the Engine.IO open packet
+    send("40")
+    for m in it:
+        if m.startswith("40") or m.startswith("44"):
+            return m, s
+
+
+def test_coach_sessions_per_ip():
+    with Server(COACH_MAX_SESSIONS_PER_IP=2) as srv:
+        a, sa = sio_connect(srv.port)
+        b, sb = sio_connect(srv.port)
+        c, sc = sio_connect(srv.port)
+        d, sd = sio_connect(srv.port, "127.0.0.2")
+        check("per-ip: a 3rd connected coach session from one address (COACH_MAX_SESSIONS_PER_IP=2) -> "
+              "CONNECT_ERROR naming the setting, another address served",
+              a.startswith("40") and b.startswith("40") and c.startswith("44") and
+              "COACH_MAX_SESSIONS_PER_IP" in c and d.startswith("40"), (a, b, c, d))
+        for x in (sa, sb, sc, sd):
+            if x:
+                x.close()
+
+
+# ---- 5. one credential per request; AUTH_FAILURES_PER_MINUTE ---------------------
+
+def test_credentials():
+    wrong = "tok-" + os.urandom(12).hex()
+    with Server(INTERVIEW_AUTH_TOKEN=TOKEN, AUTH_FAILURES_PER_MINUTE=3) as srv:
+        p = srv.port
+        st = upgrade(p, "/ws/c1?token=" + TOKEN, f"Authorization: Bearer {TOKEN}\r\n")
+        check("auth: header + ?token= (even both right) -> 400", st[0] == 400 and b"one credential" in st[2], st[:3])
+        st = upgrade(p, "/ws/c2", f"Sec-WebSocket-Protocol: bearer.{wrong}, bearer.{TOKEN}\r\n")
+        check("auth: two bearer.* offers in one field -> 400", st[0] == 400, st[0])
+        st = upgrade(p, f"/ws/c3?token={wrong}&token={TOKEN}")
+        check("auth: two ?token= -> 400", st[0] == 400, st[0])
+        fails = [upgrade(p, "/ws/c4", f"Authorization: Bearer {wrong}\r\n")[0] for _ in range(3)]
+        over = upgrade(p, "/ws/c5", f"Authorization: Bearer {TOKEN}\r\n")
+        check("auth: after 3 wrong tokens (AUTH_FAILURES_PER_MINUTE=3) even the right one -> 429 with Retry-After",
+              fails == [401] * 3 and over[0] == 429 and "Retry-After:" in over[1] and
+              b"AUTH_FAILURES_PER_MINUTE" in over[2], (fails, over[:3]))
+        st = http(p, "/api/stream/status/x", extra=f"Authorization: Bearer {TOKEN}\r\n")
+        check("auth: ... also on /api/stream/* -> 429", st[0] == 429, st[0])
+        other = upgrade(p, "/ws/c6", f"Authorization: Bearer {TOKEN}\r\n", src="127.0.0.2")
+        check("auth: another address meanwhile -> 101", other[0] == 101, other[0])
+        if other[3]:
+            other[3].close()
+        time.sleep(0.1)
+        check("auth: the throttling is logged (auth_throttled)", "auth_throttled" in srv.log())
+
+
 # ---- 3. multipart boundary: 128 random bits per request -------------------------
 
 def wav(samples):
@@ -242,6 +396,10 @@ if __name__ == "__main__":
     t0 = time.time()
     test_xff()
     test_allowed_hosts()
+    test_connections_per_ip()
+    test_ai_turns_per_ip()
+    test_coach_sessions_per_ip()
+    test_credentials()
     test_boundary()
     test_upstream_text()
     test_config()
