@@ -379,8 +379,10 @@ static void cfg_read_secret(const char *env, const char *path, char *dst, size_t
         n--;
     dst[n] = '\0';
     if (!f || more || n == 0 || memchr(dst, '\0', n)) {
-        fprintf(stderr, "interview: invalid %s=\"%s\": unreadable, empty or over %zu bytes\n", env, path,
-                cap - 1);
+        /* The path is not shown either: a key given to the _FILE flag by
+         * mistake would be printed. */
+        fprintf(stderr, "interview: invalid %s (%zu characters, not shown): unreadable, empty or over %zu bytes\n",
+                env, strlen(path), cap - 1);
         exit(EXIT_CONFIG);
     }
 }
@@ -411,8 +413,8 @@ static void cfg_check_access(struct config *cfg)
         cfg_fail("invalid INTERVIEW_AUTH_TOKEN: expected 16..255 characters of A-Z a-z 0-9 . _ ~ + -");
     if (access_cidr_parse(cfg->trusted_proxies, strlen(cfg->trusted_proxies), cfg->server.trusted,
                           ACCESS_CIDR_MAX, &cfg->server.ntrusted) != ACCESS_OK) {
-        fprintf(stderr, "interview: invalid TRUSTED_PROXIES=\"%s\": expected comma-separated IPv4/IPv6 "
-                        "addresses or CIDRs (at most %d)\n", cfg->trusted_proxies, ACCESS_CIDR_MAX);
+        fprintf(stderr, "interview: invalid TRUSTED_PROXIES (not shown): expected comma-separated IPv4/IPv6 "
+                        "addresses or CIDRs (at most %d)\n", ACCESS_CIDR_MAX);
         exit(EXIT_CONFIG);
     }
 }
@@ -479,8 +481,8 @@ static void cfg_check(struct config *cfg)
         if (f)
             fclose(f);
         if (!f || n == 0 || more) {
-            fprintf(stderr, "interview: invalid SYSTEM_PROMPT_FILE=\"%s\": unreadable, empty or over %zu bytes\n",
-                    cfg->system_prompt_file, sizeof cfg_system_prompt - 1);
+            fprintf(stderr, "interview: invalid SYSTEM_PROMPT_FILE (not shown): unreadable, empty or over %zu bytes\n",
+                    sizeof cfg_system_prompt - 1);
             exit(EXIT_CONFIG);
         }
         cfg_system_prompt[n] = '\0';
@@ -491,8 +493,7 @@ static void cfg_check(struct config *cfg)
         int r = mbedtls_x509_crt_parse_file(&crt, cfg->ssl_cert_file);
         mbedtls_x509_crt_free(&crt);
         if (r < 0) {
-            fprintf(stderr, "interview: invalid SSL_CERT_FILE=\"%s\": no usable PEM certificate\n",
-                    cfg->ssl_cert_file);
+            fprintf(stderr, "interview: invalid SSL_CERT_FILE (not shown): no usable PEM certificate\n");
             exit(EXIT_CONFIG);
         }
     }

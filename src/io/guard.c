@@ -64,16 +64,23 @@ static void guard_key(const struct access_addr *a, struct access_addr *k)
         memset(k->b + 8, 0, 8); /* IPv6: the /64 */
 }
 
+/* splitmix64's finalizer: every input bit reaches every output bit, so
+ * addresses that differ only in their last octets spread over the table. */
+static uint64_t guard_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 static uint32_t guard_hash(const struct access_addr *k)
 {
     uint64_t h = guard_seed, w;
     for (int i = 0; i < 2; i++) {
         memcpy(&w, k->b + 8 * i, 8);
-        h ^= w;
-        h *= 0x9e3779b97f4a7c15ull;
-        h ^= h >> 29;
+        h = guard_mix(h ^ w);
     }
-    return (uint32_t)(h ^ (h >> 32));
+    return (uint32_t)h;
 }
 
 /* The entry of a's address; created (or an idle neighbour evicted) when

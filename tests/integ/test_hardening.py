@@ -345,7 +345,8 @@ def test_config():
     for args, what in ((["--openai-api-keyy=" + secret], "an unknown flag with =value"),
                        (["--port", "8000", secret], "a stray value (a key after a flag that took its own)"),
                        (["--port=" + secret], "an invalid value of a known flag"),
-                       (["--openai-api-key", secret, "--max-connections", "x" + secret], "an invalid value")):
+                       (["--openai-api-key", secret, "--max-connections", "x" + secret], "an invalid value"),
+                       (["--openai-api-key-file", secret], "a key given to the _FILE flag (an unreadable path)")):
         r = subprocess.run([BIN] + args, env={"PATH": "/usr/bin:/bin"}, capture_output=True, timeout=10)
         out = (r.stdout + r.stderr).decode("utf-8", "replace")
         check(f"secrets: {what} -> exit 2 without echoing the value", r.returncode == 2 and secret not in out
