@@ -95,13 +95,13 @@ def test_allowed_hosts():
 
 # ---- 4. per-address limits ---------------------------------------------------------
 
-def conn_status(port, src="127.0.0.1"):
+def conn_status(port, src="127.0.0.1", wait=0.3):
     """Open a TCP connection from src; the status of an answer the server sends
     unasked (a refusal at accept), else None with the socket kept open."""
     s = socket.socket()
     s.bind((src, 0))
     s.connect(("127.0.0.1", port))
-    s.settimeout(0.3)
+    s.settimeout(wait)
     try:
         data = s.recv(4096)
     except socket.timeout:
@@ -118,6 +118,13 @@ def test_connections_per_ip():
         check("per-ip: a 4th plain TCP connection from one address (MAX_CONNECTIONS_PER_IP=3) -> 429 at accept",
               all(h[0] is None for h in held) and fourth[0] == 429 and b"MAX_CONNECTIONS_PER_IP" in fourth[1] and
               b"Retry-After:" in fourth[1], fourth)
+        crowd = [conn_status(p, f"127.0.{5 + i // 200}.{1 + i % 200}", 0.05) for i in range(300)]
+        check("per-ip: 300 neighbouring addresses (127.0.5.1 ...) one connection each -> all served "
+              "(the per-address table spreads them)", all(c[0] is None for c in crowd),
+              sum(c[0] is not None for c in crowd))
+        for c in crowd:
+            if c[0] is None:
+                c[1].close()
         other = conn_status(p, "127.0.0.2")
         check("per-ip: another address meanwhile -> served", other[0] is None, other)
         held[0][1].close()
