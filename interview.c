@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -47,6 +49,7 @@ struct config {
     char openai_api_key[256]; /* never logged, never echoed */
     char openai_api_key_file[1024];
     char openai_base_url[1024];
+    uint64_t openai_allow_insecure_http; /* 1: http:// to a non-loopback host, on purpose */
     char ssl_cert_file[1024];
     char auth_token_file[1024];
     char trusted_proxies[2048];
@@ -70,7 +73,7 @@ struct config {
     /* seed 003: Socket.IO and the coach (sio.c, coach.c) */
     uint64_t sio_ping_interval_ms, sio_ping_timeout_ms, sio_connect_timeout_ms;
     uint64_t sio_recovery_window_ms, sio_replay_events, sio_replay_bytes;
-    uint64_t coach_max_sessions, coach_max_posting, coach_max_resume;
+    uint64_t coach_max_sessions, coach_max_sessions_per_ip, coach_max_posting, coach_max_resume;
     uint64_t coach_max_audio_bytes, coach_max_answer_seconds;
     /* turn detection and barge-in on /ws/ (turn.c, vad.c) */
     unsigned turn_detection; /* 0 client, 1 server_vad */
@@ -80,6 +83,8 @@ struct config {
     unsigned incremental_transcription; /* enum turn_incremental */
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
+    const char *secret_flags[2]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
+    size_t nsecret_flags;
 };
 
 enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_MS, CFG_ENUM, CFG_HOST, CFG_URL, CFG_FILE, CFG_FLOAT };
@@ -112,7 +117,8 @@ static const struct cfg_opt cfg_opts[] = {
     {"PORT", "port", CFG_UINT, O(server.port), 1, 65535, "8000", "listen port", NULL, 0, false},
     {"OPENAI_API_KEY", "openai-api-key", CFG_STR, O(openai_api_key), 0, 0, "", "OpenAI API key (never logged)", NULL, 0, true},
     {"OPENAI_API_KEY_FILE", "openai-api-key-file", CFG_FILE, O(openai_api_key_file), 0, 0, "", "file holding the OpenAI key (container secrets); not with OPENAI_API_KEY", NULL, 0, false},
-    {"OPENAI_BASE_URL", "openai-base-url", CFG_URL, O(openai_base_url), 0, 0, "https://api.openai.com/v1", "OpenAI-compatible API base (http:// allowed for local servers)", NULL, 0, false},
+    {"OPENAI_BASE_URL", "openai-base-url", CFG_URL, O(openai_base_url), 0, 0, "https://api.openai.com/v1", "OpenAI-compatible API base (http:// only to loopback/localhost unless OPENAI_ALLOW_INSECURE_HTTP=1)", NULL, 0, false},
+    {"OPENAI_ALLOW_INSECURE_HTTP", "openai-allow-insecure-http", CFG_UINT, O(openai_allow_insecure_http), 0, 1, "0", "1 = allow an http:// OPENAI_BASE_URL to a host that is not loopback (the key then travels in clear)", NULL, 0, false},
     {"SSL_CERT_FILE", "ssl-cert-file", CFG_FILE, O(ssl_cert_file), 0, 0, "", "PEM CA bundle replacing the built-in one", NULL, 0, false},
     {"MAX_CONNECTIONS", "max-connections", CFG_UINT, O(server.max_connections), 1, 1000000, "10000", "open connections; beyond it HTTP 503", NULL, 0, false},
     {"MAX_HEADER_SIZE", "max-header-size", CFG_SIZE, O(server.max_header_size), 1 * K, 64 * K, "8k", "request head bytes; beyond it 431", NULL, 0, false},
@@ -152,6 +158,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"UPSTREAM_TOTAL_TIMEOUT", "upstream-total-timeout", CFG_MS, O(upstream_total_timeout_ms), 100, 3600 * SEC, "60s", "one API call including retries", NULL, 0, false},
     {"DNS_CACHE_TTL", "dns-cache-ttl", CFG_MS, O(dns_cache_ms), 0, 86400 * SEC, "60s", "how long a resolved API address is reused", NULL, 0, false},
     {"ALLOWED_ORIGINS", "allowed-origins", CFG_STR, O(server.allowed_origins), 0, 0, "http://localhost:3000,http://127.0.0.1:3000,http://localhost:3001,http://127.0.0.1:3001", "comma-separated origins that get CORS headers on /api/stream/* and /health, and may open WebSockets from another origin", NULL, 0, false},
+    {"ALLOWED_HOSTS", "allowed-hosts", CFG_STR, O(server.allowed_hosts), 0, 0, "", "comma-separated host names WebSockets and /api/stream/* answer to besides IP literals and localhost (DNS rebinding; * = any)", NULL, 0, false},
     {"INTERVIEW_AUTH_TOKEN", "auth-token", CFG_STR, O(server.auth_token), 0, 0, "", "bearer token required on WebSocket upgrades and /api/stream/* (16..255 of A-Z a-z 0-9 . _ ~ + -)", NULL, 0, true},
     {"INTERVIEW_AUTH_TOKEN_FILE", "auth-token-file", CFG_FILE, O(auth_token_file), 0, 0, "", "file holding INTERVIEW_AUTH_TOKEN (one trailing newline ignored)", NULL, 0, false},
     {"TRUSTED_PROXIES", "trusted-proxies", CFG_STR, O(trusted_proxies), 0, 0, "", "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", NULL, 0, false},
@@ -162,6 +169,9 @@ static const struct cfg_opt cfg_opts[] = {
     {"AI_TURNS_PER_MINUTE", "ai-turns-per-minute", CFG_UINT, O(server.ai_turns_per_minute), 0, 100000, "30", "AI requests (turns, transcriptions) per connection per minute, also the burst (0 = no limit)", NULL, 0, false},
     {"RATE_LIMIT_STRIKES", "rate-limit-strikes", CFG_UINT, O(server.rate_limit_strikes), 1, 100000, "10", "refused messages (faster than 1/s) before close 1008", NULL, 0, false},
     {"MAX_WEBSOCKETS_PER_IP", "max-websockets-per-ip", CFG_UINT, O(server.max_websockets_per_ip), 1, 1000000, "256", "open WebSockets per client address; beyond it 429", NULL, 0, false},
+    {"MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", CFG_UINT, O(server.max_connections_per_ip), 1, 1000000, "256", "TCP connections per client address (IPv6: per /64), checked at accept; beyond it 429 (a TRUSTED_PROXIES peer is not counted)", NULL, 0, false},
+    {"AI_TURNS_PER_MINUTE_PER_IP", "ai-turns-per-minute-per-ip", CFG_UINT, O(server.ai_turns_per_minute_per_ip), 0, 100000, "60", "AI requests per client address per minute across its connections, also the burst (0 = no limit)", NULL, 0, false},
+    {"AUTH_FAILURES_PER_MINUTE", "auth-failures-per-minute", CFG_UINT, O(server.auth_failures_per_minute), 0, 100000, "10", "failed credentials per client address per minute before 429 with Retry-After (0 = no limit)", NULL, 0, false},
     /* job-posting fetch (seed 003 coach): see README "Job posting fetch" */
     {"JOB_URL_ALLOWED_HOSTS", "job-url-allowed-hosts", CFG_STR, O(job_url_allowed_hosts), 0, 0, "", "comma-separated job-board hosts postings may be fetched from (exact, case-insensitive; empty = fetching off)", NULL, 0, false},
     {"JOB_URL_MAX_BYTES", "job-url-max-bytes", CFG_SIZE, O(job_url_max_bytes), 1 * K, 16 * K * K, "512k", "job posting page bytes; beyond it JOB_URL_TOO_LARGE", NULL, 0, false},
@@ -174,6 +184,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"SIO_REPLAY_EVENTS", "sio-replay-events", CFG_UINT, O(sio_replay_events), 1, 100000, "64", "events kept per session for replay after a reconnect", NULL, 0, false},
     {"SIO_REPLAY_BYTES", "sio-replay-bytes", CFG_SIZE, O(sio_replay_bytes), 64 * K, 1024 * K * K, "4m", "bytes (packets + attachments) kept per session for replay", NULL, 0, false},
     {"COACH_MAX_SESSIONS", "coach-max-sessions", CFG_UINT, O(coach_max_sessions), 1, 100000, "100", "Socket.IO sessions (connected or awaiting recovery); at the cap the longest-dropped one is evicted, else CONNECT_ERROR", NULL, 0, false},
+    {"COACH_MAX_SESSIONS_PER_IP", "coach-max-sessions-per-ip", CFG_UINT, O(coach_max_sessions_per_ip), 1, 100000, "8", "Socket.IO sessions per client address (IPv6: per /64); at it the address's longest-dropped one is evicted, else CONNECT_ERROR", NULL, 0, false},
     {"COACH_MAX_POSTING", "coach-max-posting", CFG_SIZE, O(coach_max_posting), 1 * K, 1 * K * K, "32k", "job posting text bytes", NULL, 0, false},
     {"COACH_MAX_RESUME", "coach-max-resume", CFG_SIZE, O(coach_max_resume), 1 * K, 1 * K * K, "16k", "resume text bytes", NULL, 0, false},
     {"COACH_MAX_AUDIO_BYTES", "coach-max-audio-bytes", CFG_SIZE, O(coach_max_audio_bytes), 1 * K, 64 * K * K, "1m", "one recorded answer (its binary attachment)", NULL, 0, false},
@@ -195,12 +206,11 @@ static const struct cfg_opt cfg_opts[] = {
 #undef K
 #undef SEC
 
+/* The value is never echoed: a mistyped or misplaced value may be a secret
+ * (the key given to the wrong flag), and stderr ends up in logs. */
 static void cfg_die(const struct cfg_opt *o, const char *value, const char *why)
 {
-    if (o->secret)
-        fprintf(stderr, "interview: invalid %s: %s\n", o->env, why);
-    else
-        fprintf(stderr, "interview: invalid %s=\"%s\": %s\n", o->env, value, why);
+    fprintf(stderr, "interview: invalid %s (%zu characters, not shown): %s\n", o->env, strlen(value), why);
     exit(EXIT_CONFIG);
 }
 
@@ -296,6 +306,22 @@ static void cfg_usage(FILE *f)
 
 enum cfg_action { CFG_RUN, CFG_HEALTHCHECK };
 
+#define CFG_FLAG_SHOWN_MAX 40 /* an unknown flag's name is echoed only if it looks like one */
+
+/* An unknown argument is never echoed whole: "--openai-api-keyy=sk-..." or a
+ * key after a flag that takes none would print the secret. Only a flag's
+ * name (before '=', plain characters) is shown. */
+static _Noreturn void cfg_unknown(int i, const char *a, const char *eq)
+{
+    size_t n = eq ? (size_t)(eq - a) : strlen(a);
+    bool plain = strncmp(a, "--", 2) == 0 && n <= CFG_FLAG_SHOWN_MAX && strspn(a + 2, "abcdefghijklmnopqrstuvwxyz0123456789-") >= n - 2;
+    if (plain)
+        fprintf(stderr, "interview: unknown flag \"%.*s\"%s (see --help)\n", (int)n, a, eq ? " (value not shown)" : "");
+    else
+        fprintf(stderr, "interview: unknown argument #%d (not shown; see --help)\n", i);
+    exit(EXIT_CONFIG);
+}
+
 static enum cfg_action cfg_load(struct config *cfg, int argc, char **argv, bool *version)
 {
     enum cfg_action act = CFG_RUN;
@@ -324,15 +350,21 @@ static enum cfg_action cfg_load(struct config *cfg, int argc, char **argv, bool 
         const struct cfg_opt *o = strncmp(a, "--", 2) == 0
                                       ? cfg_find_flag(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2))
                                       : NULL;
-        if (!o) {
-            fprintf(stderr, "interview: unknown argument \"%s\" (see --help)\n", a);
-            exit(EXIT_CONFIG);
-        }
+        if (!o)
+            cfg_unknown(i, a, eq);
         if (!eq && i + 1 >= argc) {
             fprintf(stderr, "interview: --%s needs a value\n", o->flag);
             exit(EXIT_CONFIG);
         }
-        cfg_set(cfg, o, eq ? eq + 1 : argv[++i]);
+        char *v = eq ? argv[i] + (eq - a) + 1 : argv[++i];
+        cfg_set(cfg, o, v);
+        if (o->secret) {
+            /* Other users can read /proc/PID/cmdline: say so at start-up and
+             * take the value out of it now. */
+            if (cfg->nsecret_flags < ARRAY_LEN(cfg->secret_flags))
+                cfg->secret_flags[cfg->nsecret_flags++] = o->env;
+            explicit_bzero(v, strlen(v));
+        }
     }
     return act;
 }
@@ -365,8 +397,10 @@ static void cfg_read_secret(const char *env, const char *path, char *dst, size_t
         n--;
     dst[n] = '\0';
     if (!f || more || n == 0 || memchr(dst, '\0', n)) {
-        fprintf(stderr, "interview: invalid %s=\"%s\": unreadable, empty or over %zu bytes\n", env, path,
-                cap - 1);
+        /* The path is not shown either: a key given to the _FILE flag by
+         * mistake would be printed. */
+        fprintf(stderr, "interview: invalid %s (%zu characters, not shown): unreadable, empty or over %zu bytes\n",
+                env, strlen(path), cap - 1);
         exit(EXIT_CONFIG);
     }
 }
@@ -397,15 +431,62 @@ static void cfg_check_access(struct config *cfg)
         cfg_fail("invalid INTERVIEW_AUTH_TOKEN: expected 16..255 characters of A-Z a-z 0-9 . _ ~ + -");
     if (access_cidr_parse(cfg->trusted_proxies, strlen(cfg->trusted_proxies), cfg->server.trusted,
                           ACCESS_CIDR_MAX, &cfg->server.ntrusted) != ACCESS_OK) {
-        fprintf(stderr, "interview: invalid TRUSTED_PROXIES=\"%s\": expected comma-separated IPv4/IPv6 "
-                        "addresses or CIDRs (at most %d)\n", cfg->trusted_proxies, ACCESS_CIDR_MAX);
+        fprintf(stderr, "interview: invalid TRUSTED_PROXIES (not shown): expected comma-separated IPv4/IPv6 "
+                        "addresses or CIDRs (at most %d)\n", ACCESS_CIDR_MAX);
         exit(EXIT_CONFIG);
     }
+}
+
+/* Is host (an address literal without brackets, or a name) this machine's
+ * loopback: "localhost", 127/8 or ::1? */
+static bool cfg_is_loopback(const char *host)
+{
+    struct access_addr a;
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (access_addr_parse(host, strlen(host), &a) != ACCESS_OK)
+        return false;
+    static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, v6[16] = {[15] = 1};
+    return (memcmp(a.b, v4, 12) == 0 && a.b[12] == 127) || memcmp(a.b, v6, 16) == 0;
+}
+
+/* The key must not cross a network in clear: http:// only to this machine,
+ * unless OPENAI_ALLOW_INSECURE_HTTP=1 says so on purpose (warned at start).
+ * The job-fetch SSRF escape is for tests, which listen on loopback. */
+static void cfg_check_network(const struct config *cfg)
+{
+    struct cfgval_url url;
+    cfgval_url(cfg->openai_base_url, &url); /* validated at load */
+    if (!url.https && !cfg_is_loopback(url.host) && !cfg->openai_allow_insecure_http)
+        cfg_fail("invalid OPENAI_BASE_URL: http:// sends the API key in clear; allowed only to localhost or a "
+                 "loopback address (or set OPENAI_ALLOW_INSECURE_HTTP=1)");
+    if (cfg->job_url_test_allow_addresses[0] && !cfg_is_loopback(cfg->server.host))
+        cfg_fail("JOB_URL_TEST_ALLOW_ADDRESSES is for tests and works only while HOST is a loopback address");
+}
+
+/* Start-up warnings about a configuration that works but exposes something. */
+static void cfg_warn(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nsecret_flags; i++)
+        log_event(LOG_WARN, 0, "secret_on_command_line",
+                  "%s was given as a flag: other users of this machine may have read it in /proc/PID/cmdline "
+                  "before it was wiped; use the %s environment variable or %s_FILE",
+                  cfg->secret_flags[i], cfg->secret_flags[i], cfg->secret_flags[i]);
+    struct cfgval_url url;
+    cfgval_url(cfg->openai_base_url, &url);
+    if (!url.https && !cfg_is_loopback(url.host))
+        log_event(LOG_WARN, 0, "insecure_http", "OPENAI_BASE_URL is http:// to %s: the API key travels in clear "
+                  "(OPENAI_ALLOW_INSECURE_HTTP=1)", url.host);
+    if (!cfg_is_loopback(cfg->server.host) && !cfg->server.auth_token[0])
+        log_event(LOG_WARN, 0, "no_auth_token", "listening on %s without INTERVIEW_AUTH_TOKEN: anyone who can "
+                  "reach port %u can start interviews and spend the OpenAI API key", cfg->server.host,
+                  (unsigned)cfg->server.port);
 }
 
 static void cfg_check(struct config *cfg)
 {
     cfg_check_access(cfg);
+    cfg_check_network(cfg);
     if (cfg->server.rx_buffer_size <= cfg->server.max_header_size) {
         fprintf(stderr, "interview: invalid RX_BUFFER_SIZE: must exceed MAX_HEADER_SIZE (%llu)\n",
                 (unsigned long long)cfg->server.max_header_size);
@@ -418,8 +499,8 @@ static void cfg_check(struct config *cfg)
         if (f)
             fclose(f);
         if (!f || n == 0 || more) {
-            fprintf(stderr, "interview: invalid SYSTEM_PROMPT_FILE=\"%s\": unreadable, empty or over %zu bytes\n",
-                    cfg->system_prompt_file, sizeof cfg_system_prompt - 1);
+            fprintf(stderr, "interview: invalid SYSTEM_PROMPT_FILE (not shown): unreadable, empty or over %zu bytes\n",
+                    sizeof cfg_system_prompt - 1);
             exit(EXIT_CONFIG);
         }
         cfg_system_prompt[n] = '\0';
@@ -430,8 +511,7 @@ static void cfg_check(struct config *cfg)
         int r = mbedtls_x509_crt_parse_file(&crt, cfg->ssl_cert_file);
         mbedtls_x509_crt_free(&crt);
         if (r < 0) {
-            fprintf(stderr, "interview: invalid SSL_CERT_FILE=\"%s\": no usable PEM certificate\n",
-                    cfg->ssl_cert_file);
+            fprintf(stderr, "interview: invalid SSL_CERT_FILE (not shown): no usable PEM certificate\n");
             exit(EXIT_CONFIG);
         }
     }
@@ -631,7 +711,8 @@ static int wire_dialects(struct program *p)
         .app = &coach_app, .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
         .connect_timeout_ms = cfg->sio_connect_timeout_ms, .recovery_window_ms = cfg->sio_recovery_window_ms,
         .replay_events = cfg->sio_replay_events, .replay_bytes = cfg->sio_replay_bytes,
-        .max_sessions = cfg->coach_max_sessions, .max_attachment_bytes = cfg->coach_max_audio_bytes,
+        .max_sessions = cfg->coach_max_sessions, .max_sessions_per_ip = cfg->coach_max_sessions_per_ip,
+        .max_attachment_bytes = cfg->coach_max_audio_bytes,
     });
     coach_setup(&(struct coach_config){
         .ai = p->ai, .max_posting = cfg->coach_max_posting, .max_resume = cfg->coach_max_resume,
@@ -662,8 +743,10 @@ int main(int argc, char **argv)
 {
     static struct program prog;
     bool version = false;
-    /* The API key lives in this process: keep it out of core dumps and ptrace. */
+    /* The API key lives in this process: keep it out of core dumps and ptrace
+     * (no core file at all, even where a core pattern pipes dumps elsewhere). */
     prctl(PR_SET_DUMPABLE, 0);
+    setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
     enum cfg_action act = cfg_load(&prog.cfg, argc, argv, &version);
     if (version) {
         print_version();
@@ -676,8 +759,12 @@ int main(int argc, char **argv)
     log_event(LOG_INFO, 0, "start", "interview %s mbedTLS %s cJSON %s openai_key=%s",
               INTERVIEW_VERSION, MBEDTLS_VERSION_STRING, cJSON_Version(),
               prog.cfg.openai_api_key[0] ? "set" : "missing");
+    cfg_warn(&prog.cfg);
     if (program_start(&prog) != 0)
         return prog.jobs || !prog.up ? 1 : EXIT_CONFIG; /* a bad JOB_URL_* setting is a configuration error */
+    /* The API client and the server hold their own copies now. */
+    explicit_bzero(prog.cfg.openai_api_key, sizeof prog.cfg.openai_api_key);
+    explicit_bzero(prog.cfg.server.auth_token, sizeof prog.cfg.server.auth_token);
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */

@@ -9,6 +9,7 @@
  *     otherwise one of the XFF entries or the peer; formatting it and
  *     parsing it back gives the same address;
  *   - access_same_origin is true for an origin built from its Host;
+ *   - access_host_allowed admits a plain host name listed in ALLOWED_HOSTS;
  *   - bearer/subprotocol credentials lie inside their input;
  *   - token buckets never pass more than burst + rate x elapsed. */
 #include "parse/access.h"
@@ -113,8 +114,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_inside(entry, cred);
         }
         access_token_valid(f[i], fn[i]);
-        if (i + 1 < nf)
+        if (i + 1 < nf) {
             access_same_origin(in, (struct slice){f[i + 1], fn[i + 1]});
+            access_host_allowed(in, (struct slice){f[i + 1], fn[i + 1]});
+        }
         if (fn[i] > 0 && fn[i] < 200 && fz_plain_host(f[i], fn[i])) {
             char o[220];
             int m = snprintf(o, sizeof o, "http://%.*s", (int)fn[i], f[i]);
@@ -125,6 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             m = snprintf(o, sizeof o, "https://%.*s", (int)fn[i], f[i]);
             if (access_same_origin((struct slice){o, (size_t)m}, (struct slice){o + 8, (size_t)m - 8}) !=
                 true)
+                __builtin_trap();
+            if (!access_host_allowed(in, in)) /* listed in its own ALLOWED_HOSTS */
                 __builtin_trap();
         }
     }

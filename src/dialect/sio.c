@@ -39,6 +39,7 @@ struct sio_sock {
     struct sio_out *head, *tail, *cursor; /* cursor: first not yet sent on sc */
     size_t count, bytes;
     void *app; /* the coach of this socket (sio_cfg.app) */
+    uint32_t ticket; /* its count on the client's address (conn_take_session) */
 };
 
 /* One Engine.IO connection (conn->app). */
@@ -243,6 +244,7 @@ static void sio_sock_free(struct sio_sock *k)
         }
     if (k->app)
         sio_cfg.app->destroy(k->app);
+    conn_give_session(k->srv, k->ticket);
     while (k->head) {
         struct sio_out *o = k->head;
         k->head = o->next;
@@ -251,7 +253,7 @@ static void sio_sock_free(struct sio_sock *k)
     free(k);
 }
 
-static struct sio_sock *sio_sock_new(struct server *s)
+static struct sio_sock *sio_sock_new(struct server *s, uint32_t ticket)
 {
     struct sio_sock *k = calloc(1, sizeof *k);
     if (!k)
@@ -261,6 +263,7 @@ static struct sio_sock *sio_sock_new(struct server *s)
         free(k);
         return NULL;
     }
+    k->ticket = ticket;
     k->next = sio_g.socks;
     sio_g.socks = k;
     sio_g.nsocks++;
@@ -329,6 +332,29 @@ static void sio_connect_answer(struct sio_conn *sc, struct sio_sock *k)
     sio_raw(sc, out, (size_t)n);
 }
 
+
+/* A ticket for a new session on this client's address; at the address's
+ * COACH_MAX_SESSIONS_PER_IP its own longest-dropped session makes room (a
+ * live client outranks it), else 0. */
+static uint32_t sio_session_ticket(struct server *s, struct sio_conn *sc)
+{
+    uint32_t t = conn_take_session(s, sc->conn, sio_cfg.max_sessions_per_ip);
+    while (!t) {
+        uint32_t mine = conn_take_session(s, sc->conn, UINT64_MAX); /* which address entry is ours */
+        conn_give_session(s, mine);
+        struct sio_sock *old = NULL;
+        for (struct sio_sock *o = sio_g.socks; o && mine; o = o->next)
+            if (!o->sc && o->ticket == mine && (!old || o->detached_ms < old->detached_ms))
+                old = o;
+        if (!old)
+            return 0;
+        log_event(LOG_INFO, sc->conn->id, "sio_session_evicted", "socket=%s (sessions per address full)", old->id);
+        sio_sock_free(old);
+        t = conn_take_session(s, sc->conn, sio_cfg.max_sessions_per_ip);
+    }
+    return t;
+}
+
 static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, const cJSON *auth)
 {
     struct server *s = sc->srv;
@@ -369,8 +395,18 @@ static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, co
             sio_raw(sc, full, sizeof full - 1);
             return;
         }
-        k = sio_sock_new(s);
+        uint32_t ticket = sio_session_ticket(s, sc);
+        if (!ticket) {
+            log_event(LOG_WARN, sc->conn->id, "per_ip_limit", "peer=%s coach sessions max=%llu", sc->conn->peer,
+                      (unsigned long long)sio_cfg.max_sessions_per_ip);
+            static const char many[] =
+                "44{\"message\":\"too many sessions from this address (COACH_MAX_SESSIONS_PER_IP)\"}";
+            sio_raw(sc, many, sizeof many - 1);
+            return;
+        }
+        k = sio_sock_new(s, ticket);
         if (!k) {
+            conn_give_session(s, ticket);
             static const char oom[] = "44{\"message\":\"server out of memory\"}";
             sio_raw(sc, oom, sizeof oom - 1);
             return;

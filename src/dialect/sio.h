@@ -43,6 +43,7 @@ struct sio_config {
     uint64_t recovery_window_ms;                /* SIO_RECOVERY_WINDOW, 0 = no recovery */
     uint64_t replay_events, replay_bytes;       /* SIO_REPLAY_EVENTS, SIO_REPLAY_BYTES */
     uint64_t max_sessions;                      /* COACH_MAX_SESSIONS */
+    uint64_t max_sessions_per_ip;               /* COACH_MAX_SESSIONS_PER_IP */
     uint64_t max_attachment_bytes;              /* COACH_MAX_AUDIO_BYTES: all attachments of one packet */
 };
 

@@ -187,6 +187,8 @@ static void conn_big_pump(struct conn *c)
         uint16_t code = c->pending_close;
         c->pending_close = 0;
         conn_send_close_frame(c, code, c->pending_reason);
+        if (c->state == CONN_WS_CLOSING && !c->close_after_flush)
+            c->deadline_ms = conn_now(c) + s->cfg.close_timeout_ms;
     }
 }
 
@@ -332,7 +334,9 @@ void conn_close_ws(struct server *s, struct conn *c, uint16_t code, const char *
     log_event(LOG_INFO, c->id, "ws_close_sent", "code=%u reason=%s", code, reason ? reason : "");
     conn_send_close_frame(c, code, reason);
     c->state = CONN_WS_CLOSING;
-    c->deadline_ms = conn_now(c) + s->cfg.close_timeout_ms;
+    /* The peer's time to answer starts when our close is out: behind a
+     * streamed message, SEND_TIMEOUT guards the wait (conn_big_pump). */
+    c->deadline_ms = c->pending_close ? 0 : conn_now(c) + s->cfg.close_timeout_ms;
     conn_give_msg(c);
     conn_update_events(c);
 }
@@ -596,7 +600,7 @@ static void conn_api(struct conn *c, const struct conn_request *rq, const struct
         return;
     }
     const char *why, *extra;
-    int refuse = guard_http(c->srv, c, req, &why, &extra);
+    int refuse = guard_http(c->srv, c, req, conn_origin_allowed(c->srv, req->origin), &why, &extra);
     if (refuse) {
         conn_http_error(c, rq->cors, refuse, why, extra);
         return;
@@ -714,6 +718,13 @@ bool conn_take_ai_turn(struct server *s, struct conn *c)
     return guard_ai_turn(s, c, what, sizeof what) || conn_refuse(s, c, what, false, NULL, 0);
 }
 
+uint32_t conn_take_session(struct server *s, struct conn *c, uint64_t max)
+{
+    return guard_session_take(s, c, max);
+}
+
+void conn_give_session(struct server *s, uint32_t ticket) { guard_session_give(s, ticket); }
+
 static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *p, size_t n)
 {
     struct server *s = c->srv;
@@ -780,6 +791,12 @@ static bool conn_ws_control(struct conn *c, const struct wsf_event *ev)
             conn_give_msg(c);
             return false;
         }
+        if (c->pending_close || conn_has_output(c)) {
+            /* Ours still waits behind a streamed message, or is not out yet:
+             * send the rest and our close, then drop the connection. */
+            c->close_after_flush = true;
+            return false;
+        }
         conn_destroy(c, "close handshake complete");
         return false;
     default:
@@ -843,7 +860,8 @@ static bool conn_process_ws(struct conn *c)
         if (ev.kind == WSF_EV_DATA && !conn_ws_data(c, &ev))
             return true;
         if (ev.kind == WSF_EV_CONTROL) {
-            bool was_closing = c->state == CONN_WS_CLOSING && ev.opcode == WSF_CLOSE;
+            bool was_closing = c->state == CONN_WS_CLOSING && ev.opcode == WSF_CLOSE && !c->pending_close &&
+                               !conn_has_output(c);
             if (!conn_ws_control(c, &ev))
                 return !was_closing;
         }
@@ -1007,6 +1025,7 @@ static void conn_destroy(struct conn *c, const char *why)
         c->h->close(s, c);
         s->ws_active--;
     }
+    guard_on_close(s, c);
     loop_del(&s->loop, c->slot);
     close(c->fd);
     c->rx.len = c->tx.len = 0;
@@ -1091,6 +1110,12 @@ static void conn_accept_one(struct server *s, int fd, const struct sockaddr_stor
         return;
     }
     log_event(LOG_DEBUG, c->id, "accept", "peer=%s", c->peer);
+    const char *why;
+    if (!over && !guard_accept(s, c, &why)) {
+        conn_http_error(c, "", 429, why, "Retry-After: 10\r\n");
+        conn_update_events(c);
+        return;
+    }
     if (over) {
         /* A spare slot lets the 503 go out through the normal path, lingering
          * so the client reads it instead of a reset. */

@@ -124,6 +124,7 @@ struct conn {
     struct conn_guard {            /* guard.c: who the client is and what it has used */
         struct access_addr addr;   /* TCP peer, or the X-Forwarded-For client behind a trusted proxy */
         struct rl_bucket msgs, bytes, turns, strikes;
+        uint32_t peer;             /* entry in the per-address table counting this connection + 1; 0 none */
     } guard;
     void *app; /* dialect state */
 };
@@ -171,4 +172,12 @@ void conn_close_ws(struct server *s, struct conn *c, uint16_t code, const char *
  * the per-connection AI budget allows it; false when it was refused (the
  * dialect's refused handler has answered, or the connection is closing). */
 bool conn_take_ai_turn(struct server *s, struct conn *c);
+
+/* A session that outlives its connection (the coach's): a ticket on the
+ * client's address, 0 when the address already holds max sessions (the
+ * caller refuses, or frees one of its own and asks again). Give it back with
+ * conn_give_session() when the session ends. Tickets of the same address are
+ * equal. */
+uint32_t conn_take_session(struct server *s, struct conn *c, uint64_t max);
+void conn_give_session(struct server *s, uint32_t ticket);
 #endif

@@ -1,8 +1,9 @@
-/* deps: access.c ratelimit.c route.c log.c */
+/* deps: access.c ratelimit.c route.c log.c rand.c */
 #include "io/guard.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -11,10 +12,147 @@
 #include "io/log.h"
 #include "parse/ratelimit.h"
 #include "parse/route.h"
+#include "io/rand.h"
 #include "io/server.h"
 
-#define GUARD_XFF_FIELDS 8   /* X-Forwarded-For header lines looked at */
+/* X-Forwarded-For header lines kept: every line the request parser may hold,
+ * so the proxy's own line (the last) is always among them; the walk itself is
+ * capped by ACCESS_XFF_HOPS_MAX entries from the right. */
+#define GUARD_XFF_FIELDS HTTPQ_MAX_HEADERS
 #define GUARD_RETRY_AFTER "Retry-After: 10\r\n"
+/* Per-address table: entries per connection slot, so addresses that only
+ * keep a budget (AI turns, failed credentials, sessions) fit beside the
+ * connected ones; an address without connections or sessions is the one
+ * evicted when its neighbourhood is full (it loses its budgets). */
+#define GUARD_PEERS_PER_CONN 2
+#define GUARD_PROBE 16             /* entries looked at per address: bounded work per lookup */
+#define GUARD_AUTH_WINDOW_MS 60000 /* AUTH_FAILURES_PER_MINUTE's minute, from the first failure */
+
+/* What the server keeps per client address (IPv6: per /64, the smallest
+ * block one subscriber gets, so rotating addresses inside it gains nothing). */
+struct guard_peer {
+    struct access_addr key;
+    bool used;
+    uint32_t conns;    /* TCP connections counted at accept */
+    uint32_t sessions; /* coach sessions (COACH_MAX_SESSIONS_PER_IP) */
+    uint64_t seen_ms;
+    struct rl_bucket turns; /* AI_TURNS_PER_MINUTE_PER_IP */
+    uint64_t auth_since_ms; /* first failure of the current minute */
+    uint32_t auth_fails;
+};
+
+static uint64_t guard_seed; /* keys the hash: an attacker cannot aim addresses at one neighbourhood */
+
+int guard_init(struct server *s)
+{
+    uint64_t want = (s->cfg.max_connections + SERVER_REFUSE_SLOTS) * GUARD_PEERS_PER_CONN;
+    uint32_t n = 64;
+    while (n < want && n < (1u << 30))
+        n <<= 1;
+    s->peers = calloc(n, sizeof *s->peers);
+    s->npeers = n;
+    if (rand_bytes(&guard_seed, sizeof guard_seed) != 0)
+        guard_seed = (uint64_t)(uintptr_t)s->peers ^ 0x9e3779b97f4a7c15ull; /* still not the attacker's choice */
+    return s->peers ? 0 : -1;
+}
+
+static void guard_key(const struct access_addr *a, struct access_addr *k)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    *k = *a;
+    if (memcmp(a->b, mapped, sizeof mapped) != 0)
+        memset(k->b + 8, 0, 8); /* IPv6: the /64 */
+}
+
+/* splitmix64's finalizer: every input bit reaches every output bit, so
+ * addresses that differ only in their last octets spread over the table. */
+static uint64_t guard_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint32_t guard_hash(const struct access_addr *k)
+{
+    uint64_t h = guard_seed, w;
+    for (int i = 0; i < 2; i++) {
+        memcpy(&w, k->b + 8 * i, 8);
+        h = guard_mix(h ^ w);
+    }
+    return (uint32_t)h;
+}
+
+/* The entry of a's address; created (or an idle neighbour evicted) when
+ * create; NULL when absent, or when every neighbour is busy. */
+static struct guard_peer *guard_find(struct server *s, const struct access_addr *a, bool create)
+{
+    struct access_addr k;
+    guard_key(a, &k);
+    uint32_t mask = s->npeers - 1, h = guard_hash(&k);
+    uint64_t now = s->loop.now_ms;
+    struct guard_peer *empty = NULL, *victim = NULL;
+    for (uint32_t i = 0; i < GUARD_PROBE; i++) {
+        struct guard_peer *p = &s->peers[(h + i) & mask];
+        if (p->used && memcmp(&p->key, &k, sizeof k) == 0) {
+            p->seen_ms = now;
+            return p;
+        }
+        if (!p->used && !empty)
+            empty = p;
+        else if (p->used && !p->conns && !p->sessions && (!victim || p->seen_ms < victim->seen_ms))
+            victim = p;
+    }
+    struct guard_peer *p = empty ? empty : victim;
+    if (!create || !p)
+        return NULL;
+    *p = (struct guard_peer){.key = k, .used = true, .seen_ms = now};
+    return p;
+}
+
+bool guard_accept(struct server *s, struct conn *c, const char **why)
+{
+    const struct server_config *cfg = &s->cfg;
+    if (access_cidr_match(cfg->trusted, cfg->ntrusted, &c->guard.addr))
+        return true; /* a proxy: its clients are told apart by X-Forwarded-For on upgrade */
+    struct guard_peer *p = guard_find(s, &c->guard.addr, true);
+    if (p && p->conns < cfg->max_connections_per_ip) {
+        p->conns++;
+        c->guard.peer = (uint32_t)(p - s->peers) + 1;
+        return true;
+    }
+    log_event(LOG_WARN, c->id, "per_ip_limit", "peer=%s connections=%u max=%llu", c->peer, p ? p->conns : 0u,
+              (unsigned long long)cfg->max_connections_per_ip);
+    *why = p ? "too many connections from this address (MAX_CONNECTIONS_PER_IP)" : "too many client addresses";
+    return false;
+}
+
+void guard_on_close(struct server *s, struct conn *c)
+{
+    if (c->guard.peer) {
+        struct guard_peer *p = &s->peers[c->guard.peer - 1];
+        p->conns--;
+        p->seen_ms = s->loop.now_ms;
+        c->guard.peer = 0;
+    }
+}
+
+uint32_t guard_session_take(struct server *s, struct conn *c, uint64_t max)
+{
+    struct guard_peer *p = guard_find(s, &c->guard.addr, true);
+    if (!p || p->sessions >= max)
+        return 0;
+    p->sessions++;
+    return (uint32_t)(p - s->peers) + 1;
+}
+
+void guard_session_give(struct server *s, uint32_t ticket)
+{
+    if (ticket && ticket <= s->npeers && s->peers[ticket - 1].sessions) {
+        s->peers[ticket - 1].sessions--;
+        s->peers[ticket - 1].seen_ms = s->loop.now_ms;
+    }
+}
 
 /* Is h the header named lit (a string literal; names are case-insensitive)? */
 #define GUARD_HEADER_IS(h, lit) ((h)->name.n == sizeof(lit) - 1 && strncasecmp((h)->name.p, (lit), sizeof(lit) - 1) == 0)
@@ -97,13 +235,77 @@ static bool guard_token_ok(const struct server *s, const struct httpq_request *r
     return ok;
 }
 
+/* How many credentials the request carries: Authorization bearer headers,
+ * ?token= parameters and bearer.* subprotocol offers. Each would be one more
+ * guess per request. */
+static size_t guard_credentials(const struct httpq_request *req)
+{
+    size_t n = 0;
+    struct slice cred, entry;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const struct httpq_header *h = &req->headers[i];
+        if (GUARD_HEADER_IS(h, "Authorization") && access_bearer(h->value, &cred))
+            n++;
+        if (!GUARD_HEADER_IS(h, "Sec-WebSocket-Protocol"))
+            continue;
+        struct slice rest = h->value;
+        while (access_subproto_bearer(rest, &entry, &cred)) {
+            n++;
+            const char *end = entry.p + entry.n;
+            rest = (struct slice){end, (size_t)(rest.p + rest.n - end)};
+        }
+    }
+    for (size_t i = 0; req->query.p && i < req->query.n;) {
+        size_t j = i;
+        while (j < req->query.n && req->query.p[j] != '&')
+            j++;
+        if (j - i >= 5 && memcmp(req->query.p + i, "token", 5) == 0 && (j - i == 5 || req->query.p[i + 5] == '='))
+            n++;
+        i = j + 1;
+    }
+    return n;
+}
+
+/* AUTH_FAILURES_PER_MINUTE: true while the address may still try. */
+static bool guard_auth_budget(struct server *s, struct guard_peer *p, char *retry, size_t cap)
+{
+    uint64_t now = s->loop.now_ms, max = s->cfg.auth_failures_per_minute;
+    if (!p || !max || p->auth_fails < max)
+        return true;
+    if (now - p->auth_since_ms >= GUARD_AUTH_WINDOW_MS) {
+        p->auth_fails = 0;
+        return true;
+    }
+    uint64_t left = (p->auth_since_ms + GUARD_AUTH_WINDOW_MS - now + 999) / 1000;
+    snprintf(retry, cap, "Retry-After: %llu\r\n", (unsigned long long)left);
+    return false;
+}
+
 static int guard_auth(struct server *s, struct conn *c, const struct httpq_request *req, struct slice *offer,
                       const char **why, const char **extra)
 {
+    static char retry[48]; /* the loop thread's: used before the next request is read */
     bool seen;
     offer->n = 0;
-    if (!s->cfg.auth_token[0] || guard_token_ok(s, req, offer, &seen))
+    if (!s->cfg.auth_token[0])
         return 0;
+    if (guard_credentials(req) > 1) {
+        log_event(LOG_WARN, c->id, "auth_refused", "peer=%s more than one credential", c->peer);
+        *why = "more than one credential: send exactly one of Authorization, ?token=, bearer.<token>";
+        return 400;
+    }
+    struct guard_peer *p = guard_find(s, &c->guard.addr, true);
+    if (!guard_auth_budget(s, p, retry, sizeof retry)) {
+        log_event(LOG_WARN, c->id, "auth_throttled", "peer=%s failures=%u max=%llu", c->peer, p->auth_fails,
+                  (unsigned long long)s->cfg.auth_failures_per_minute);
+        *why = "too many failed credentials from this address (AUTH_FAILURES_PER_MINUTE)";
+        *extra = retry;
+        return 429;
+    }
+    if (guard_token_ok(s, req, offer, &seen))
+        return 0;
+    if (p && seen && p->auth_fails++ == 0) /* a wrong credential is a guess; none is not */
+        p->auth_since_ms = s->loop.now_ms;
     /* The token itself never reaches a log line. */
     log_event(LOG_WARN, c->id, "auth_refused", "peer=%s %s", c->peer,
               seen ? "wrong token" : "no token");
@@ -115,12 +317,32 @@ static int guard_auth(struct server *s, struct conn *c, const struct httpq_reque
 static uint32_t guard_ws_from(const struct server *s, const struct access_addr *a)
 {
     uint32_t n = 0;
+    struct access_addr k, ok;
+    guard_key(a, &k);
     for (uint32_t i = 0; i < s->conns_used; i++) {
         const struct conn *o = &s->conns[i];
-        if (o->srv && o->counted_ws && memcmp(o->guard.addr.b, a->b, 16) == 0)
-            n++;
+        if (!o->srv || !o->counted_ws)
+            continue;
+        guard_key(&o->guard.addr, &ok);
+        n += memcmp(ok.b, k.b, 16) == 0;
     }
     return n;
+}
+
+/* DNS rebinding: a page on attacker.test whose name was re-pointed at us is
+ * "same-origin" with itself, so Origin == Host proves nothing unless Host is
+ * a name we answer to (ALLOWED_HOSTS, an IP literal or localhost). A listed
+ * Origin is trusted as such. No Host at all is no browser. */
+static bool guard_host_ok(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
+                          const char **why)
+{
+    const char *list = s->cfg.allowed_hosts;
+    if (origin_listed || !req->host.p || access_host_allowed(req->host, (struct slice){list, strlen(list)}))
+        return true;
+    log_event(LOG_WARN, c->id, "host_refused", "peer=%s host=%.*s (not in ALLOWED_HOSTS)", c->peer,
+              (int)(req->host.n > 200 ? 200 : req->host.n), req->host.p);
+    *why = "host not allowed: add it to ALLOWED_HOSTS";
+    return false;
 }
 
 int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
@@ -129,6 +351,8 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
     *extra = NULL;
     echo->n = 0;
     guard_resolve_client(s, c, req);
+    if (!guard_host_ok(s, c, req, origin_listed, why))
+        return 403;
     if (req->origin.p && !origin_listed && !(req->host.p && access_same_origin(req->origin, req->host))) {
         /* A browser page from another site: cross-site WebSocket hijacking. */
         log_event(LOG_WARN, c->id, "origin_refused", "peer=%s origin=%.*s", c->peer,
@@ -150,11 +374,14 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
     return 0;
 }
 
-int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, const char **why,
-               const char **extra)
+int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
+               const char **why, const char **extra)
 {
     struct slice unused;
     *extra = NULL;
+    guard_resolve_client(s, c, req);
+    if (!guard_host_ok(s, c, req, origin_listed, why))
+        return 403;
     return guard_auth(s, c, req, &unused, why, extra);
 }
 
@@ -188,6 +415,13 @@ bool guard_message(struct server *s, struct conn *c, size_t n, char *what, size_
 bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap)
 {
     const struct server_config *cfg = &s->cfg;
+    uint64_t ip_rate = cfg->ai_turns_per_minute_per_ip;
+    struct guard_peer *p = ip_rate ? guard_find(s, &c->guard.addr, true) : NULL;
+    if (p && !rl_take(&p->turns, ip_rate, 60000, ip_rate, 1, s->loop.now_ms)) {
+        snprintf(what, cap, "over %llu AI requests per minute from this address (AI_TURNS_PER_MINUTE_PER_IP)",
+                 (unsigned long long)ip_rate);
+        return false;
+    }
     if (rl_take(&c->guard.turns, cfg->ai_turns_per_minute, 60000, cfg->ai_turns_per_minute, 1, s->loop.now_ms))
         return true;
     snprintf(what, cap, "over %llu AI requests per minute (AI_TURNS_PER_MINUTE)",
@@ -198,3 +432,6 @@ bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap)
 #undef GUARD_HEADER_IS
 #undef GUARD_XFF_FIELDS
 #undef GUARD_RETRY_AFTER
+#undef GUARD_PEERS_PER_CONN
+#undef GUARD_PROBE
+#undef GUARD_AUTH_WINDOW_MS

@@ -15,6 +15,8 @@
 #include "io/log.h"
 #include "io/server.h"
 
+#include "io/guard.h"
+
 #define SERVER_TICK_MS 250 /* timer resolution: deadlines are swept this often */
 #define SERVER_BACKLOG 1024
 #define SERVER_POOL_KEEP 64 /* released ring buffers kept for reuse */
@@ -129,7 +131,7 @@ int server_init(struct server *s)
     s->listen_fd = s->signal_fd = -1;
     s->conns = calloc(maxc, sizeof *s->conns);
     s->free_list = calloc(maxc, sizeof *s->free_list);
-    if (!s->conns || !s->free_list)
+    if (!s->conns || !s->free_list || guard_init(s) != 0)
         return -1;
     /* The table stays untouched (calloc'd pages are not resident) until a
      * connection uses its entry; free entries have srv == NULL. */

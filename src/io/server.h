@@ -31,12 +31,16 @@ struct server_config {
     uint64_t close_timeout_ms;
     uint64_t shutdown_timeout_ms;
     char allowed_origins[2048]; /* comma-separated, for CORS and the upgrade Origin rule */
+    char allowed_hosts[2048];   /* comma-separated Host names besides IP literals and localhost (DNS rebinding) */
     /* access control and limits against abuse (guard.c) */
     char auth_token[ACCESS_TOKEN_MAX + 1]; /* never logged; empty = no token required */
     struct access_cidr trusted[ACCESS_CIDR_MAX]; /* TRUSTED_PROXIES, parsed */
     size_t ntrusted;
     uint64_t ws_messages_per_sec, ws_messages_burst, ws_bytes_per_sec, ws_bytes_burst;
     uint64_t ai_turns_per_minute, rate_limit_strikes, max_websockets_per_ip;
+    uint64_t max_connections_per_ip;       /* TCP connections per address (IPv6: per /64), at accept */
+    uint64_t ai_turns_per_minute_per_ip;   /* AI requests per address per minute, across its connections */
+    uint64_t auth_failures_per_minute;     /* failed credentials per address before 429 */
     uint32_t extra_slots; /* loop slots for outgoing connections (upstream, job fetch, resolver pipes) */
 };
 
@@ -64,6 +68,8 @@ struct server {
     uint64_t next_id;
     const struct conn_route *routes; /* registered by interview.c */
     size_t nroutes;
+    struct guard_peer *peers; /* guard.c: per-address state, GUARD_PEERS_PER_CONN x connections */
+    uint32_t npeers;          /* a power of two */
     struct { server_tick_fn fn; void *ctx; } ticks[SERVER_MAX_TICKS];
     size_t nticks;
     bool shutting_down;

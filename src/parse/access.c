@@ -146,6 +146,29 @@ bool access_same_origin(struct slice origin, struct slice host)
     return op == hp && oh.n == hh.n && access_ieq(oh.p, hh.p, oh.n);
 }
 
+bool access_host_allowed(struct slice host, struct slice allowed)
+{
+    struct slice h;
+    unsigned port;
+    struct access_addr a;
+    if (!access_authority(host, &h, &port))
+        return false;
+    if (h.p[0] == '[') /* only an IPv6 literal is written in brackets */
+        return h.n > 2 && memchr(h.p, ':', h.n) && access_addr_parse(h.p + 1, h.n - 2, &a) == ACCESS_OK;
+    if (access_addr_parse(h.p, h.n, &a) == ACCESS_OK || (h.n == 9 && access_ieq(h.p, "localhost", 9)))
+        return true;
+    for (size_t i = 0; allowed.n && i <= allowed.n;) {
+        size_t j = i;
+        while (j < allowed.n && allowed.p[j] != ',')
+            j++;
+        struct slice e = access_trim(allowed.p + i, j - i);
+        if ((e.n == 1 && e.p[0] == '*') || (e.n == h.n && access_ieq(e.p, h.p, h.n)))
+            return true;
+        i = j + 1;
+    }
+    return false;
+}
+
 int access_addr_parse(const char *s, size_t n, struct access_addr *out)
 {
     char buf[INET6_ADDRSTRLEN + 1];

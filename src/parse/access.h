@@ -51,6 +51,12 @@ bool access_subproto_bearer(struct slice list, struct slice *entry, struct slice
  * a default port (80 for http, 443 for https) may be spelt or left out. */
 bool access_same_origin(struct slice origin, struct slice host);
 
+/* May a browser page reach us under this Host header (DNS rebinding)? True
+ * when its host part is an IP literal ("192.0.2.1", "[::1]"), "localhost",
+ * or a name in allowed (ALLOWED_HOSTS: comma-separated, case-insensitive,
+ * spaces around entries ignored; "*" allows any name). A port is ignored. */
+bool access_host_allowed(struct slice host, struct slice allowed);
+
 /* Parse one IPv4 or IPv6 literal (no brackets, no port, no zone). */
 int access_addr_parse(const char *s, size_t n, struct access_addr *out);
 

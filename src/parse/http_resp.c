@@ -222,7 +222,8 @@ static int httpr_apply_header(struct httpr_parser *p, struct slice name, struct 
         httpr_copy(p->content_type, sizeof p->content_type, v);
     } else if (httpr_ieq(name, "location")) {
         /* Two Location fields: which one would a proxy follow? Treat as unusable. */
-        p->location_long = v.n > HTTPR_LOCATION_MAX || p->location[0] != '\0' || p->location_long;
+        p->location_long = v.n > HTTPR_LOCATION_MAX || p->location_seen || p->location_long;
+        p->location_seen = true;
         if (p->location_long)
             p->location[0] = '\0';
         else
@@ -290,6 +291,7 @@ static void httpr_clear_results(struct httpr_parser *p)
     p->request_id[0] = '\0';
     p->location[0] = '\0';
     p->location_long = false;
+    p->location_seen = false;
     p->content_encoded = false;
     p->nheaders = 0;
     p->te_seen = p->te_chunked = false;

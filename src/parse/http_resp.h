@@ -58,6 +58,7 @@ struct httpr_parser {
     bool location_long;     /* Location repeated or over HTTPR_LOCATION_MAX (location[] is then "") */
     bool content_encoded;   /* a Content-Encoding other than "identity" (e.g. gzip) */
     /* private state (zero-initialise; httpr_reset() between responses) */
+    bool location_seen;     /* a Location field came, even an empty one (the next is a repeat) */
     uint8_t state;
     uint16_t nheaders;
     uint32_t line_len;

@@ -13,8 +13,8 @@
 
 #include "parse/audio.h"
 #include "parse/sse.h"
-#include "io/clock.h"
 #include "io/log.h"
+#include "io/rand.h"
 #include "upstream/jobfetch.h"
 #include "upstream/upstream.h"
 
@@ -22,6 +22,9 @@
 #define AI_CHAT_JSON_MAX (64 * 1024) /* one JSON-mode chat answer */
 #define AI_SSE_MAX 16384       /* one SSE event */
 #define AI_MSG_MAX 256         /* an error message, as upstream's */
+#define AI_BOUNDARY_BITS 128   /* random bits in a multipart boundary: unguessable */
+#define AI_BOUNDARY_MAX 70     /* RFC 2046's limit on a boundary's length */
+#define AI_BOUNDARY_DRAWS 4    /* draws before refusing a file that holds each one */
 
 _Static_assert((int)AI_E_HTTP_STATUS == (int)UP_E_HTTP_STATUS && (int)AI_E_CONNECT == (int)UP_E_CONNECT &&
                    (int)AI_E_TIMEOUT == (int)UP_E_TIMEOUT && (int)AI_E_PROTOCOL == (int)UP_E_PROTOCOL &&
@@ -32,7 +35,6 @@ struct ai {
     struct up_client *up;
     struct jobfetch_client *jobs;
     struct ai_settings set;
-    uint32_t seq; /* multipart boundaries */
 };
 
 enum ai_kind { AI_STT, AI_TTS, AI_CHAT_STREAM, AI_CHAT_JSON };
@@ -143,6 +145,28 @@ void ai_api_error(int status, const char *body, size_t n, char *out, size_t cap)
     for (char *k = strstr(out, "sk-"); k; k = strstr(k, "sk-"))
         for (k += 3; *k && *k != ' ' && *k != '.' && *k != ','; k++)
             *k = '*';
+}
+
+void ai_client_message(int err, int status, char *out, size_t cap)
+{
+    const char *what;
+    switch (err) {
+    case AI_E_HTTP_STATUS:
+        what = status == 401 || status == 403 ? "the API refused the key"
+               : status == 429                ? "the AI service is rate-limiting this server"
+               : status >= 400 && status < 500 ? "the AI service refused the request"
+               : status >= 500 && status < 600 ? "the AI service failed"
+                                               : "unexpected answer from the AI service";
+        snprintf(out, cap, "%s (HTTP %d)", what, status);
+        return;
+    case AI_E_CONNECT: what = "cannot reach the AI service"; break;
+    case AI_E_TIMEOUT: what = "the AI service did not answer in time"; break;
+    case AI_E_PROTOCOL: what = "malformed answer from the AI service"; break;
+    case AI_E_RESET: what = "connection to the AI service lost"; break;
+    case AI_E_STREAM: what = "malformed stream"; break;
+    default: what = ai_why(err); break;
+    }
+    snprintf(out, cap, "%s", what);
 }
 
 int ai_stt_parts(const struct ai_settings *set, const struct ai_stt *req, const char *boundary, char *pre,
@@ -264,16 +288,23 @@ static void ai_up_done(void *ctx, int err, int status, const char *message)
 {
     struct ai_call *c = ctx;
     char msg[AI_MSG_MAX];
-    struct ai_result r = {.err = err, .status = status, .message = message};
+    char fixed[AI_MSG_MAX];
+    struct ai_result r = {.err = err, .status = status};
+    if (err == UP_OK && c->broken)
+        r.err = AI_E_STREAM;
     if (err == UP_E_HTTP_STATUS && c->req) {
         size_t n;
         const char *body = up_error_body(c->req, &n);
         ai_api_error(status, body, n, msg, sizeof msg);
-        r.message = msg;
-        log_event(LOG_WARN, c->log_id, "ai_error", "%s: %s", ai_paths[c->kind], msg);
-    } else if (err == UP_OK && c->broken) {
-        r.err = AI_E_STREAM;
-        r.message = "malformed stream";
+        message = msg;
+    }
+    if (r.err != AI_OK) {
+        /* The API's own words (which name the organization, limits, models)
+         * go to the log only; the client gets a fixed text per error. */
+        ai_client_message(r.err, status, fixed, sizeof fixed);
+        r.message = fixed;
+        if (err != UP_OK)
+            log_event(LOG_WARN, c->log_id, "ai_error", "%s: %s", ai_paths[c->kind], message ? message : fixed);
     }
     c->req = NULL; /* finished: nothing to cancel */
     char *text = NULL;
@@ -341,15 +372,53 @@ static void ai_json_body(struct ai_call *c, int n)
     c->parts = 1;
 }
 
+bool ai_file_holds(const struct iovec *audio, const char *boundary)
+{
+    char delim[AI_BOUNDARY_MAX + 2];
+    size_t dn = (size_t)snprintf(delim, sizeof delim, "--%s", boundary);
+    for (int i = 0; i < 2; i++)
+        if (audio[i].iov_len >= dn && memmem(audio[i].iov_base, audio[i].iov_len, delim, dn))
+            return true;
+    if (!audio[0].iov_len || !audio[1].iov_len)
+        return false;
+    char seam[2 * AI_BOUNDARY_MAX + 4];
+    size_t a = audio[0].iov_len < dn - 1 ? audio[0].iov_len : dn - 1;
+    size_t b = audio[1].iov_len < dn - 1 ? audio[1].iov_len : dn - 1;
+    memcpy(seam, (const char *)audio[0].iov_base + audio[0].iov_len - a, a);
+    memcpy(seam + a, audio[1].iov_base, b);
+    return memmem(seam, a + b, delim, dn) != NULL;
+}
+
+int ai_stt_boundary(const char *tag, const struct iovec *audio, char *out, size_t cap)
+{
+    for (int attempt = 0; attempt < AI_BOUNDARY_DRAWS; attempt++) {
+        uint8_t r[AI_BOUNDARY_BITS / 8];
+        if (rand_bytes(r, sizeof r) != 0)
+            return -1;
+        int n = snprintf(out, cap, "%s-", tag);
+        for (size_t i = 0; i < sizeof r && n > 0 && (size_t)n + 2 < cap; i++)
+            n += snprintf(out + n, cap - (size_t)n, "%02x", r[i]);
+        if (n < 0 || (size_t)n != strlen(tag) + 1 + 2 * sizeof r || (size_t)n > AI_BOUNDARY_MAX)
+            return -1;
+        if (!ai_file_holds(audio, out))
+            return 0;
+    }
+    return -1;
+}
+
 struct ai_call *ai_transcribe(struct ai *ai, const struct ai_stt *req, ai_done_fn done, void *ctx, int *why)
 {
     struct ai_call *c = ai_call_new(ai, AI_STT, req->log_id, ctx, why);
     if (!c)
         return NULL;
-    char boundary[48], ctype[96];
+    char boundary[AI_BOUNDARY_MAX + 1], ctype[AI_BOUNDARY_MAX + 48];
     size_t pre_len, post_len;
-    snprintf(boundary, sizeof boundary, "%s-%08x%08x", req->tag, ++ai->seq,
-             (unsigned)(clock_mono_ms() & 0xffffffffu));
+    if (ai_stt_boundary(req->tag, req->audio, boundary, sizeof boundary) != 0) {
+        log_event(LOG_WARN, req->log_id, "stt_refused", "no multipart boundary could be drawn");
+        ai_call_free(c);
+        *why = AI_E_REQUEST;
+        return NULL;
+    }
     snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
     if (ai_stt_parts(&ai->set, req, boundary, c->pre, sizeof c->pre, c->post, sizeof c->post, &pre_len,
                      &post_len) < 0) {

@@ -34,7 +34,7 @@ struct ai_settings {
 /* The first ones are upstream's errors, same values. */
 enum ai_error {
     AI_OK = 0,
-    AI_E_HTTP_STATUS = -1, /* non-2xx answer: message is the API's error text */
+    AI_E_HTTP_STATUS = -1, /* non-2xx answer: message names the status, the API's text is logged */
     AI_E_CONNECT = -2,     /* DNS, TCP or TLS failure after retries */
     AI_E_TIMEOUT = -3,
     AI_E_PROTOCOL = -4,    /* malformed HTTP response */
@@ -52,7 +52,7 @@ const char *ai_why(int why);
 struct ai_result {
     int err;             /* AI_OK or an enum ai_error */
     int status;          /* HTTP status, 0 when none */
-    const char *message; /* short reason when err != AI_OK; never holds the API key */
+    const char *message; /* short fixed reason when err != AI_OK (ai_client_message); never upstream's text */
     /* Whole-body calls, AI_OK: the answer (NUL-terminated). The callback may
      * take it: set body to NULL and free() it later. */
     uint8_t *body;
@@ -159,9 +159,23 @@ void ai_fetch_cancel(struct ai_fetch *f);
 /* The multipart bytes around the audio file (see oai_multipart_parts); with
  * words, response_format=verbose_json and timestamp_granularities[]=word go
  * first. 0 or -1. */
+/* Does the file (audio[0], audio[1]; the second may be empty) contain
+ * "--" + boundary anywhere, also across the seam? Then a client's own bytes
+ * could end the file part and add form fields of its choosing. */
+bool ai_file_holds(const struct iovec *audio, const char *boundary);
+/* A transcription's boundary: "<tag>-" + 128 bits from the DRBG in hex
+ * (unpredictable, unlike a counter or the clock the pings disclose), drawn
+ * again while the file holds it. 0, or -1 when none could be drawn or it
+ * would not fit cap or RFC 2046's 70 characters. */
+int ai_stt_boundary(const char *tag, const struct iovec *audio, char *out, size_t cap);
 int ai_stt_parts(const struct ai_settings *set, const struct ai_stt *req, const char *boundary, char *pre,
                  size_t precap, char *post, size_t postcap, size_t *pre_len, size_t *post_len);
-/* The message of a non-2xx answer: the API's error text, else "HTTP <status>";
- * a generic one for 401/403 and "sk-" keys masked, as the API quotes keys. */
+/* The log line's message of a non-2xx answer: the API's error text, else
+ * "HTTP <status>"; a generic one for 401/403 and "sk-" keys masked, as the
+ * API quotes keys. */
 void ai_api_error(int status, const char *body, size_t n, char *out, size_t cap);
+/* What a client is told about a failed call: one fixed text per error (and
+ * HTTP status), never the API's own message, which names the organization,
+ * its limits and models; that goes to the log. */
+void ai_client_message(int err, int status, char *out, size_t cap);
 #endif

@@ -84,6 +84,7 @@ struct jobfetch_client {
     bool enabled;
     char *hostbuf;
     const char *hosts[JF_HOSTS_MAX];
+    uint16_t ports[JF_HOSTS_MAX]; /* 443 unless the entry named one */
     size_t nhosts;
     struct jf_addr allow[JF_ALLOW_MAX];
     size_t nallow;
@@ -121,10 +122,13 @@ struct jobfetch {
 
 /* ---- rules ------------------------------------------------------------------ */
 
-static bool jf_host_allowed(const struct jobfetch_client *c, const char *host)
+/* Host and port: a job board is fetched on 443 unless its entry names a
+ * port, so an allowlisted name cannot be used to reach its other services
+ * (and a redirect cannot either). */
+static bool jf_host_allowed(const struct jobfetch_client *c, const char *host, uint16_t port)
 {
     for (size_t i = 0; i < c->nhosts; i++)
-        if (strcmp(c->hosts[i], host) == 0) /* both lowercase canonical */
+        if (strcmp(c->hosts[i], host) == 0 && c->ports[i] == port) /* both lowercase canonical */
             return true;
     return false;
 }
@@ -171,7 +175,7 @@ static int jf_check_url(const struct jobfetch_client *c, int url_rc, const struc
         return JF_NOT_HTTPS;
     if (url_rc != URL_OK)
         return JF_INVALID;
-    if (!jf_host_allowed(c, u->host))
+    if (!jf_host_allowed(c, u->host, u->port))
         return JF_NOT_ALLOWED;
     if (u->kind != URL_HOST_NAME && jf_literal_class(c, u) != ADDR_PUBLIC)
         return JF_BLOCKED;
@@ -582,7 +586,8 @@ static void jf_hop_begin(struct jobfetch *f)
 
 /* ---- public API ----------------------------------------------------------------- */
 
-/* "a.com, B.org" -> canonical lowercase hosts; false on a malformed entry. */
+/* "a.com, B.org:8443" -> canonical lowercase hosts and their ports (443
+ * when none is named); false on a malformed entry. */
 static bool jf_parse_hosts(struct jobfetch_client *c, const char *list, char *err, size_t errlen)
 {
     size_t n = strlen(list);
@@ -605,14 +610,16 @@ static bool jf_parse_hosts(struct jobfetch_client *c, const char *list, char *er
         char tmp[URL_HOST_MAX + 16];
         struct url u;
         int rc = e < URL_HOST_MAX + 3 ? snprintf(tmp, sizeof tmp, "https://%.*s/", (int)e, p) : -1;
-        if (rc < 0 || url_parse(tmp, strlen(tmp), &u) != URL_OK || u.port_explicit ||
-            strcmp(u.target, "/") != 0 || c->nhosts >= JF_HOSTS_MAX) {
-            snprintf(err, errlen, "JOB_URL_ALLOWED_HOSTS: \"%.*s\" is not a host name or IP literal "
-                     "(no scheme, port or path), or more than %d hosts", (int)(e > 80 ? 80 : e), p, JF_HOSTS_MAX);
+        if (rc < 0 || url_parse(tmp, strlen(tmp), &u) != URL_OK || strcmp(u.target, "/") != 0 ||
+            c->nhosts >= JF_HOSTS_MAX) {
+            snprintf(err, errlen, "JOB_URL_ALLOWED_HOSTS: \"%.*s\" is not a host name or IP literal with an "
+                     "optional port (no scheme or path), or more than %d entries", (int)(e > 80 ? 80 : e), p,
+                     JF_HOSTS_MAX);
             return false;
         }
         size_t hl = strlen(u.host);
         memcpy(w, u.host, hl + 1);
+        c->ports[c->nhosts] = u.port; /* 443 when none was named */
         c->hosts[c->nhosts++] = w;
         w += hl + 1;
         p += k;

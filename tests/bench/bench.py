@@ -23,7 +23,8 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 # from 127.0.0.1: ours are raised out of reach (not switched off, so their
 # buckets are still evaluated on every message and counted in the figures).
 LIMITS_HIGH = {"WS_MESSAGES_PER_SEC": "1000000", "WS_MESSAGES_BURST": "1000000", "WS_BYTES_PER_SEC": "1g",
-               "WS_BYTES_BURST": "1g", "MAX_WEBSOCKETS_PER_IP": "1000000", "AI_TURNS_PER_MINUTE": "100000"}
+               "WS_BYTES_BURST": "1g", "MAX_WEBSOCKETS_PER_IP": "1000000", "AI_TURNS_PER_MINUTE": "100000",
+               "MAX_CONNECTIONS_PER_IP": "1000000", "AI_TURNS_PER_MINUTE_PER_IP": "100000"}
 ONLY = [s for s in os.environ.get("BENCH_SERVERS", "").split(",") if s]
 PORT = 18300 + os.getpid() % 500
 STARTUPS = {}  # server -> start-up times of every start in the run (ms)

@@ -328,7 +328,8 @@ def jobfetch_checks(mock, board, webm):
     mock.configure(transcript=TRANSCRIPT)
     b = f"https://{board.host}:{board.port}"
     with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
-                JOB_URL_ALLOWED_HOSTS=f"{board.host},127.0.0.1,localhost,10.0.0.1,192.168.1.10,169.254.169.254",
+                JOB_URL_ALLOWED_HOSTS=f"{board.host}:{board.port},127.0.0.1:{board.port},localhost:{board.port},"
+                                      "10.0.0.1,192.168.1.10,169.254.169.254",  # a port only where named
                 JOB_URL_TEST_ALLOW_ADDRESSES=board.host, JOB_URL_TIMEOUT="5s") as srv:
         node(srv, webm, "url", {"COACH_POSTING_URL": b + "/posting"})
         q = [r for r in mock.requests("chat") if r.get("json_kind") == "questions"]

@@ -132,7 +132,8 @@ def test_token():
         st, _, _, s = upgrade(srv.port, path="/api/stream/ws/z",
                               extra=f"Sec-WebSocket-Protocol: bearer.{WRONG}\r\n"
                                     f"Sec-WebSocket-Protocol: bearer.{TOKEN}\r\n")
-        check("token: repeated Sec-WebSocket-Protocol fields, the right one second -> 101", st == 101, st)
+        check("token: repeated Sec-WebSocket-Protocol fields, the right one second -> 400 (one credential "
+              "per request, issue 14)", st == 400, st)
         if s:
             s.close()
         asyncio.run(token_ws(srv))
@@ -222,7 +223,7 @@ async def origin_ws(srv):
 
 
 def test_origin():
-    with Server() as srv:
+    with Server(ALLOWED_HOSTS="interview.example") as srv:
         p = srv.port
         cases = [
             ("no Origin (non-browser client)", "", "127.0.0.1", 101),

@@ -62,7 +62,8 @@ def main():
         # flat-out load from one address: the limits raised out of reach, as bench.py does
         env = {"OPENAI_API_KEY": mock.api_key, "OPENAI_BASE_URL": mock.base_url, "WS_MESSAGES_PER_SEC": "1000000",
                "WS_MESSAGES_BURST": "1000000", "WS_BYTES_PER_SEC": "1g", "WS_BYTES_BURST": "1g",
-               "MAX_WEBSOCKETS_PER_IP": "1000000"}
+               "MAX_WEBSOCKETS_PER_IP": "1000000", "MAX_CONNECTIONS_PER_IP": "1000000",
+               "AI_TURNS_PER_MINUTE_PER_IP": "100000"}
         if mock.https:
             env["SSL_CERT_FILE"] = mock.ca
         with Server(**env) as srv:

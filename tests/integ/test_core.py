@@ -149,7 +149,7 @@ def test_handshake_rules():
         r = raw_http(srv.port, b"GET /ws/a HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         check("HTTP/1.0 upgrade -> 400", status_of(r) == 400)
-        r = raw_http(srv.port, b"GET /ws/a HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
+        r = raw_http(srv.port, b"GET /ws/a HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\n"
                      b"Connection: keep-alive, UPGRADE\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      b"Sec-WebSocket-Version: 13\r\n\r\n", read_all=False)
         check("token lists are case-insensitive (Firefox style Connection)",
@@ -443,7 +443,7 @@ def test_logs():
 
 def test_scale():
     raise_nofile()
-    with Server(MAX_WEBSOCKETS_PER_IP=2000) as srv:  # all from 127.0.0.1
+    with Server(MAX_WEBSOCKETS_PER_IP=2000, MAX_CONNECTIONS_PER_IP=4000) as srv:  # all from 127.0.0.1
         base = srv.rss_kib()
         idle = []
         for i in range(1000):

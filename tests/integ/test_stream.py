@@ -142,7 +142,7 @@ def test_slow_receiver():
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(("127.0.0.1", srv.port))
-        s.sendall(b"GET /api/stream/ws/slow HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        s.sendall(b"GET /api/stream/ws/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         time.sleep(0.2)
         async with websockets.connect(srv.url("/api/stream/ws/fast")) as fast:
@@ -188,7 +188,7 @@ def test_http_pages_and_cors():
                      b"Connection: close\r\n\r\n")
         check("responses to an allowed origin carry Access-Control-Allow-Origin",
               b"Access-Control-Allow-Origin: http://localhost:3000" in r and status_of(r) == 404)
-        r = raw_http(srv.port, b"POST /api/stream/status/abc HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        r = raw_http(srv.port, b"POST /api/stream/status/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
         check("wrong method on status -> 405", status_of(r) == 405)
         # a page is larger than the send ring can hold at once when the client is slow: all bytes arrive
         s = socket.create_connection(("127.0.0.1", srv.port))

@@ -1,6 +1,7 @@
 // deps: src/parse/access.c
 #include "parse/access.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "t.h"
@@ -53,6 +54,26 @@ static void test_bearer(void)
     CHECK(!access_subproto_bearer(S("chat"), &e, &c));
     CHECK(!access_subproto_bearer(S(""), &e, &c));
     CHECK(!access_subproto_bearer(S("Bearer.tok"), &e, &c)); /* subprotocols are case-sensitive */
+}
+
+static void test_hosts(void)
+{
+    struct slice none = {"", 0}, list = S("interview.example.com, Other.Test");
+    const char *open[] = {"127.0.0.1", "127.0.0.1:8000", "[::1]", "[::1]:8000", "localhost", "LocalHost:3000",
+                          "192.0.2.1:80", "[2001:db8::1]:443"};
+    for (size_t i = 0; i < sizeof open / sizeof *open; i++)
+        CHECK(access_host_allowed(S(open[i]), none));
+    const char *shut[] = {"rebind.attacker.test", "rebind.attacker.test:8000", "localhost.attacker.test",
+                          "127.0.0.1.nip.io", "[127.0.0.1]", "[]", "", ":80", "127.0.0.1:0", "[::1]x",
+                          "interview.example.com.evil", "1.2.3"};
+    for (size_t i = 0; i < sizeof shut / sizeof *shut; i++) {
+        CHECK(!access_host_allowed(S(shut[i]), none));
+    }
+    CHECK(access_host_allowed(S("interview.example.com:8443"), list));
+    CHECK(access_host_allowed(S("other.test"), list));
+    CHECK(!access_host_allowed(S("example.com"), list));
+    CHECK(!access_host_allowed(S("interview.example.co"), list));
+    CHECK(access_host_allowed(S("anything.test"), S("a.test, *")));
 }
 
 static void test_origin(void)
@@ -153,6 +174,26 @@ static void test_xff(void)
     CHECK(access_client_addr(t, nt, &peer, NULL, 0, &c) == 0 && addr_is(&c, "127.0.0.1"));
     struct slice v6[] = {S("2001:db8::7")};
     CHECK(access_client_addr(t, nt, &peer, v6, 1, &c) == 1 && addr_is(&c, "2001:db8::7"));
+    /* Forged lines before the proxy's own (the last) choose nothing. */
+    struct slice forged[9];
+    for (int i = 0; i < 8; i++)
+        forged[i] = S("198.51.100.66");
+    forged[8] = S("203.0.113.44");
+    CHECK(access_client_addr(t, nt, &peer, forged, 9, &c) == 1 && addr_is(&c, "203.0.113.44"));
+    /* One line with many entries: only the right end is read; the work stops
+     * after ACCESS_XFF_HOPS_MAX trusted hops (the last one believed). */
+    char many[2048];
+    size_t m = 0;
+    for (int i = 0; i < 100; i++)
+        m += (size_t)snprintf(many + m, sizeof many - m, "198.51.100.%d, ", i);
+    m += (size_t)snprintf(many + m, sizeof many - m, "203.0.113.45");
+    struct slice one_line[] = {{many, m}};
+    CHECK(access_client_addr(t, nt, &peer, one_line, 1, &c) == 1 && addr_is(&c, "203.0.113.45"));
+    m = 0;
+    for (int i = 0; i < 40; i++)
+        m += (size_t)snprintf(many + m, sizeof many - m, "%s10.0.0.%d", i ? "," : "", i + 1);
+    struct slice hops[] = {{many, m}};
+    CHECK(access_client_addr(t, nt, &peer, hops, 1, &c) == ACCESS_XFF_HOPS_MAX && addr_is(&c, "10.0.0.9"));
 }
 
 int main(void)
@@ -160,6 +201,7 @@ int main(void)
     test_token();
     test_bearer();
     test_origin();
+    test_hosts();
     test_cidr();
     test_xff();
     return T_DONE();

@@ -6,7 +6,9 @@
  * refused at once, before any request exists. */
 #include "pipeline/ai.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "t.h"
 
@@ -43,6 +45,27 @@ static void test_stt_parts(void)
     CHECK(ai_stt_parts(&set, &req, "B-2", pre, sizeof pre, post, sizeof post, &pl, &ql) == -1);
 }
 
+static void test_boundary(void)
+{
+    char b1[80], b2[80];
+    struct iovec none[2] = {{(void *)"RIFF", 4}, {NULL, 0}};
+    CHECK(ai_stt_boundary("interview-stream", none, b1, sizeof b1) == 0);
+    CHECK(ai_stt_boundary("interview-stream", none, b2, sizeof b2) == 0);
+    /* 128 random bits in hex after the tag, different each time */
+    CHECK(strlen(b1) == strlen("interview-stream-") + 32 && strncmp(b1, "interview-stream-", 17) == 0);
+    CHECK(strspn(b1 + 17, "0123456789abcdef") == 32 && strcmp(b1, b2) != 0);
+    CHECK(ai_stt_boundary("interview-stream", none, b1, 40) == -1); /* does not fit */
+    char file[200];
+    int n = snprintf(file, sizeof file, "audio\r\n--%s\r\nContent-Disposition: form-data; name=\"model\"", b2);
+    struct iovec one[2] = {{file, (size_t)n}, {NULL, 0}};
+    CHECK(ai_file_holds(one, b2) && !ai_file_holds(one, b1));
+    /* across the seam of the two pieces */
+    struct iovec two[2] = {{file, 12}, {file + 12, (size_t)n - 12}};
+    CHECK(ai_file_holds(two, b2));
+    struct iovec tiny[2] = {{file + 7, 1}, {file + 8, 3}}; /* "--" + less than the boundary */
+    CHECK(!ai_file_holds(tiny, b2));
+}
+
 static void test_api_error(void)
 {
     char out[256];
@@ -66,6 +89,25 @@ static void test_api_error(void)
     b = "{\"error\":{\"message\":\"\xE2\x80\xA6\xE2\x80\xA6\"}}";
     ai_api_error(400, b, strlen(b), out, 5);
     CHECK(strcmp(out, "\xE2\x80\xA6") == 0);
+}
+
+static void test_client_message(void)
+{
+    char out[256];
+    ai_client_message(AI_E_HTTP_STATUS, 429, out, sizeof out);
+    CHECK(strcmp(out, "the AI service is rate-limiting this server (HTTP 429)") == 0);
+    ai_client_message(AI_E_HTTP_STATUS, 401, out, sizeof out);
+    CHECK(strcmp(out, "the API refused the key (HTTP 401)") == 0);
+    ai_client_message(AI_E_HTTP_STATUS, 400, out, sizeof out);
+    CHECK(strcmp(out, "the AI service refused the request (HTTP 400)") == 0);
+    ai_client_message(AI_E_HTTP_STATUS, 503, out, sizeof out);
+    CHECK(strcmp(out, "the AI service failed (HTTP 503)") == 0);
+    ai_client_message(AI_E_CONNECT, 0, out, sizeof out);
+    CHECK(strcmp(out, "cannot reach the AI service") == 0);
+    ai_client_message(AI_E_BUSY, 0, out, sizeof out);
+    CHECK(strcmp(out, "too many upstream requests in flight") == 0);
+    ai_client_message(AI_E_STREAM, 0, out, sizeof out);
+    CHECK(strcmp(out, "malformed stream") == 0);
 }
 
 static void test_audio_file(void)
@@ -125,7 +167,9 @@ static void test_refusals(void)
 int main(void)
 {
     test_stt_parts();
+    test_boundary();
     test_api_error();
+    test_client_message();
     test_audio_file();
     test_refusals();
     return T_DONE();

@@ -1,4 +1,4 @@
-// deps: src/io/conn.c src/io/server.c src/io/guard.c src/io/loop.c src/io/ring.c src/io/pool.c src/io/log.c src/io/clock.c src/parse/http_req.c src/parse/route.c src/parse/ws_frame.c src/parse/utf8.c src/parse/access.c src/parse/ratelimit.c
+// deps: src/io/conn.c src/io/server.c src/io/guard.c src/io/loop.c src/io/ring.c src/io/pool.c src/io/log.c src/io/clock.c src/parse/http_req.c src/parse/route.c src/parse/ws_frame.c src/parse/utf8.c src/parse/access.c src/parse/ratelimit.c src/io/rand.c
 // libs: mbedtls
 /* The connection layer on its own, with a stub dialect and no other layer
  * linked: the route table (page, JSON endpoint, WebSocket), the handlers
@@ -17,6 +17,8 @@
 #include "io/log.h"
 #include "io/server.h"
 #include "t.h"
+
+#define BIG_MSG (16u << 20) /* more than both socket buffers hold: still streaming when the peer closes */
 
 static struct {
     int opens, texts, binaries, closes, refused, refused_null, dropped;
@@ -53,6 +55,14 @@ static void stub_text(struct server *s, struct conn *c, const uint8_t *p, size_t
     stub.texts++;
     if (n == 1 && p[0] == 'q') {
         stub_queue(s, c);
+        return;
+    }
+    if (n == 3 && memcmp(p, "big", 3) == 0) { /* a streamed message, then our close queued behind it */
+        char *m = malloc(BIG_MSG);
+        memset(m, 'b', BIG_MSG);
+        conn_send_text(s, c, m, BIG_MSG);
+        free(m);
+        conn_close_ws(s, c, 1000, "bye");
         return;
     }
     if (n == 2 && memcmp(p, "ai", 2) == 0) {
@@ -175,7 +185,7 @@ int main(void)
         .pong_timeout_ms = 20000, .send_timeout_ms = 30000, .close_timeout_ms = 1000,
         .shutdown_timeout_ms = 1000, .ws_messages_per_sec = 1, .ws_messages_burst = 5,
         .ws_bytes_per_sec = 1 << 20, .ws_bytes_burst = 1 << 22, .ai_turns_per_minute = 1,
-        .rate_limit_strikes = 10, .max_websockets_per_ip = 8,
+        .rate_limit_strikes = 10, .max_websockets_per_ip = 8, .max_connections_per_ip = 16,
     };
     log_setup(LOG_TEXT, LOG_ERROR);
     srv.routes = routes;
@@ -239,11 +249,37 @@ int main(void)
     CHECK(qn > 200000 && memmem(qbuf, qn, "k1", 2) && memmem(qbuf, qn, "k2", 2));
     CHECK(memmem(qbuf, qn, "dropme", 6) == NULL);
     CHECK((char *)memmem(qbuf, qn, "k1", 2) < (char *)memmem(qbuf, qn, "k2", 2));
+    /* The peer's close arrives while ours waits behind a streamed message:
+     * the whole message, then our close, then the end of the connection. */
+    fd = dial();
+    CHECK(write(fd, up, sizeof up - 1) == (ssize_t)(sizeof up - 1));
+    read_until(fd, buf, sizeof buf, "hello");
+    send_frame(fd, 1, "big", 3);
+    usleep(200 * 1000);
+    send_frame(fd, 8, "\x03\xe9", 2); /* close 1001 */
+    size_t total = 0;
+    uint8_t tail[8] = {0};
+    for (;;) {
+        static char chunk[1 << 14];
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++) {
+            memmove(tail, tail + 1, sizeof tail - 1);
+            tail[sizeof tail - 1] = (uint8_t)chunk[i];
+        }
+        total += (size_t)r;
+        usleep(2000); /* a slow reader: our send ring stays full to the end */
+    }
+    /* 10-byte header + message + close frame (2 + code + "bye") */
+    CHECK(total == 10 + BIG_MSG + 2 + 2 + 3);
+    CHECK(tail[0] == 'b' && tail[1] == 0x88 && tail[2] == 5 && tail[3] == 0x03 && tail[4] == 0xe8 &&
+          memcmp(tail + 5, "bye", 3) == 0);
     close(fd);
 
     kill(getpid(), SIGTERM); /* the self-pipe stops the loop */
     pthread_join(th, NULL);
-    CHECK(stub.opens == 2 && stub.closes == 2 && stub.binaries == 1);
-    CHECK(stub.texts == 5); /* abc, ai, ai, x (y was refused before it), then q */
+    CHECK(stub.opens == 3 && stub.closes == 3 && stub.binaries == 1);
+    CHECK(stub.texts == 6); /* abc, ai, ai, x (y was refused before it), q, big */
     return T_DONE();
 }

@@ -346,6 +346,9 @@ static void test_location(void)
     CHECK(O.p.status == 302 && strcmp(O.p.location, "https://jobs.example/p?q=1") == 0 && !O.p.location_long);
     CHECK(run("HTTP/1.1 301 Moved\r\nlocation: /a\r\nLOCATION: /b\r\nContent-Length: 0\r\n\r\n") == 0);
     CHECK(O.p.location[0] == '\0' && O.p.location_long);
+    /* an empty first Location is still a Location: the second is a repeat */
+    CHECK(run("HTTP/1.1 301 Moved\r\nLocation: \r\nLocation: /b\r\nContent-Length: 0\r\n\r\n") == 0);
+    CHECK(O.p.location[0] == '\0' && O.p.location_long);
     static char big[HTTPR_LOCATION_MAX + 200];
     int n = snprintf(big, sizeof big, "HTTP/1.1 302 Found\r\nLocation: /");
     memset(big + n, 'a', HTTPR_LOCATION_MAX);

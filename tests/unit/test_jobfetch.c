@@ -231,9 +231,21 @@ static pid_t start_board(char *dir)
     return pid;
 }
 
-static const char *ALLOWED = "jobs.test, board.test,wrong.test,localhost,private.test,meta.test,"
-                             "mixed.test,mapped.test,rebind.test,nxdomain.test,127.0.0.1,[::1],10.0.0.1,"
-                             "192.168.1.1,169.254.169.254,127.0.0.2,[::ffff:7f00:1]";
+static const char *const HOSTS[] = {"jobs.test", "board.test", "wrong.test", "localhost", "private.test",
+                                    "meta.test", "mixed.test", "mapped.test", "rebind.test", "nxdomain.test",
+                                    "127.0.0.1", "[::1]", "10.0.0.1", "192.168.1.1", "169.254.169.254",
+                                    "127.0.0.2", "[::ffff:7f00:1]"};
+static char ALLOWED[2048]; /* each of HOSTS on 443 and on the board's port (the port rule), and two more */
+
+static void allowed_init(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(HOSTS); i++)
+        n += (size_t)snprintf(ALLOWED + n, sizeof ALLOWED - n, "%s%s,%s:%d", i ? "," : "", HOSTS[i], HOSTS[i],
+                              board_port);
+    /* the self-signed port and a closed one, for the TLS and connect failures */
+    snprintf(ALLOWED + n, sizeof ALLOWED - n, ",jobs.test:%d,127.0.0.2:1", untrusted_port);
+}
 
 static struct jobfetch_client *client(const char *allowed, const char *test_allow, uint64_t timeout_ms,
                                       uint32_t max_inflight)
@@ -354,7 +366,8 @@ static void test_config(void)
     char err[256];
     struct jobfetch_config bad[] = {
         {.allowed_hosts = "https://jobs.test", .max_bytes = 1, .timeout_ms = 1, .ca_file = ca_path},
-        {.allowed_hosts = "jobs.test:443", .max_bytes = 1, .timeout_ms = 1, .ca_file = ca_path},
+        {.allowed_hosts = "jobs.test:0", .max_bytes = 1, .timeout_ms = 1, .ca_file = ca_path},
+        {.allowed_hosts = "jobs.test:99999", .max_bytes = 1, .timeout_ms = 1, .ca_file = ca_path},
         {.allowed_hosts = "jobs.test/x", .max_bytes = 1, .timeout_ms = 1, .ca_file = ca_path},
         {.allowed_hosts = "user@jobs.test", .max_bytes = 1, .timeout_ms = 1, .ca_file = ca_path},
         {.allowed_hosts = "jobs.test", .max_bytes = 1, .timeout_ms = 1, .ca_file = ca_path,
@@ -371,12 +384,20 @@ static void test_config(void)
     CHECK(jc != NULL && !jobfetch_enabled(jc));
     expect(jc, u("https://jobs.test:%d/posting", board_port), "JOB_URL_DISABLED");
     jobfetch_destroy(jc);
-    struct jobfetch_config upper = {.allowed_hosts = "JOBS.Test", .max_bytes = 512 * 1024, .timeout_ms = 5000,
+    char upper_hosts[64];
+    snprintf(upper_hosts, sizeof upper_hosts, "JOBS.Test:%d", board_port);
+    struct jobfetch_config upper = {.allowed_hosts = upper_hosts, .max_bytes = 512 * 1024, .timeout_ms = 5000,
                                     .ca_file = ca_path, .test_allow_addresses = "127.0.0.2"};
     jc = jobfetch_create(&L, &upper, err, sizeof err);
     CHECK(jc && jobfetch_enabled(jc));
-    if (jc)
+    if (jc) {
         test_text_ok(jc, u("https://Jobs.TEST:%d/posting", board_port), "Senior Backend Engineer");
+        /* the port rule: an allowlisted host on another port, directly or by redirect */
+        expect(jc, u("https://jobs.test:%d/posting", untrusted_port), "JOB_URL_NOT_ALLOWED");
+        expect(jc, "https://jobs.test/posting", "JOB_URL_NOT_ALLOWED");
+        expect(jc, u("https://jobs.test:%d/redirect?to=https://jobs.test:%d/posting", board_port, untrusted_port),
+               "JOB_URL_NOT_ALLOWED");
+    }
     jobfetch_destroy(jc);
     printf("ok   configuration refusals, case-insensitive host match\n");
 }
@@ -397,6 +418,7 @@ int main(void)
     }
     uint64_t t0 = clock_mono_ms();
     loop_init(&L, 64, 50, on_tick, NULL);
+    allowed_init();
     struct jobfetch_client *jc = client(ALLOWED, "127.0.0.2", 2000, 0);
     struct jobfetch_client *strict = client(ALLOWED, NULL, 2000, 0);
     if (!jc || !strict)
