@@ -1073,6 +1073,19 @@ void turn_start(struct turn *s)
     turn_start_reply(s, TURN_OPENING, NULL);
 }
 
+/* No new audio, but a reply that failed before: ask again with its
+ * transcript. false when there is none. */
+static bool turn_ask_again(struct turn *s)
+{
+    if (!s->pending_user)
+        return false;
+    free(s->user_text);
+    s->user_text = s->pending_user;
+    s->pending_user = NULL;
+    turn_start_reply(s, TURN_ANSWER, s->user_text);
+    return true;
+}
+
 /* Incremental: the answer is the segments up to end; reply once they are in. */
 static void turn_answer_segments(struct turn *s, uint64_t end)
 {
@@ -1085,14 +1098,8 @@ static void turn_answer_segments(struct turn *s, uint64_t end)
         s->seg_open = s->vad.speech; /* still speaking: the rest is the next answer */
     }
     bool any = (s->nsegq && s->segq[0].begin < end) || s->seg_stt || s->inc_len || s->seg_k;
-    if (!any && s->pending_user) {
-        char *text = s->pending_user; /* a reply that failed before: ask again */
-        s->pending_user = NULL;
-        free(s->user_text);
-        s->user_text = text;
-        turn_start_reply(s, TURN_ANSWER, text);
+    if (!any && turn_ask_again(s))
         return;
-    }
     if (!any) {
         s->sink->error(s->ctx, TURN_E_EMPTY, "no speech was detected in this answer");
         return;
@@ -1112,14 +1119,8 @@ void turn_answer(struct turn *s)
         turn_answer_segments(s, s->total);
         return;
     }
-    if (s->pcm_len == 0 && s->pending_user) {
-        char *text = s->pending_user; /* a reply that failed before: ask again */
-        s->pending_user = NULL;
-        free(s->user_text);
-        s->user_text = text;
-        turn_start_reply(s, TURN_ANSWER, text);
+    if (s->pcm_len == 0 && turn_ask_again(s))
         return;
-    }
     if (s->pcm_len == 0) {
         s->sink->error(s->ctx, TURN_E_EMPTY, "no audio was received for this answer");
         return;
