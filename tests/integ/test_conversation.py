@@ -591,6 +591,10 @@ def test_memory():
             grow_vad = asyncio.run(memory_flow(srv, mock, "server_vad"))
         with server_for(mock, MAX_ANSWER_SECONDS="300") as srv:
             grow_client = asyncio.run(memory_flow(srv, mock, "client"))
+        if os.environ.get("INTERVIEW_SANITIZED"):
+            print("note: RSS growth is not meaningful under ASan (quarantine and shadow memory); "
+                  "the memory checks run against the release binary")
+            return
         check("memory: server_vad keeps RSS flat over a 2-minute answer (< 512 KiB growth)", grow_vad < 512, grow_vad)
         check("memory: client mode holds the answer (> 3 MiB growth; the contrast is real)",
               grow_client > 3 * 1024, grow_client)
