@@ -123,6 +123,27 @@ static void fz_roundtrip(const char *s, size_t n)
     free(body);
 }
 
+/* The request builders over strings cut from the input: a body that fits is
+ * NUL-terminated at the length returned; one that does not is refused. */
+static void fz_build(const char *p, size_t n)
+{
+    char s[4][256];
+    for (int i = 0; i < 4; i++) {
+        size_t part = n / 4, off = (size_t)i * part, k = part < sizeof s[i] ? part : sizeof s[i] - 1;
+        memcpy(s[i], p + off, k);
+        s[i][k] = '\0';
+    }
+    struct oai_msg hist[2] = {{"user", s[2]}, {"assistant", s[3]}};
+    static char out[4096];
+    size_t cap = n % 2 ? sizeof out : 64; /* also a buffer too small */
+    int a = oai_chat_body(out, cap, s[0], 0.7, 150, s[1], hist, 2, s[3]);
+    if (a >= (int)cap || (a >= 0 && strlen(out) != (size_t)a))
+        abort();
+    int b = oai_chat_json_body(out, cap, s[0], 0.7, 1500, s[1], s[2]);
+    if (b >= (int)cap || (b >= 0 && strlen(out) != (size_t)b))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *p = malloc(size ? size : 1);
@@ -132,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_chunk(p, size);
     fz_bodies(p, size);
     fz_roundtrip(p, size);
+    fz_build(p, size);
     free(p);
     return 0;
 }

@@ -22,8 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(p, data, size);
     struct sio_packet k;
     int r = sio_parse(p, size, 4, &k);
-    if (r > 0 || r < SIO_E_ATTACH_SIZE)
+    if (r > 0 || r < SIO_E_ATTACH_SIZE || !sio_strerror(r)[0])
         abort();
+    static bool named; /* every code has a text (the close reason the server sends) */
+    for (int e = SIO_E_ATTACH_SIZE; !named && e <= SIO_OK; e++)
+        if (!sio_strerror(e)[0])
+            abort();
+    named = true;
     if (r == SIO_OK && k.eio == EIO_MESSAGE) {
         if (k.nsp.n == 0 || k.nsp.p[0] != '/')
             abort();

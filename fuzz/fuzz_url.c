@@ -41,6 +41,22 @@ static void fz_check(int rc, const struct url *u)
         enum addr_class k = fam == AF_INET ? addr_class_v4(u->ip) : addr_class_v6(u->ip);
         if (addr_class_name(k)[0] == '\0')
             abort();
+        /* the same address as the socket layer hands it over (the SSRF check after connect) */
+        struct sockaddr_storage ss = {0};
+        socklen_t sl;
+        if (fam == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            a->sin_family = AF_INET;
+            memcpy(&a->sin_addr, u->ip, 4);
+            sl = sizeof *a;
+        } else {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            a->sin6_family = AF_INET6;
+            memcpy(&a->sin6_addr, u->ip, 16);
+            sl = sizeof *a;
+        }
+        if (addr_class_sockaddr((const struct sockaddr *)&ss, sl) != k)
+            abort();
     }
     static char buf[URL_MAX + URL_HOST_MAX + 64];
     struct url again;

@@ -311,8 +311,40 @@ static bool fz_same(const struct fz_log *a, const struct fz_log *b)
     return a->err || a->curn == b->curn;
 }
 
+/* The encoders and the frame-size probe: a header written for a length taken
+ * from the input measures back exactly (masked data frames), control and
+ * unmasked frames are never taken for whole data frames, and every parse
+ * error maps to a close code a peer may receive. */
+static void fz_encoders(const uint8_t *d, size_t n)
+{
+    static const enum wsf_opcode ops[] = {WSF_CONT, WSF_TEXT, WSF_BINARY, WSF_CLOSE, WSF_PING, WSF_PONG};
+    static const uint8_t mask[4] = {1, 2, 3, 4};
+    uint64_t len = 0;
+    for (size_t i = 0; i < n && i < 8; i++)
+        len = len << 8 | d[i];
+    len &= (uint64_t)INT64_MAX; /* RFC 6455: the top bit of a 64-bit length is 0 */
+    enum wsf_opcode op = ops[(n > 8 ? d[8] : 0) % 6];
+    uint8_t h[14], u[10];
+    size_t hl = wsf_header_masked(h, op, true, len, mask), ul = wsf_header(u, op, true, len);
+    if (hl != ul + 4 || (ul != 2 && ul != 4 && ul != 10))
+        abort();
+    uint64_t sz = 0;
+    int k = wsf_data_frame_size(h, hl, &sz);
+    bool data = op == WSF_CONT || op == WSF_TEXT || op == WSF_BINARY;
+    if (data ? (k != 1 || sz != hl + len) : k != -1)
+        abort();
+    if (wsf_data_frame_size(u, ul, &sz) == 1)
+        abort();
+    for (int e = WSF_E_CLOSE_UTF8; e <= WSF_E_RSV; e++) {
+        uint16_t c = wsf_close_code(e);
+        if ((c != 1002 && c != 1007 && c != 1009) || !wsf_close_code_valid(c))
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fz_encoders(data, size);
     if (size < 2)
         return 0;
     size_t n = size - 2;
