@@ -91,6 +91,12 @@
 
 /* ---- PSA crypto (TLS 1.3 needs it) ------------------------------------- */
 #define MBEDTLS_PSA_CRYPTO_C
+/* Every TLS 1.3 handshake holds an ephemeral ECDHE key in the PSA key store
+ * until the ServerHello is read. The static store has 32 slots, so the 33rd
+ * concurrent handshake failed with "Memory allocation failed" (500 interviews
+ * opening at once). The dynamic store grows with the handshakes in flight;
+ * those are bounded by UPSTREAM_MAX_INFLIGHT. */
+#define MBEDTLS_PSA_KEY_STORE_DYNAMIC
 /* No key storage, no secure elements, no PSA config file. */
 
 /* ---- TLS ---------------------------------------------------------------- */
@@ -113,6 +119,12 @@
  * MBEDTLS_SSL_KEEP_PEER_CERTIFICATE").  Costs one parsed peer certificate of
  * RAM per connection; mbedtls_ssl_get_peer_cert() then works. */
 #define MBEDTLS_SSL_KEEP_PEER_CERTIFICATE
+/* Records we send carry at most 4 KB: a client chooses its own record size
+ * (a request body just takes more records, 22 bytes of overhead each), and
+ * every upstream connection then holds a 4 KB send buffer, not 16 KB. What
+ * we receive stays 16 KB: the server chooses that, and servers rarely honour
+ * the max_fragment_length extension. */
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096
 /* Explicitly off (listed for the reader; they are off by omission):
  *   MBEDTLS_SSL_SRV_C, MBEDTLS_SSL_PROTO_DTLS, MBEDTLS_SSL_RENEGOTIATION,
  *   MBEDTLS_SSL_CONTEXT_SERIALIZATION,

@@ -474,6 +474,38 @@ async def seed000_flow(srv, mock):
                   frames is not None and len(audio) > 0 and audio.endswith(want[-192:]), len(audio))
 
 
+async def many_openings_flow(srv, n):
+    async def one(i):
+        async with websockets.connect(srv.url(f"/ws/opening-{i}"), max_size=None) as ws:
+            await recv(ws)  # greeting
+            await ws.send(json.dumps({"type": "start_interview"}))
+            ev = await collect(ws, {"interview_started", "error"}, timeout=60)
+            return ev[-1][1].get("type")
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+def test_many_openings():
+    """More interviews opening at once than mbedTLS's fixed PSA key store has
+    slots (32): every TLS 1.3 handshake holds an ephemeral key, so without the
+    dynamic key store the 33rd concurrent handshake failed with 'Memory
+    allocation failed' (found by the 500-speaker memory bench)."""
+    n = int(os.environ.get("OPENINGS", "300"))
+    with MockOpenAI(cert_dir=CERTS) as mock:
+        mock.configure(reply=REPLY)
+        with server_for(mock, UPSTREAM_CONNECT_TIMEOUT="10s", UPSTREAM_FIRST_BYTE_TIMEOUT="20s",
+                        UPSTREAM_MAX_INFLIGHT="1024", AI_TURNS_PER_MINUTE="100000",
+                        AI_TURNS_PER_MINUTE_PER_IP="100000", MAX_WEBSOCKETS_PER_IP="1000",
+                        MAX_CONNECTIONS_PER_IP="1000") as srv:
+            got = asyncio.run(many_openings_flow(srv, n))
+            hs = mock.stats()["handshakes"]
+            log = srv.log()
+        check(f"{n} interviews opened at once: every one gets its opening question",
+              got.count("interview_started") == n, {t: got.count(t) for t in set(got)})
+        check(f"  ... over more than 32 concurrent upstream TLS handshakes ({hs})", hs > 32, hs)
+        check("  ... and no TLS allocation failure in the server's log",
+              "Memory allocation failed" not in log, "")
+
+
 def test_seed000():
     with MockOpenAI(cert_dir=CERTS) as mock:
         mock.configure(reply=REPLY)
@@ -483,7 +515,7 @@ def test_seed000():
 
 if __name__ == "__main__":
     for t in [test_seed001, test_validation, test_no_key, test_history_window, test_faults, test_tls_faults,
-              test_loop_responsive, test_slow_reader, test_seed000]:
+              test_loop_responsive, test_slow_reader, test_seed000, test_many_openings]:
         try:
             t()
         except Exception as e:  # a crashed test is a failed test
