@@ -81,6 +81,7 @@ struct config {
     uint64_t vad_prefix_padding_ms, vad_silence_ms, vad_interrupt_response;
     uint64_t transcribe_pause_ms, max_segment_seconds, vad_barge_in_min_ms;
     unsigned incremental_transcription; /* enum turn_incremental */
+    unsigned segment_audio_format;      /* 0 mulaw, 1 pcm16 */
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
     const char *secret_flags[2]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
@@ -108,6 +109,7 @@ static const char *const cfg_log_levels[] = {"debug", "info", "warn", "error"};
 static const char *const cfg_tts_formats[] = {"mp3", "wav", "pcm"};
 static const char *const cfg_turn_detection[] = {"client", "server_vad"};
 static const char *const cfg_incremental[] = {"auto", "0", "1"}; /* enum turn_incremental */
+static const char *const cfg_segment_audio[] = {"mulaw", "pcm16"};
 
 #define O(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define K 1024ull
@@ -197,6 +199,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"VAD_INTERRUPT_RESPONSE", "vad-interrupt-response", CFG_UINT, O(vad_interrupt_response), 0, 1, "1", "server_vad: the candidate's speech interrupts the interviewer (barge-in), 0 or 1", NULL, 0, false},
     {"TRANSCRIBE_PAUSE", "transcribe-pause", CFG_MS, O(transcribe_pause_ms), 100, TURN_SILENCE_MAX_MS, "300ms", "incremental transcription: a pause this long closes a segment", NULL, 0, false},
     {"INCREMENTAL_TRANSCRIPTION", "incremental-transcription", CFG_ENUM, O(incremental_transcription), 0, 0, "auto", "transcribe while the candidate speaks: auto (on with server_vad), 0 or 1", cfg_incremental, 3, false},
+    {"SEGMENT_AUDIO_FORMAT", "segment-audio-format", CFG_ENUM, O(segment_audio_format), 0, 0, "mulaw", "with segments or server_vad: speech held and uploaded as mulaw (8-bit G.711, half the memory) or pcm16", cfg_segment_audio, 2, false},
     {"MAX_SEGMENT_SECONDS", "max-segment-seconds", CFG_UINT, O(max_segment_seconds), 2, 600, "30", "a segment without a pause is cut at its quietest 100 ms after this long", NULL, 0, false},
     {"VAD_BARGE_IN_MIN", "vad-barge-in-min", CFG_MS, O(vad_barge_in_min_ms), 0, 5 * SEC, "250ms", "speech shorter than this does not interrupt (coughs, clicks)", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
@@ -641,6 +644,7 @@ static int wire_openai(struct program *p)
         .max_segment_samples = (uint32_t)cfg->max_segment_seconds * 16000u,
         .barge_in_min_ms = (uint32_t)cfg->vad_barge_in_min_ms,
         .incremental = (enum turn_incremental)cfg->incremental_transcription,
+        .segment_ulaw = cfg->segment_audio_format == 0,
     };
     struct up_config uc = {
         .https = url.https, .port = url.port, .api_key = cfg->openai_api_key, /* CA: wire_tls */

@@ -201,8 +201,8 @@ def parse_multipart(body, boundary):
 
 
 def parse_wav(data):
-    """Strict RIFF/WAVE check for what interview must send: PCM s16 mono 16 kHz,
-    consistent RIFF and data sizes. Returns info; raises ValueError."""
+    """Strict RIFF/WAVE check for what interview must send: PCM s16 mono 16 kHz
+    (or G.711 mu-law, format 7, for held segments), consistent RIFF and data sizes. Returns info; raises ValueError."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise ValueError("not a RIFF/WAVE file")
     riff = struct.unpack_from("<I", data, 4)[0]
@@ -223,12 +223,15 @@ def parse_wav(data):
     if fmt is None or pcm is None:
         raise ValueError("missing fmt or data chunk")
     tag, ch, rate, byte_rate, align, bits = fmt
+    if (tag, ch, rate, bits, align, byte_rate) == (7, 1, 16000, 8, 1, 16000):  # G.711 mu-law (segments)
+        return {"channels": ch, "sample_rate": rate, "bits": bits, "format": "mulaw", "samples": len(pcm),
+                "duration_s": len(pcm) / 16000, "pcm_sha256": hashlib.sha256(pcm).hexdigest()}
     if (tag, ch, rate, bits, align, byte_rate) != (1, 1, 16000, 16, 2, 32000):
-        raise ValueError(f"want PCM s16 mono 16000 Hz, got format {tag} channels {ch} rate {rate} "
+        raise ValueError(f"want PCM s16 (or mu-law) mono 16000 Hz, got format {tag} channels {ch} rate {rate} "
                          f"bits {bits} align {align} byte_rate {byte_rate}")
     if len(pcm) % 2:
         raise ValueError("odd PCM byte count")
-    return {"channels": ch, "sample_rate": rate, "bits": bits, "samples": len(pcm) // 2,
+    return {"channels": ch, "sample_rate": rate, "bits": bits, "format": "pcm16", "samples": len(pcm) // 2,
             "duration_s": len(pcm) / 32000, "pcm_sha256": hashlib.sha256(pcm).hexdigest()}
 
 
@@ -575,7 +578,7 @@ class _Handler(BaseHTTPRequestHandler):
                 or file["data"][:4] == b"RIFF"):
             try:
                 rec["wav"] = parse_wav(file["data"])
-                rec.update(samples=rec["wav"]["samples"], pcm_sha256=rec["wav"]["pcm_sha256"])
+                rec.update(samples=rec["wav"]["samples"], pcm_sha256=rec["wav"]["pcm_sha256"], format=rec["wav"]["format"])
             except ValueError as e:
                 rec["wav_error"] = str(e)
                 return self._error(rec, 400, f"mock: bad WAV: {e}", code="invalid_value")

@@ -1,7 +1,19 @@
 /* deps: none */
 #include "io/pool.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+
+#define POOL_PAGE 4096 /* madvise granularity (x86-64 and arm64 base pages) */
+
+void pool_release_pages(void *p, size_t n)
+{
+    uintptr_t a = ((uintptr_t)p + POOL_PAGE - 1) & ~(uintptr_t)(POOL_PAGE - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)(POOL_PAGE - 1);
+    if (p && b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
 
 int pool_init(struct pool *p, size_t size, uint32_t limit, uint32_t keep)
 {
@@ -32,10 +44,12 @@ void pool_give(struct pool *p, void *buf)
     if (!buf)
         return;
     p->in_use--;
-    if (p->cached < p->keep)
+    if (p->cached < p->keep) {
         p->cache[p->cached++] = buf;
-    else
+    } else {
+        pool_release_pages(buf, p->size);
         free(buf);
+    }
 }
 
 void pool_free(struct pool *p)

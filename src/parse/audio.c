@@ -31,25 +31,64 @@ static bool audio_tag(const uint8_t *p, const char *tag)
            p[3] == (uint8_t)tag[3];
 }
 
-void audio_wav_header(uint8_t out[44], uint32_t sample_rate, uint16_t channels, uint32_t data_bytes)
+/* The 44-byte header for one sample format: WAVE_FORMAT_PCM (1) with 16-bit
+ * samples, or WAVE_FORMAT_MULAW (7) with 8-bit G.711 bytes. */
+static void audio_wav_header_fmt(uint8_t out[44], uint32_t sample_rate, uint16_t channels, uint32_t data_bytes,
+                                 uint16_t format, uint16_t bytes_per_sample)
 {
     /* Sizes are computed in 64 bits and saturated: a header for a stream of
      * unknown length uses 0xFFFFFFFF, which readers treat as "until EOF". */
     uint64_t riff = 36u + (uint64_t)data_bytes;
-    uint64_t block = 2u * (uint64_t)channels;
+    uint64_t block = (uint64_t)bytes_per_sample * channels;
     uint64_t rate = (uint64_t)sample_rate * block;
     memcpy(out, "RIFF", 4);
     audio_put32(out + 4, riff > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)riff);
     memcpy(out + 8, "WAVEfmt ", 8);
     audio_put32(out + 16, 16);
-    audio_put16(out + 20, 1); /* WAVE_FORMAT_PCM */
+    audio_put16(out + 20, format);
     audio_put16(out + 22, channels);
     audio_put32(out + 24, sample_rate);
     audio_put32(out + 28, rate > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)rate);
     audio_put16(out + 32, block > 0xFFFFu ? 0xFFFFu : (uint16_t)block);
-    audio_put16(out + 34, 16);
+    audio_put16(out + 34, (uint16_t)(8 * bytes_per_sample));
     memcpy(out + 36, "data", 4);
     audio_put32(out + 40, data_bytes);
+}
+
+void audio_wav_header(uint8_t out[44], uint32_t sample_rate, uint16_t channels, uint32_t data_bytes)
+{
+    audio_wav_header_fmt(out, sample_rate, channels, data_bytes, 1, 2);
+}
+
+void audio_wav_header_ulaw(uint8_t out[44], uint32_t sample_rate, uint16_t channels, uint32_t data_bytes)
+{
+    audio_wav_header_fmt(out, sample_rate, channels, data_bytes, 7, 1);
+}
+
+/* G.711 mu-law (ITU-T G.711, the Sun reference coder): bias 0x84, clip at
+ * 32635, 3-bit segment and 4-bit step, all bits inverted. */
+uint8_t audio_ulaw_encode(int16_t sample)
+{
+    int v = sample;
+    uint8_t sign = 0;
+    if (v < 0) {
+        v = -v; /* -(-32768) fits in int */
+        sign = 0x80;
+    }
+    if (v > 32635)
+        v = 32635;
+    v += 0x84;
+    int seg = 7;
+    for (int mask = 0x4000; !(v & mask) && seg > 0; mask >>= 1)
+        seg--;
+    return (uint8_t)~(sign | (seg << 4) | ((v >> (seg + 3)) & 0x0F));
+}
+
+int16_t audio_ulaw_decode(uint8_t byte)
+{
+    unsigned u = (uint8_t)~byte;
+    int t = (int)((((u & 0x0Fu) << 3) + 0x84u) << ((u & 0x70u) >> 4));
+    return (int16_t)((u & 0x80u) ? 0x84 - t : t - 0x84);
 }
 
 /* sqrt without libm (the unit tests and fuzzers link none). Newton's method

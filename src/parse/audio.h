@@ -1,5 +1,6 @@
-/* PCM helpers: a 44-byte WAV header for s16le audio (upload of microphone
- * audio to a transcription API, which does not take raw PCM), an RMS level
+/* PCM helpers: a 44-byte WAV header for s16le or mu-law audio (upload of
+ * microphone audio to a transcription API, which does not take raw PCM), the
+ * G.711 mu-law codec, an RMS level
  * meter, and an incremental RIFF/WAVE header parser for TTS "wav" output.
  * Pure: no I/O, no heap. deps: none. */
 #ifndef AUDIO_H
@@ -26,6 +27,15 @@ struct audio_wav {
  * convention). */
 void audio_wav_header(uint8_t out[44], uint32_t sample_rate, uint16_t channels,
                       uint32_t data_bytes);
+/* The same for 8-bit G.711 mu-law samples (WAVE_FORMAT_MULAW, 7): how held
+ * speech is uploaded when SEGMENT_AUDIO_FORMAT is mulaw. */
+void audio_wav_header_ulaw(uint8_t out[44], uint32_t sample_rate, uint16_t channels,
+                           uint32_t data_bytes);
+
+/* G.711 mu-law: one byte per sample, about 38 dB SNR over the speech range
+ * (telephone quality, which speech-to-text reads as well as 16-bit). */
+uint8_t audio_ulaw_encode(int16_t sample);
+int16_t audio_ulaw_decode(uint8_t byte);
 
 /* min(sqrt(mean(s[i]^2)) / 32768, 1.0); 0 for n == 0. Exact integer sum of
  * squares; the square root is computed without libm, within one ulp.

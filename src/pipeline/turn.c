@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "parse/audio.h"
 #include "io/clock.h"
 #include "io/log.h"
+#include "io/pool.h"
 #include "parse/mp3.h"
 #include "parse/sentence.h"
 #include "parse/vad.h"
@@ -17,17 +17,18 @@
 #define TURN_REPLY_MAX 4096      /* reply text kept (150 tokens is ~800 bytes) */
 #define TURN_TEXT_MAX 16384      /* one transcript (10 minutes of speech is ~9 KB) */
 #define TURN_STT_BODY_MAX 65536  /* transcription response body */
+#define TURN_SEG_BODY_MAX 20480  /* a segment's: its text is capped at TURN_TEXT_MAX anyway (30 s is ~0.5 KB);
+                                  * smaller than a whole answer's, as hundreds can be in flight */
 #define TURN_SENTENCE_MIN 20     /* shorter sentences ride with the next one */
 #define TURN_SENTENCE_MAX 400
 #define TURN_AUDIO_ROOM_EXTRA 256 /* the JSON event that precedes each audio piece */
 #define TURN_RATE 16000          /* the candidate's audio, samples per second */
 #define TURN_VAD_STEP 1024       /* samples per vad_feed: at most 7 events, one small array */
 #define TURN_SEGQ_MAX 8          /* closed segments waiting for STT; more merge into the last */
-#define TURN_PAGE 4096 /* madvise granularity (x86-64 and arm64 base pages) */
 #define TURN_SENT_MAX 64         /* sentences tracked for barge-in; more merge into the last */
 #define TURN_SEG_TAIL 1600       /* 100 ms kept after a segment's last speech frame (a consonant's release) */
 #define TURN_LOOKBACK 4800       /* 300 ms: the VAD moves an onset back up to 150 ms after 3 frames */
-#define TURN_TRIM_MIN 16000      /* held audio is trimmed in steps of 1 s, so memmove costs little */
+#define TURN_TRIM_MIN 8000       /* held audio is trimmed in steps of 0.5 s, so memmove costs little */
 #define TURN_QUIET_WINDOW 1600   /* 100 ms: where an over-long segment is cut */
 #define TURN_CHARS_US 65000      /* speech per character (~15/s), for a sentence whose audio is not all in */
 #define TURN_POS_NONE UINT64_MAX
@@ -48,9 +49,11 @@ struct turn {
     enum turn_stage stage;
     enum turn_kind kind;
     uint64_t log_id;
-    /* the candidate's answer, 16 kHz mono */
-    int16_t *pcm;
-    uint32_t pcm_len;
+    /* the candidate's answer, 16 kHz mono: s16 samples, or G.711 mu-law bytes
+     * where segments are trimmed (SEGMENT_AUDIO_FORMAT), half the memory */
+    uint8_t *pcm;
+    uint32_t pcm_len; /* samples */
+    uint8_t bps;      /* bytes per held sample: 2 (s16) or 1 (mu-law), fixed while any is held */
     char *pending_user; /* transcript whose reply failed: the next turn retries it */
     char *user_text;    /* transcript of the turn in progress */
     struct turn_msg *hist;
@@ -92,7 +95,9 @@ struct turn {
     uint32_t nsegq, seg_k; /* queued; transcribed in this answer */
     struct ai_call *seg_stt;
     uint8_t seg_hdr[44];
-    int16_t *seg_upload; /* the in-flight segment's audio, a copy: the answer buffer is trimmed meanwhile */
+    uint8_t *seg_upload; /* the head segment's audio, copied out when its upload starts, kept until it is
+                          * transcribed (a failed one is retried from it): the buffer no longer holds it */
+    uint32_t seg_upload_bytes;
     char *inc_text;      /* the answer's text so far (TURN_TEXT_MAX) */
     size_t inc_len;
     bool seg_failed;     /* the head segment failed: retried when the answer ends */
@@ -148,7 +153,7 @@ struct turn *turn_new(const struct turn_config *cfg, struct ai *ai, const struct
     struct turn *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    *s = (struct turn){.cfg = cfg, .ai = ai, .sink = sink, .ctx = ctx, .det = cfg->detect, .reply_hist = -1};
+    *s = (struct turn){.cfg = cfg, .ai = ai, .sink = sink, .ctx = ctx, .det = cfg->detect, .reply_hist = -1, .bps = 2};
     /* Kept messages: the context window plus one exchange being built. */
     s->hist_cap = cfg->history_messages + 2;
     s->hist = calloc(s->hist_cap, sizeof *s->hist);
@@ -160,10 +165,17 @@ struct turn *turn_new(const struct turn_config *cfg, struct ai *ai, const struct
     return s;
 }
 
+/* Freed after its pages went back (see pool_release_pages). */
+static void turn_free_released(void *p, size_t n)
+{
+    pool_release_pages(p, n);
+    free(p);
+}
+
 static void turn_free_audio(struct turn *s)
 {
-    free(s->abuf);
-    free(s->piece);
+    turn_free_released(s->abuf, s->acap);
+    turn_free_released(s->piece, s->cfg->audio_chunk_bytes + 44u);
     s->abuf = s->piece = NULL;
     s->alen = s->acap = 0;
 }
@@ -203,6 +215,27 @@ void turn_free(struct turn *s)
     free(s);
 }
 
+/* The WAV header for bytes of held audio in its format. */
+static void turn_wav_header(const struct turn *s, uint8_t hdr[44], uint32_t bytes)
+{
+    if (s->bps == 1)
+        audio_wav_header_ulaw(hdr, TURN_RATE, 1, bytes);
+    else
+        audio_wav_header(hdr, TURN_RATE, 1, bytes);
+}
+
+/* Held samples [i0, i1) as s16, at most TURN_RATE (one second): decoded into
+ * a static buffer when held as mu-law (one loop thread). */
+static const int16_t *turn_samples(const struct turn *s, size_t i0, size_t i1)
+{
+    static int16_t out[TURN_RATE];
+    if (s->bps == 2)
+        return (const int16_t *)(const void *)(s->pcm + i0 * 2);
+    for (size_t i = i0; i < i1 && i - i0 < ARRAY_LEN(out); i++)
+        out[i - i0] = audio_ulaw_decode(s->pcm[i]);
+    return out;
+}
+
 static bool turn_store(struct turn *s, const int16_t *pcm, size_t n)
 {
     uint32_t cap = s->cfg->max_answer_samples;
@@ -213,9 +246,15 @@ static bool turn_store(struct turn *s, const int16_t *pcm, size_t n)
         if (!s->pcm)
             return false;
     }
+    if (s->pcm_len == 0)
+        s->bps = (s->det.incremental || s->det.server_vad) && s->cfg->segment_ulaw ? 1 : 2;
     size_t room = cap - s->pcm_len;
     size_t take = n < room ? n : room;
-    memcpy(s->pcm + s->pcm_len, pcm, take * sizeof(int16_t));
+    if (s->bps == 2)
+        memcpy(s->pcm + (size_t)s->pcm_len * 2, pcm, take * sizeof(int16_t));
+    else
+        for (size_t i = 0; i < take; i++)
+            s->pcm[s->pcm_len + i] = audio_ulaw_encode(pcm[i]);
     s->pcm_len += (uint32_t)take;
     return take == n;
 }
@@ -608,7 +647,7 @@ static void turn_stt_done(void *ctx, struct ai_result *r)
         return;
     }
     /* Transcribed: drop the uploaded samples, keep any that arrived since. */
-    memmove(s->pcm, s->pcm + s->stt_samples, (s->pcm_len - s->stt_samples) * sizeof(int16_t));
+    memmove(s->pcm, s->pcm + (size_t)s->stt_samples * s->bps, (size_t)(s->pcm_len - s->stt_samples) * s->bps);
     s->pcm_len -= s->stt_samples;
     s->pcm_base += s->stt_samples;
     if (strspn(r->text, " \t\r\n") == strlen(r->text)) {
@@ -623,8 +662,8 @@ static void turn_stt_done(void *ctx, struct ai_result *r)
 
 static void turn_start_stt(struct turn *s)
 {
-    uint32_t bytes = s->pcm_len * 2;
-    audio_wav_header(s->wav_hdr, 16000, 1, bytes);
+    uint32_t bytes = s->pcm_len * s->bps;
+    turn_wav_header(s, s->wav_hdr, bytes);
     struct ai_stt req = {.audio = {{s->wav_hdr, sizeof s->wav_hdr}, {s->pcm, bytes}},
                          .filename = "answer.wav", .ctype = "audio/wav", .tag = "interview-boundary",
                          .max_body = TURN_STT_BODY_MAX - 1, .max_text = TURN_TEXT_MAX, .log_id = s->log_id};
@@ -799,22 +838,17 @@ static void turn_trim(struct turn *s)
     uint64_t keep = s->total > tail ? s->total - tail : 0;
     if (s->seg_open && s->seg_begin < keep)
         keep = s->seg_begin;
-    if (s->nsegq && s->segq[0].begin < keep)
-        keep = s->segq[0].begin;
+    uint32_t held = s->seg_upload ? 1 : 0; /* the head segment lives in its copy */
+    if (s->nsegq > held && s->segq[held].begin < keep)
+        keep = s->segq[held].begin;
     if (keep < s->pcm_base + TURN_TRIM_MIN)
         return;
-    size_t drop = turn_idx(s, keep);
-    uintptr_t was_end = (uintptr_t)(s->pcm + s->pcm_len);
-    memmove(s->pcm, s->pcm + drop, (s->pcm_len - drop) * sizeof(int16_t));
+    size_t drop = turn_idx(s, keep), was = (size_t)s->pcm_len * s->bps;
+    memmove(s->pcm, s->pcm + drop * s->bps, (s->pcm_len - drop) * s->bps);
     s->pcm_len -= (uint32_t)drop;
     s->pcm_base += drop;
-    /* The pages past the audio still held go back to the kernel: a buffer
-     * keeps what one segment needs, not its high-water mark. Whole pages
-     * inside the buffer only, so any allocator's memory is safe. */
-    uintptr_t from = ((uintptr_t)(s->pcm + s->pcm_len) + TURN_PAGE - 1) & ~(uintptr_t)(TURN_PAGE - 1);
-    uintptr_t to = was_end & ~(uintptr_t)(TURN_PAGE - 1);
-    if (to > from)
-        madvise((void *)from, to - from, MADV_DONTNEED);
+    /* a buffer keeps what one segment needs, not its high-water mark */
+    pool_release_pages(s->pcm + (size_t)s->pcm_len * s->bps, was - (size_t)s->pcm_len * s->bps);
 }
 
 static void turn_seg_pump(struct turn *s);
@@ -882,8 +916,6 @@ static void turn_seg_done(void *ctx, struct ai_result *r)
     struct turn *s = ctx;
     char msg[320];
     s->seg_stt = NULL;
-    free(s->seg_upload);
-    s->seg_upload = NULL;
     if (!r->text) {
         snprintf(msg, sizeof msg, "transcription failed: %s", r->err == AI_OK ? "malformed response" : r->message);
         turn_seg_fail(s, msg);
@@ -911,6 +943,8 @@ static void turn_seg_done(void *ctx, struct ai_result *r)
     }
     char part[TURN_TEXT_MAX];
     snprintf(part, sizeof part, "%.*s", (int)n, t);
+    turn_free_released(s->seg_upload, s->seg_upload_bytes);
+    s->seg_upload = NULL;
     memmove(s->segq, s->segq + 1, --s->nsegq * sizeof *s->segq);
     turn_trim(s); /* before the next upload reads the buffer */
     s->sink->partial(s->ctx, s->seg_k++, part);
@@ -928,23 +962,26 @@ static void turn_seg_pump(struct turn *s)
         }
         if (s->nsegq == 0)
             return;
-        size_t i0 = turn_idx(s, s->segq[0].begin), i1 = turn_idx(s, s->segq[0].end);
-        if (i1 <= i0) { /* nothing held (past the buffer cap) */
-            memmove(s->segq, s->segq + 1, --s->nsegq * sizeof *s->segq);
-            continue;
+        if (!s->seg_upload) { /* first try: the segment moves out of the buffer */
+            size_t i0 = turn_idx(s, s->segq[0].begin), i1 = turn_idx(s, s->segq[0].end);
+            if (i1 <= i0) { /* nothing held (past the buffer cap) */
+                memmove(s->segq, s->segq + 1, --s->nsegq * sizeof *s->segq);
+                continue;
+            }
+            s->seg_upload_bytes = (uint32_t)(i1 - i0) * s->bps;
+            s->seg_upload = malloc(s->seg_upload_bytes);
+            if (!s->seg_upload) {
+                turn_seg_fail(s, "transcription failed: out of memory");
+                return;
+            }
+            memcpy(s->seg_upload, s->pcm + i0 * s->bps, s->seg_upload_bytes);
+            turn_wav_header(s, s->seg_hdr, s->seg_upload_bytes);
+            turn_trim(s);
         }
-        uint32_t bytes = (uint32_t)(i1 - i0) * 2;
-        audio_wav_header(s->seg_hdr, TURN_RATE, 1, bytes);
-        free(s->seg_upload);
-        s->seg_upload = malloc(bytes);
-        if (!s->seg_upload) {
-            turn_seg_fail(s, "transcription failed: out of memory");
-            return;
-        }
-        memcpy(s->seg_upload, s->pcm + i0, bytes);
+        uint32_t bytes = s->seg_upload_bytes;
         struct ai_stt req = {.audio = {{s->seg_hdr, sizeof s->seg_hdr}, {s->seg_upload, bytes}},
                              .filename = "segment.wav", .ctype = "audio/wav", .tag = "interview-boundary",
-                             .max_body = TURN_STT_BODY_MAX - 1, .max_text = TURN_TEXT_MAX, .log_id = s->log_id,
+                             .max_body = TURN_SEG_BODY_MAX - 1, .max_text = TURN_TEXT_MAX, .log_id = s->log_id,
                              .prompt = turn_seg_prompt(s)};
         int why;
         s->seg_stt = ai_transcribe(s->ai, &req, turn_seg_done, s, &why);
@@ -964,7 +1001,8 @@ static void turn_seg_cap(struct turn *s)
     size_t i0 = turn_idx(s, from), i1 = turn_idx(s, s->total);
     uint64_t cut = s->total;
     if (i1 - i0 > TURN_QUIET_WINDOW)
-        cut = s->pcm_base + i0 + vad_quietest(s->pcm + i0, i1 - i0, TURN_QUIET_WINDOW) + TURN_QUIET_WINDOW / 2;
+        cut = s->pcm_base + i0 + vad_quietest(turn_samples(s, i0, i1), i1 - i0, TURN_QUIET_WINDOW) +
+              TURN_QUIET_WINDOW / 2;
     turn_seg_queue(s, cut);
     turn_seg_pump(s);
 }
@@ -1185,6 +1223,7 @@ void turn_drain(struct turn *s)
 #undef TURN_SEG_TAIL
 #undef TURN_LOOKBACK
 #undef TURN_TRIM_MIN
+#undef TURN_SEG_BODY_MAX
 #undef TURN_QUIET_WINDOW
 #undef TURN_CHARS_US
 #undef TURN_POS_NONE

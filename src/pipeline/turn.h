@@ -52,6 +52,7 @@ struct turn_config {
     uint32_t transcribe_pause_ms; /* a pause this long inside speech closes a segment */
     uint32_t max_segment_samples; /* a segment longer than this is cut at its quietest 100 ms */
     uint32_t barge_in_min_ms;     /* shorter speech does not interrupt (coughs, clicks) */
+    bool segment_ulaw;            /* with segments or server_vad, hold and upload speech as mu-law */
     enum turn_incremental incremental; /* INCREMENTAL_TRANSCRIPTION, for a connection's own type */
 };
 

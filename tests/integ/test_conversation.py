@@ -154,8 +154,9 @@ async def client_mode_flow(srv, mock, incremental):
             n = len(mock.requests("transcriptions")) - mark2
             check(f"{name}: a silent tail after a pause is not transcribed (one phrase, one segment)", n == 1, n)
         else:
-            check(f"{name}: one transcription of everything sent (today's behaviour)",
-                  len(stt) == 1 and stt[0]["samples"] == len(audio), [s.get("samples") for s in stt])
+            check(f"{name}: one transcription of everything sent (today's behaviour), as 16-bit PCM",
+                  len(stt) == 1 and stt[0]["samples"] == len(audio) and stt[0]["format"] == "pcm16",
+                  [(s.get("samples"), s.get("format")) for s in stt])
             check(f"{name}: events after send_for_AI_processing as in seed 001",
                   types == ["user_transcript", "thinking", "thinking_complete", "ai_response_complete"], types)
 
@@ -172,7 +173,7 @@ def test_client_mode():
 
 # ---- server_vad: silence ends the answer; segments while speaking -------------------
 
-async def server_vad_flow(srv, mock):
+async def server_vad_flow(srv, mock, fmt="mulaw"):
     async with websockets.connect(srv.url("/ws/v1"), max_size=None) as ws:
         c = Client(ws)
         await c.send({"type": "start_interview", "turn_detection": {"type": "server_vad"}})
@@ -199,6 +200,10 @@ async def server_vad_flow(srv, mock):
         check("server_vad: the STT prompt carries the earlier text",
               prompts == [None, "I led the migration.", "I led the migration. It took six months."], prompts)
         secs = [s["samples"] / RATE for s in stt]
+        check(f"server_vad: segments are uploaded as {fmt} WAV (SEGMENT_AUDIO_FORMAT)",
+              [s["format"] for s in stt] == [fmt] * len(stt), [s["format"] for s in stt])
+        if fmt != "mulaw":
+            return
         measure("segment_seconds", [round(x, 2) for x in secs])
         check("server_vad: each segment is short (<= 2.2 s), not the whole answer", max(secs) <= 2.2, secs)
         user = mock.requests("chat")[-1]["messages"][-1]
@@ -220,6 +225,8 @@ def test_server_vad():
         mock.configure(reply="Good. Next question: what did you learn?")
         with server_for(mock) as srv:
             asyncio.run(server_vad_flow(srv, mock))
+        with server_for(mock, SEGMENT_AUDIO_FORMAT="pcm16") as srv:
+            asyncio.run(server_vad_flow(srv, mock, "pcm16"))
 
 
 # ---- seed 000 ------------------------------------------------------------------

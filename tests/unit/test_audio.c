@@ -28,6 +28,34 @@ static void test_header(void)
           w.data_len == AUDIO_WAV_STREAMING);
 }
 
+/* Known G.711 values, the round trip on every byte, and monotonic coding. */
+static void test_ulaw(void)
+{
+    CHECK(audio_ulaw_encode(0) == 0xFF);
+    CHECK(audio_ulaw_encode(32767) == 0x80 && audio_ulaw_encode(-32768) == 0x00);
+    CHECK(audio_ulaw_decode(0x80) == 32124 && audio_ulaw_decode(0x00) == -32124);
+    CHECK(audio_ulaw_decode(0xFF) == 0 && audio_ulaw_decode(0x7F) == 0);
+    for (int b = 0; b < 256; b++) {
+        int16_t v = audio_ulaw_decode((uint8_t)b);
+        CHECK(audio_ulaw_decode(audio_ulaw_encode(v)) == v);
+    }
+    int worst = 0, backwards = 0;
+    for (int v = -32768, last = -32768; v <= 32767; v++) {
+        int d = audio_ulaw_decode(audio_ulaw_encode((int16_t)v));
+        backwards += d < last; /* monotonic */
+        last = d;
+        int err = d > v ? d - v : v - d;
+        int rel = v > 0 ? v : -v;
+        if (rel > 256 && err * 16 > rel) /* steps are 1/16 of the segment */
+            worst++;
+    }
+    CHECK(worst == 0 && backwards == 0);
+    uint8_t h[44];
+    audio_wav_header_ulaw(h, 16000, 1, 1600);
+    CHECK(h[20] == 7 && h[32] == 1 && h[34] == 8);
+    CHECK(h[28] == 0x80 && h[29] == 0x3E && h[40] == 0x40 && h[41] == 0x06); /* 16000 bytes/s, 1600 */
+}
+
 static void test_rms(void)
 {
     int16_t s[64];
@@ -188,6 +216,7 @@ int main(void)
 {
     test_container();
     test_header();
+    test_ulaw();
     test_rms();
     test_parse();
     return T_DONE();
