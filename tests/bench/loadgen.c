@@ -99,7 +99,7 @@ static struct {
     uint8_t *start_frame; size_t start_len;
     uint32_t *alat; size_t nalat, capalat; /* answer: amplitude latency while speaking (us) */
     uint64_t partials, started_ev, stopped_ev, slips, started_clients;
-    long rss_started, rss_peak; uint64_t t_peak; int nopened;
+    long rss_started, rss_peak, rss_speech_peak; uint64_t t_peak; int nopened;
 } G = {.host = "127.0.0.1", .n = 1000, .c = 100, .k = 10, .d = 5, .rounds = 2, .chunks_per_turn = 16};
 
 static uint64_t now_us(void)
@@ -612,11 +612,22 @@ static bool answer_all_done(void)
     return true;
 }
 
+/* Every opened client is in its answer (opening question heard, last word not yet sent). */
+static bool answer_all_speaking(void)
+{
+    for (int i = 0; i < G.ncl; i++)
+        if (G.cls[i].st == C_OPEN && G.cls[i].ast != AS_STREAM) return false;
+    return true;
+}
+
+/* The peak while everyone speaks is the figure for held audio; the overall
+ * peak also has the openings and the replies, which end close together. */
 static void answer_rss(void)
 {
     long r = proc_status_kb("VmRSS");
     if (r > G.rss_peak) { G.rss_peak = r; G.t_peak = now_us(); }
     if (!G.rss_started && G.started_clients && (int)G.started_clients >= G.nopened) G.rss_started = r;
+    if (G.rss_started && answer_all_speaking() && r > G.rss_speech_peak) G.rss_speech_peak = r;
 }
 
 /* ---- reporting ------------------------------------------------------------ */
@@ -694,7 +705,8 @@ static int answer_run(const char *mname, const char *amode, int opened, long rss
            "end of speech -> first reply audio ms min %.1f p50 %.1f p99 %.1f max %.1f over %zu answers; "
            "%llu replies ok, %llu failed, %d unfinished, %llu errors, %llu closed; %llu partial transcripts, "
            "speech_started %llu, speech_stopped %llu, answers ended early %llu, ai_interrupted %llu; amplitude p50 %.2f p99 %.2f ms; %llu slips; "
-           "server RSS idle %ld kB, after the openings %ld, peak %ld (+%.1f MiB over idle), end %ld; "
+           "server RSS idle %ld kB, after the openings %ld, peak while all speak %ld (+%.1f MiB over idle), "
+           "peak %ld (+%.1f MiB over idle), end %ld; "
            "server CPU %.2f s in %.1f s\n",
            mname, amode, G.ncl, opened, G.answer_s, speech_end_s, G.speed, G.nlat ? G.lat[0] / 1000.0 : 0,
            pct(50), pct(99), G.nlat ? G.lat[G.nlat - 1] / 1000.0 : 0, G.nlat, (unsigned long long)G.turns_ok,
@@ -702,7 +714,8 @@ static int answer_run(const char *mname, const char *amode, int opened, long rss
            (unsigned long long)G.partials, (unsigned long long)G.started_ev, (unsigned long long)G.stopped_ev,
            (unsigned long long)G.early, (unsigned long long)G.interrupted,
            pct_of(G.alat, G.nalat, 50), pct_of(G.alat, G.nalat, 99), (unsigned long long)G.slips, rss0,
-           G.rss_started, G.rss_peak, (double)(G.rss_peak - rss0) / 1024, rss_end, cpu, wall);
+           G.rss_started, G.rss_speech_peak, (double)(G.rss_speech_peak - rss0) / 1024, G.rss_peak,
+           (double)(G.rss_peak - rss0) / 1024, rss_end, cpu, wall);
     printf("JSON {\"mode\":\"answer_%s\",\"conns\":%d,\"opened\":%d,\"answer_s\":%.3f,\"speech_end_s\":%.3f,"
            "\"speed\":%.2f,\"chunks\":%u,\"latencies_ms\":[",
            amode, G.ncl, opened, G.answer_s, speech_end_s, G.speed, G.nscript);
@@ -710,14 +723,14 @@ static int answer_run(const char *mname, const char *amode, int opened, long rss
     printf("],\"n\":%zu,\"min_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"turns_ok\":%llu,"
            "\"turns_failed\":%llu,\"unfinished\":%d,\"done\":%d,\"errors\":%llu,\"closed\":%llu,"
            "\"partials\":%llu,\"speech_started\":%llu,\"speech_stopped\":%llu,\"early\":%llu,\"interrupted\":%llu,\"amp_p50_ms\":%.3f,"
-           "\"amp_p99_ms\":%.3f,\"slips\":%llu,\"rss0_kb\":%ld,\"rss_started_kb\":%ld,\"rss_peak_kb\":%ld,"
+           "\"amp_p99_ms\":%.3f,\"slips\":%llu,\"rss0_kb\":%ld,\"rss_started_kb\":%ld,\"rss_speech_peak_kb\":%ld,\"rss_peak_kb\":%ld,"
            "\"rss_peak_at_s\":%.1f,\"rss_end_kb\":%ld,\"server_cpu_s\":%.3f,\"wall_s\":%.3f}\n",
            G.nlat, G.nlat ? G.lat[0] / 1000.0 : 0, pct(50), pct(99), G.nlat ? G.lat[G.nlat - 1] / 1000.0 : 0,
            (unsigned long long)G.turns_ok, (unsigned long long)G.turns_fail, unfinished, done,
            (unsigned long long)G.errors, (unsigned long long)G.closed, (unsigned long long)G.partials,
            (unsigned long long)G.started_ev, (unsigned long long)G.stopped_ev, (unsigned long long)G.early,
            (unsigned long long)G.interrupted, pct_of(G.alat, G.nalat, 50),
-           pct_of(G.alat, G.nalat, 99), (unsigned long long)G.slips, rss0, G.rss_started, G.rss_peak,
+           pct_of(G.alat, G.nalat, 99), (unsigned long long)G.slips, rss0, G.rss_started, G.rss_speech_peak, G.rss_peak,
            G.t_peak ? (double)(G.t_peak - G.t0) / 1e6 : 0, rss_end, cpu, wall);
     return 0;
 }
