@@ -894,6 +894,7 @@ int main(int argc, char **argv)
 #include "src/parse/http_req.c"
 #include "src/parse/http_resp.c"
 #include "src/parse/jsonv.c"
+#include "src/parse/media_dur.c"
 #include "src/parse/mp3.c"
 #include "src/parse/ratelimit.c"
 #include "src/parse/route.c"
