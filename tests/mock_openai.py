@@ -89,7 +89,7 @@ def default_config():
     return {"transcript": DEFAULT_TRANSCRIPT, "transcripts": [], "reply": DEFAULT_REPLY, "tts_chunk_bytes": 500,
             "delays": {k: (200 if k == "slow_body_ms" else 0) for k in DELAY_KEYS},
             "faults": {e: [] for e in ENDPOINTS.values()},
-            "json_faults": {k: [] for k in JSON_KINDS}, "reasoning_models": []}
+            "json_faults": {k: [] for k in JSON_KINDS}, "reasoning_models": [], "no_instructions_models": []}
 
 
 QUESTION_TYPES = ("behavioral", "technical", "behavioral", "situational", "technical", "behavioral",
@@ -686,21 +686,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(rec, 200, "text/event-stream", pieces(), True, fault)
 
     def _chat_rules(self, rec, req):
-        """Today's OpenAI parameter rules (openai-current, azure): an error answered, or None."""
+        """Today's OpenAI parameter rules (openai-current, azure): True when a 400 was answered."""
         model = str(req.get("model"))
         if REASONING_MODEL.match(model) or model in self.server.mock._cfg()["reasoning_models"]:
             if "max_tokens" in req:
-                return self._error(rec, 400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                                   "Use 'max_completion_tokens' instead. (mock)", param="max_tokens",
-                                   code="unsupported_parameter")
+                self._error(rec, 400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                            "Use 'max_completion_tokens' instead. (mock)", param="max_tokens",
+                            code="unsupported_parameter")
+                return True
             if "temperature" in req and req["temperature"] != 1:
-                return self._error(rec, 400, f"Unsupported value: 'temperature' does not support "
-                                   f"{req['temperature']} with this model. Only the default (1) value is supported. "
-                                   "(mock)", param="temperature", code="unsupported_value")
+                self._error(rec, 400, f"Unsupported value: 'temperature' does not support "
+                            f"{req['temperature']} with this model. Only the default (1) value is supported. "
+                            "(mock)", param="temperature", code="unsupported_value")
+                return True
         elif "reasoning_effort" in req:
-            return self._error(rec, 400, "Unrecognized request argument supplied: reasoning_effort (mock)",
-                               param="reasoning_effort", code="unsupported_parameter")
-        return None
+            self._error(rec, 400, "Unrecognized request argument supplied: reasoning_effort (mock)",
+                        param="reasoning_effort", code="unsupported_parameter")
+            return True
+        return False
 
     def _ep_chat(self, rec, body, fault):
         cfg = self.server.mock._cfg()
@@ -713,7 +716,7 @@ class _Handler(BaseHTTPRequestHandler):
                   "stream_options", "response_format", "reasoning_effort"):
             rec[k] = req.get(k)
         rec["params"] = sorted(req)
-        if PROFILES[self.server.mock.profile]["rules"] and self._chat_rules(rec, req) is not None:
+        if PROFILES[self.server.mock.profile]["rules"] and self._chat_rules(rec, req):
             return None
         if not req.get("model") or not isinstance(req.get("messages"), list) or not req["messages"]:
             return self._error(rec, 400, "'model' and a non-empty 'messages' array are required")
@@ -799,7 +802,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(rec, 400, f"mock supports response_format mp3, wav, pcm (not {fmt!r})")
         rec["params"] = sorted(req)
         prof = self.server.mock.profile
-        if PROFILES[prof]["rules"] and str(req["model"]).startswith("tts-1") and "instructions" in req:
+        if PROFILES[prof]["rules"] and "instructions" in req and (
+                str(req["model"]).startswith("tts-1") or req["model"] in cfg["no_instructions_models"]):
             return self._error(rec, 400, "Unsupported parameter: 'instructions' is not supported with this model. "
                                "(mock)", param="instructions", code="unsupported_parameter")
         if prof == "kokoro" and req["voice"] not in KOKORO_VOICES:
@@ -911,7 +915,7 @@ class MockOpenAI:
                     cfg[k] = str(v)
                 elif k == "transcripts":  # answered in order, one per transcription, then "transcript"
                     cfg[k] = [str(x) for x in v]
-                elif k == "reasoning_models":  # more models under the gpt-5 / o* rules (a fine-tune, a new name)
+                elif k in ("reasoning_models", "no_instructions_models"):  # more models under the gpt-5 / o* rules (a fine-tune, a new name)
                     cfg[k] = [str(x) for x in v]
                 elif k == "api_key":
                     key = str(v)
