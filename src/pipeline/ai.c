@@ -42,6 +42,7 @@ enum ai_quirk_flag {
     AI_Q_NO_INSTRUCTIONS = 1 << 4,
     AI_Q_NO_SPEED = 1 << 5,
     AI_Q_NO_WORDS = 1 << 6, /* transcription: verbose_json / word timestamps refused */
+    AI_Q_NO_STREAM = 1 << 7, /* transcription: stream refused */
 };
 
 struct ai_quirk {
@@ -78,7 +79,10 @@ struct ai_call {
     char *reqbody;
     size_t reqcap;
     const char *ctype, *accept;
-    size_t words_h; /* STT: bytes of pre asking for verbose_json + word timestamps */
+    size_t head_h;     /* STT: bytes of pre asking for verbose_json + word timestamps, or stream */
+    unsigned head_fix; /* STT: what leaving that head out fixes (AI_Q_NO_WORDS / AI_Q_NO_STREAM) */
+    void (*on_text)(void *ctx, const char *text, size_t n); /* streamed transcription */
+    bool stt_sse;      /* the transcription answers as an event stream */
     int fixes;
     char pre[2048], post[128];
     struct iovec iov[4];
@@ -136,6 +140,11 @@ bool ai_reasoning_model(const char *m)
 {
     /* o1, o1-mini, o3, o3-mini, o4-mini, ... and gpt-5, gpt-5-mini, gpt-5.1 ... */
     return m && ((m[0] == 'o' && m[1] >= '1' && m[1] <= '9') || strncmp(m, "gpt-5", 5) == 0);
+}
+
+bool ai_stt_streams(const char *model)
+{
+    return model && strncmp(model, "gpt-4o", 6) == 0 && strstr(model, "transcribe");
 }
 
 bool ai_stt_words(enum ai_stt_format f, const char *model)
@@ -256,6 +265,8 @@ int ai_stt_parts(const struct ai_settings *set, const struct ai_stt *req, const 
                      "--%s\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nverbose_json\r\n"
                      "--%s\r\nContent-Disposition: form-data; name=\"timestamp_granularities[]\"\r\n\r\nword\r\n",
                      boundary, boundary);
+    else if (req->on_text && ai_stt_streams(set->stt_model))
+        h = snprintf(pre, precap, "--%s\r\nContent-Disposition: form-data; name=\"stream\"\r\n\r\ntrue\r\n", boundary);
     if (h < 0 || (size_t)h >= precap ||
         oai_multipart_parts(pre + h, precap - (size_t)h, post, postcap, boundary, req->filename, req->ctype,
                             set->stt_model, set->stt_language, req->prompt ? req->prompt : set->stt_prompt,
@@ -276,8 +287,8 @@ bool ai_audio_file(const uint8_t *p, size_t n, const char *stem, struct ai_file 
 static void ai_up_head(void *ctx, const struct up_head *h)
 {
     struct ai_call *c = ctx;
-    (void)h;
-    if (c->kind == AI_CHAT_STREAM) {
+    c->stt_sse = c->kind == AI_STT && c->sse_buf && strncmp(h->content_type, "text/event-stream", 17) == 0;
+    if (c->kind == AI_CHAT_STREAM || c->stt_sse) {
         c->sse = (struct sse_parser){.buf = c->sse_buf, .cap = AI_SSE_MAX};
     } else if (c->audio && c->audio->on_start) {
         c->in_cb++;
@@ -333,11 +344,56 @@ static size_t ai_chat_body(struct ai_call *c, const uint8_t *p, size_t n)
     return n; /* text is small: never pushes back */
 }
 
+/* One event of a streamed transcription: the text so far kept in resp (a
+ * delta appended, the done event's whole text in its place). */
+static void ai_stt_event(struct ai_call *c, const struct sse_event *ev)
+{
+    size_t room = c->max_text && c->max_text - 1 < c->resp_cap ? c->max_text - 1 : c->resp_cap;
+    size_t tlen = 0;
+    char *tail = (char *)c->resp + c->resp_len;
+    int kind = oai_stt_event(ev->data, ev->len, tail, room - c->resp_len + 1, &tlen);
+    if (kind == OAI_STT_DELTA && tlen) {
+        c->resp_len += tlen;
+        c->in_cb++;
+        c->on_text(c->ctx, (const char *)c->resp, c->resp_len);
+        ai_leave(c);
+    } else if (kind == OAI_STT_DONE) {
+        memmove(c->resp, tail, tlen + 1);
+        c->resp_len = tlen;
+        c->ended = true;
+    } else if (kind == OAI_STT_ERROR) {
+        log_event(LOG_WARN, c->log_id, "stt_stream_error", "an error event, malformed or too long");
+        c->ended = c->broken = true;
+    }
+}
+
+static size_t ai_stt_sse_body(struct ai_call *c, const uint8_t *p, size_t n)
+{
+    size_t used = 0;
+    c->in_cb++;
+    while (used < n && !c->ended && !c->cancelled) {
+        struct sse_event ev;
+        ssize_t r = sse_feed(&c->sse, p + used, n - used, &ev);
+        if (r < 0) {
+            c->ended = c->broken = true;
+            log_event(LOG_WARN, c->log_id, "stt_stream_error", "malformed event stream");
+            break;
+        }
+        used += (size_t)r;
+        if (ev.ready)
+            ai_stt_event(c, &ev);
+    }
+    ai_leave(c);
+    return n;
+}
+
 static size_t ai_up_body(void *ctx, const uint8_t *p, size_t n)
 {
     struct ai_call *c = ctx;
     if (c->kind == AI_CHAT_STREAM)
         return ai_chat_body(c, p, n);
+    if (c->stt_sse)
+        return ai_stt_sse_body(c, p, n);
     if (!c->audio)
         return ai_keep(c, p, n);
     c->in_cb++;
@@ -350,6 +406,8 @@ static char *ai_text(const struct ai_call *c)
 {
     if (c->overflow || (c->kind == AI_STT && c->words))
         return NULL;
+    if (c->stt_sse) /* the text itself, bounded by max_text already */
+        return c->broken ? NULL : strndup((const char *)c->resp, c->resp_len);
     size_t cap = c->kind == AI_STT ? c->max_text : c->resp_len + 1; /* unescaping only shrinks */
     char *t = cap ? malloc(cap) : NULL;
     int n = !t ? -1
@@ -379,7 +437,8 @@ static unsigned ai_fix_for(enum ai_kind k, const char *param, const char **repl)
     if (k == AI_STT)
         return strncmp(param, "timestamp_granularities", 23) == 0 || strcmp(param, "response_format") == 0
                    ? AI_Q_NO_WORDS
-                   : 0;
+               : strcmp(param, "stream") == 0 ? AI_Q_NO_STREAM
+                                              : 0;
     if (k == AI_TTS)
         return strcmp(param, "instructions") == 0 ? AI_Q_NO_INSTRUCTIONS
                : strcmp(param, "speed") == 0      ? AI_Q_NO_SPEED
@@ -398,13 +457,13 @@ static unsigned ai_fix_for(enum ai_kind k, const char *param, const char **repl)
 }
 
 /* Change the request so it no longer carries param; false when it does not. */
-static bool ai_apply_fix(struct ai_call *c, const char *param, const char *repl)
+static bool ai_apply_fix(struct ai_call *c, const char *param, const char *repl, unsigned flag)
 {
     if (c->kind == AI_STT) {
-        if (!c->words_h)
+        if (!c->head_h || flag != c->head_fix)
             return false;
-        c->iov[0] = (struct iovec){c->pre + c->words_h, c->iov[0].iov_len - c->words_h};
-        c->words_h = 0;
+        c->iov[0] = (struct iovec){c->pre + c->head_h, c->iov[0].iov_len - c->head_h};
+        c->head_h = 0;
         c->words = false;
         return true;
     }
@@ -430,7 +489,7 @@ static bool ai_retry_fixed(struct ai_call *c, int status)
         (strcmp(code, "unsupported_parameter") != 0 && strcmp(code, "unsupported_value") != 0))
         return false;
     unsigned flag = ai_fix_for(c->kind, param, &repl);
-    if (!flag || !ai_apply_fix(c, param, repl))
+    if (!flag || !ai_apply_fix(c, param, repl, flag))
         return false;
     const char *model = ai_call_model(c);
     if (ai_quirk_learn(c->ai, model, flag))
@@ -438,7 +497,7 @@ static bool ai_retry_fixed(struct ai_call *c, int status)
                   param, code, repl ? "sent as " : "left out", repl ? repl : "");
     c->fixes++;
     c->resp_len = 0;
-    c->overflow = false;
+    c->overflow = c->ended = c->broken = c->stt_sse = false;
     c->req = ai_up_start(c);
     return c->req != NULL;
 }
@@ -589,12 +648,15 @@ struct ai_call *ai_transcribe(struct ai *ai, const struct ai_stt *req, ai_done_f
     }
     snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
     struct ai_stt ask = *req;
-    ask.words = req->words && ai_stt_words(ai->set.stt_format, ai->set.stt_model) &&
-                !(ai_quirks(ai, ai->set.stt_model) & AI_Q_NO_WORDS);
+    unsigned q = ai_quirks(ai, ai->set.stt_model);
+    ask.words = req->words && ai_stt_words(ai->set.stt_format, ai->set.stt_model) && !(q & AI_Q_NO_WORDS);
+    if (ask.words || (q & AI_Q_NO_STREAM) || !ai_stt_streams(ai->set.stt_model))
+        ask.on_text = NULL;
     size_t plain_len;
     char plain[sizeof c->pre];
     struct ai_stt bare = ask;
-    bare.words = false; /* the same head without the verbose_json fields: their length */
+    bare.words = false; /* the same head without the verbose_json / stream fields: their length */
+    bare.on_text = NULL;
     if (ai_stt_parts(&ai->set, &bare, boundary, plain, sizeof plain, c->post, sizeof c->post, &plain_len,
                      &post_len) < 0 ||
         ai_stt_parts(&ai->set, &ask, boundary, c->pre, sizeof c->pre, c->post, sizeof c->post, &pre_len,
@@ -605,7 +667,14 @@ struct ai_call *ai_transcribe(struct ai *ai, const struct ai_stt *req, ai_done_f
     }
     c->done = done;
     c->words = ask.words;
-    c->words_h = pre_len - plain_len;
+    c->head_h = pre_len - plain_len;
+    c->head_fix = ask.words ? AI_Q_NO_WORDS : AI_Q_NO_STREAM;
+    c->on_text = ask.on_text;
+    if (ask.on_text && !(c->sse_buf = malloc(AI_SSE_MAX))) {
+        ai_call_free(c);
+        *why = AI_E_NOMEM;
+        return NULL;
+    }
     c->max_text = req->max_text;
     c->iov[c->parts++] = (struct iovec){c->pre, pre_len};
     for (int i = 0; i < 2; i++)

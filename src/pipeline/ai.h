@@ -123,7 +123,14 @@ struct ai_stt {
     uint64_t log_id;     /* connection id for log lines */
     const char *prompt;  /* NULL: the settings' stt_prompt; else this one (earlier segments'
                             text, so wording stays consistent); at most AI_STT_PROMPT_MAX bytes */
+    /* Without words, on a model that streams (ai_stt_streams): stream=true is
+     * sent and, if the answer is an event stream, this gets the transcript so
+     * far (NUL-terminated) each time it grows, before the completion, whose
+     * r->text is the whole transcript. NULL: not streamed. */
+    void (*on_text)(void *ctx, const char *text, size_t n);
 };
+/* Does the model stream transcriptions (gpt-4o-transcribe, gpt-4o-mini-transcribe)? */
+bool ai_stt_streams(const char *model);
 #define AI_STT_PROMPT_MAX 1024 /* the API reads about 224 tokens of it; the multipart head holds 2 KiB */
 struct ai_call *ai_transcribe(struct ai *ai, const struct ai_stt *req, ai_done_fn done, void *ctx,
                               int *why);
@@ -187,7 +194,7 @@ void ai_fetch_cancel(struct ai_fetch *f);
 
 /* The multipart bytes around the audio file (see oai_multipart_parts); with
  * words, response_format=verbose_json and timestamp_granularities[]=word go
- * first. 0 or -1. */
+ * first; else with on_text on a streaming model, stream=true. 0 or -1. */
 /* Does the file (audio[0], audio[1]; the second may be empty) contain
  * "--" + boundary anywhere, also across the seam? Then a client's own bytes
  * could end the file part and add form fields of its choosing. */

@@ -389,6 +389,34 @@ int oai_chat_content(const char *body, size_t n, char *out, size_t cap)
     return rc;
 }
 
+int oai_stt_event(const char *data, size_t n, char *text, size_t cap, size_t *tlen)
+{
+    *tlen = 0;
+    if (text && cap)
+        text[0] = '\0';
+    cJSON *root = oai_parse(data, n);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    int rc = OAI_STT_ERROR;
+    const char *member = NULL;
+    if (cJSON_IsObject(root) && !cJSON_GetObjectItemCaseSensitive(root, "error")) {
+        rc = OAI_STT_IGNORE;
+        if (cJSON_IsString(type) && strcmp(type->valuestring, "transcript.text.delta") == 0)
+            rc = OAI_STT_DELTA, member = "delta";
+        else if (cJSON_IsString(type) && strcmp(type->valuestring, "transcript.text.done") == 0)
+            rc = OAI_STT_DONE, member = "text";
+    }
+    if (member) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, member);
+        int len = cJSON_IsString(t) ? oai_copy(text, cap, t->valuestring) : -1;
+        if (len < 0)
+            rc = OAI_STT_ERROR;
+        else
+            *tlen = (size_t)len;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 /* The message string of an error body in the shapes servers send:
  * {"error":{"message":M}}, {"error":M}, {"detail":M} (FastAPI servers),
  * {"detail":[{"msg":M},...]} (FastAPI validation), {"message":M}. */

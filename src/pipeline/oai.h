@@ -120,6 +120,17 @@ int oai_chat_chunk(const char *data, size_t n, char *delta, size_t cap, size_t *
  * "text", -2 does not fit in cap - 1 bytes. */
 int oai_transcript(const char *body, size_t n, char *out, size_t cap);
 
+enum oai_stt_event {
+    OAI_STT_DELTA,  /* {"type":"transcript.text.delta","delta":D}: text[0..*tlen) is D */
+    OAI_STT_DONE,   /* {"type":"transcript.text.done","text":T}: text[0..*tlen) is T, the whole transcript */
+    OAI_STT_IGNORE, /* another event type (logprobs, usage, ...) */
+    OAI_STT_ERROR,  /* {"error":...}, malformed JSON, NUL, invalid UTF-8, no string, or too long for cap - 1 */
+};
+/* One SSE "data" payload of a streamed transcription (stream=true on
+ * /audio/transcriptions, gpt-4o*-transcribe), data[0..n). text is always
+ * NUL-terminated when cap > 0; *tlen is 0 unless DELTA or DONE. */
+int oai_stt_event(const char *data, size_t n, char *text, size_t cap, size_t *tlen);
+
 /* choices[0].message.content of a (not streamed) chat completion: length
  * copied into out (NUL-terminated), -1 malformed JSON or no such string, -2
  * does not fit in cap - 1 bytes. */

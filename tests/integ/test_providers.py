@@ -177,6 +177,7 @@ def all_three(label, srv, stt_mock, webm, coach=True):
         check(f"{label}: coach: words and fillers counted (20 words, 4 fillers)",
               a.get("wordCount") == 20 and a.get("fillerWords") == 4, a)
     measure(f"providers_{label.replace(' ', '_')}_ms", int((time.time() - t0) * 1000))
+    all_three.answer = answer
     return analyses, srv.log()
 
 
@@ -192,6 +193,7 @@ def test_openai_current(webm):
                       OPENAI_TTS_INSTRUCTIONS="a warm, professional interviewer", OPENAI_TTS_SPEED="1.25")
         with Server(**env) as srv:
             analyses, log = all_three("openai-current", srv, m, webm)
+            answer = all_three.answer
         chat = m.requests("chat")
         refused = [r for r in chat if r["status"] == 400]
         check("openai-current: max_tokens refused once, then max_completion_tokens for every request",
@@ -212,6 +214,16 @@ def test_openai_current(webm):
         check("openai-current: coach pace from the recording (no words, no duration): durationSource audio, "
               "timeSpent 3 s", a.get("durationSource") == "audio" and a.get("timeSpent") == 3 and
               a.get("wordsPerMinute") == 400, a)
+        turn_stt = [r for r in stt if r["fields"].get("stream") == "true"]
+        check("openai-current: the turn's transcription streamed (stream=true); seed 004's and the coach's not",
+              len(turn_stt) == 1 and len(stt) == 2 + 8, (len(turn_stt), len(stt)))
+        parts = [e for e in answer if e.get("type") == "user_transcript_partial"]
+        final = next((e for e in answer if e.get("type") == "user_transcript"), {})
+        check("openai-current: streamed text forwarded as user_transcript_partial before user_transcript, growing",
+              len(parts) >= 3 and answer.index(parts[-1]) < answer.index(final) and
+              parts[-1]["text"].strip() == TRANSCRIPT and len(parts[0]["text"]) < len(parts[-1]["text"]) and
+              final.get("text", final.get("transcript", "")).strip() == TRANSCRIPT,
+              [(e.get("type"), e.get("text")) for e in answer[:6]])
         tts = m.requests("speech")
         check("openai-current: gpt-4o-mini-tts gets instructions and speed",
               tts and all(r["instructions"] == "a warm, professional interviewer" and r["speed"] == 1.25

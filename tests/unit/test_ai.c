@@ -16,6 +16,11 @@ static const struct ai_settings set = {.stt_model = "whisper-1", .stt_language =
                                        .chat_model = "gpt-4o-mini", .temperature = 0.7, .max_tokens = 150,
                                        .tts_model = "tts-1", .tts_voice = "alloy", .have_key = true};
 
+static void stt_text(void *ctx, const char *text, size_t n)
+{
+    (void)ctx, (void)text, (void)n;
+}
+
 static void test_stt_parts(void)
 {
     char pre[2048], post[128];
@@ -43,6 +48,15 @@ static void test_stt_parts(void)
     CHECK(ai_stt_parts(&set, &req, "B-2", pre, 200, post, sizeof post, &pl, &ql) == -1);
     req.filename = "a\"b";
     CHECK(ai_stt_parts(&set, &req, "B-2", pre, sizeof pre, post, sizeof post, &pl, &ql) == -1);
+    /* a streaming model with on_text: stream=true first; not for whisper-1 */
+    req = (struct ai_stt){.filename = "answer.wav", .ctype = "audio/wav", .on_text = stt_text};
+    CHECK(ai_stt_parts(&set, &req, "B-3", pre, sizeof pre, post, sizeof post, &pl, &ql) == 0 &&
+          !strstr(pre, "stream"));
+    struct ai_settings s4 = set;
+    s4.stt_model = "gpt-4o-mini-transcribe";
+    CHECK(ai_stt_parts(&s4, &req, "B-3", pre, sizeof pre, post, sizeof post, &pl, &ql) == 0 &&
+          strncmp(pre, "--B-3\r\nContent-Disposition: form-data; name=\"stream\"\r\n\r\ntrue\r\n--B-3", 66) == 0);
+    CHECK(ai_stt_streams("gpt-4o-transcribe") && !ai_stt_streams("whisper-1") && !ai_stt_streams(NULL));
 }
 
 static void test_boundary(void)

@@ -353,8 +353,28 @@ static void test_fix(void)
     CHECK(oai_body_fix("[1]", 3, 4, "x", NULL) == -1);
 }
 
+/* Streamed transcription events (gpt-4o*-transcribe, stream=true). */
+static void test_stt_events(void)
+{
+    char t[16];
+    size_t n;
+    const char *d = "{\"type\":\"transcript.text.delta\",\"delta\":\" I led\",\"logprobs\":null}";
+    CHECK(oai_stt_event(d, strlen(d), t, sizeof t, &n) == OAI_STT_DELTA && n == 6 && strcmp(t, " I led") == 0);
+    CHECK(oai_stt_event(d, strlen(d), t, 6, &n) == OAI_STT_ERROR && n == 0); /* too long */
+    const char *done = "{\"type\":\"transcript.text.done\",\"text\":\"I led it.\",\"usage\":{}}";
+    CHECK(oai_stt_event(done, strlen(done), t, sizeof t, &n) == OAI_STT_DONE && n == 9 && strcmp(t, "I led it.") == 0);
+    const char *other = "{\"type\":\"transcript.text.segment\",\"text\":\"x\"}";
+    CHECK(oai_stt_event(other, strlen(other), t, sizeof t, &n) == OAI_STT_IGNORE && n == 0);
+    const char *bad[] = {"{\"error\":{\"message\":\"x\"}}", "{\"type\":\"transcript.text.delta\"}",
+                         "{\"type\":\"transcript.text.delta\",\"delta\":7}", "[DONE]", "{\"a\":"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(oai_stt_event(bad[i], strlen(bad[i]), t, sizeof t, &n) == OAI_STT_ERROR);
+    CHECK(oai_stt_event(d, strlen(d), NULL, 0, &n) == OAI_STT_ERROR);
+}
+
 int main(void)
 {
+    test_stt_events();
     test_params();
     test_fix();
     test_chat_body();
