@@ -415,6 +415,15 @@ static void cfg_fail(const char *msg)
     exit(EXIT_CONFIG);
 }
 
+/* A job's own server and key (OPENAI_{STT,CHAT,TTS}_*): its variables' prefix. */
+static const char *const cfg_svc_env[AI_SVC_N] = {"OPENAI_STT", "OPENAI_CHAT", "OPENAI_TTS"};
+
+static void cfg_fail_svc(int svc, const char *what)
+{
+    fprintf(stderr, "interview: invalid %s_%s\n", cfg_svc_env[svc], what);
+    exit(EXIT_CONFIG);
+}
+
 /* A secret from a file: one trailing newline (LF or CRLF) is ignored; the
  * contents never appear in a message. */
 static void cfg_read_secret(const char *env, const char *path, char *dst, size_t cap)
@@ -455,16 +464,15 @@ static void cfg_check_access(struct config *cfg)
                         sizeof cfg->openai_api_key);
     if (!cfg_printable(cfg->openai_api_key)) /* it goes into a header line */
         cfg_fail("invalid OpenAI API key: must be printable ASCII without spaces");
-    static const char *const svc_env[AI_SVC_N] = {"OPENAI_STT_API_KEY", "OPENAI_CHAT_API_KEY", "OPENAI_TTS_API_KEY"};
     for (int i = 0; i < AI_SVC_N; i++) {
         char file_env[64];
-        snprintf(file_env, sizeof file_env, "%s_FILE", svc_env[i]);
+        snprintf(file_env, sizeof file_env, "%s_API_KEY_FILE", cfg_svc_env[i]);
         if (cfg->svc_api_key[i][0] && cfg->svc_api_key_file[i][0])
-            cfg_fail("set a service's _API_KEY or _API_KEY_FILE, not both");
+            cfg_fail_svc(i, "API_KEY: set it or _API_KEY_FILE, not both");
         if (cfg->svc_api_key_file[i][0])
             cfg_read_secret(file_env, cfg->svc_api_key_file[i], cfg->svc_api_key[i], sizeof cfg->svc_api_key[i]);
         if (!cfg_printable(cfg->svc_api_key[i]))
-            cfg_fail("invalid OPENAI_{STT,CHAT,TTS}_API_KEY: must be printable ASCII without spaces");
+            cfg_fail_svc(i, "API_KEY: must be printable ASCII without spaces");
     }
     if (!cfg_printable(cfg->openai_org_id) || !cfg_printable(cfg->openai_project_id) ||
         !cfg_printable(cfg->reasoning_effort))
@@ -513,10 +521,10 @@ static void cfg_check_network(const struct config *cfg)
         if (!cfg->svc_base_url[i][0])
             continue;
         if (cfgval_url(cfg->svc_base_url[i], &url) != CFGVAL_OK)
-            cfg_fail("invalid OPENAI_{STT,CHAT,TTS}_BASE_URL: expected http(s)://host[:port][/prefix]");
+            cfg_fail_svc(i, "BASE_URL: expected http(s)://host[:port][/prefix]");
         if (!url.https && !cfg_is_loopback(url.host) && !cfg->openai_allow_insecure_http)
-            cfg_fail("invalid OPENAI_{STT,CHAT,TTS}_BASE_URL: http:// only to localhost or a loopback address (or "
-                     "set OPENAI_ALLOW_INSECURE_HTTP=1)");
+            cfg_fail_svc(i, "BASE_URL: http:// sends the key in clear; allowed only to localhost or a loopback "
+                            "address (or set OPENAI_ALLOW_INSECURE_HTTP=1)");
     }
     if (cfg->job_url_test_allow_addresses[0] && !cfg_is_loopback(cfg->server.host))
         cfg_fail("JOB_URL_TEST_ALLOW_ADDRESSES is for tests and works only while HOST is a loopback address");
@@ -535,6 +543,11 @@ static void cfg_warn(const struct config *cfg)
     if (!url.https && !cfg_is_loopback(url.host))
         log_event(LOG_WARN, 0, "insecure_http", "OPENAI_BASE_URL is http:// to %s: the API key travels in clear "
                   "(OPENAI_ALLOW_INSECURE_HTTP=1)", url.host);
+    for (int i = 0; i < AI_SVC_N; i++)
+        if (cfg->svc_base_url[i][0] && cfgval_url(cfg->svc_base_url[i], &url) == CFGVAL_OK && !url.https &&
+            !cfg_is_loopback(url.host))
+            log_event(LOG_WARN, 0, "insecure_http", "%s_BASE_URL is http:// to %s: its key travels in clear "
+                      "(OPENAI_ALLOW_INSECURE_HTTP=1)", cfg_svc_env[i], url.host);
     if (!cfg_is_loopback(cfg->server.host) && !cfg->server.auth_token[0])
         log_event(LOG_WARN, 0, "no_auth_token", "listening on %s without INTERVIEW_AUTH_TOKEN: anyone who can "
                   "reach port %u can start interviews and spend the OpenAI API key", cfg->server.host,
