@@ -308,6 +308,18 @@ run_coach() { # tests/coach/run.py: node + npm ci (pinned lock file), ffmpeg for
     tally "$B/coach-asan.log" "coach (asan)"
 }
 
+run_providers() { # the profile matrix of README "Providers", release and ASan+UBSan (ffmpeg: a recorder's webm)
+    command -v ffmpeg >/dev/null 2>&1 || apt_install ffmpeg
+    INTERVIEW_BIN=$B/interview timeout 600 /usr/bin/python3 tests/integ/test_providers.py \
+        >"$B/providers-release.log" 2>&1 || true
+    show "$B/providers-release.log" "[providers release] "
+    tally "$B/providers-release.log" "providers (release)"
+    INTERVIEW_BIN=$B/interview-asan INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        timeout 600 /usr/bin/python3 tests/integ/test_providers.py >"$B/providers-asan.log" 2>&1 || true
+    show "$B/providers-asan.log" "[providers asan] "
+    tally "$B/providers-asan.log" "providers (asan)"
+}
+
 cmd_test() {
     # Whatever stops the run early (a build that fails, a missing tool) still
     # ends it with the summary line, counted as one failure.
@@ -359,6 +371,8 @@ cmd_test() {
     INTERVIEW_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 run_integ "$B/interview-asan" asan
     echo "== Socket.IO coach: the seed 003 client (socket.io-client from npm), release and ASan+UBSan"
     run_coach
+    echo "== providers: today's OpenAI models, Azure, self-hosted servers mixed (tests/integ/test_providers.py)"
+    run_providers
     trap - ERR
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" = 0 ]

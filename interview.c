@@ -84,7 +84,18 @@ struct config {
     unsigned segment_audio_format;      /* 0 mulaw, 1 pcm16 */
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
-    const char *secret_flags[2]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
+    /* providers (README "Providers"): model parameters, Azure / SDK headers, one service per job */
+    unsigned token_limit_param; /* enum cfg_token_param */
+    char reasoning_effort[32];
+    unsigned stt_response_format; /* enum ai_stt_format */
+    char tts_instructions[1024];
+    double tts_speed;
+    unsigned api_key_header; /* 0 authorization, 1 api-key */
+    char openai_org_id[128], openai_project_id[128];
+    char svc_base_url[AI_SVC_N][1024]; /* "" = OPENAI_BASE_URL */
+    char svc_api_key[AI_SVC_N][256];   /* "" = OPENAI_API_KEY; never logged */
+    char svc_api_key_file[AI_SVC_N][1024];
+    const char *secret_flags[6]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
     size_t nsecret_flags;
 };
 
@@ -110,6 +121,10 @@ static const char *const cfg_tts_formats[] = {"mp3", "wav", "pcm"};
 static const char *const cfg_turn_detection[] = {"client", "server_vad"};
 static const char *const cfg_incremental[] = {"auto", "0", "1"}; /* enum turn_incremental */
 static const char *const cfg_segment_audio[] = {"mulaw", "pcm16"};
+enum cfg_token_param { CFG_TOKENS_AUTO, CFG_TOKENS_MAX, CFG_TOKENS_COMPLETION };
+static const char *const cfg_token_params[] = {"auto", "max_tokens", "max_completion_tokens"};
+static const char *const cfg_stt_formats[] = {"auto", "verbose_json", "json"}; /* enum ai_stt_format */
+static const char *const cfg_key_headers[] = {"authorization", "api-key"};
 
 #define O(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define K 1024ull
@@ -204,6 +219,24 @@ static const struct cfg_opt cfg_opts[] = {
     {"VAD_BARGE_IN_MIN", "vad-barge-in-min", CFG_MS, O(vad_barge_in_min_ms), 0, 5 * SEC, "250ms", "speech shorter than this does not interrupt (coughs, clicks)", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
+    /* providers: see README "Providers" */
+    {"OPENAI_TOKEN_LIMIT_PARAM", "openai-token-limit-param", CFG_ENUM, O(token_limit_param), 0, 0, "auto", "name of the reply length limit: auto (max_completion_tokens for api.openai.com, max_tokens elsewhere), max_tokens or max_completion_tokens", cfg_token_params, 3, false},
+    {"OPENAI_REASONING_EFFORT", "openai-reasoning-effort", CFG_STR, O(reasoning_effort), 0, 0, "", "reasoning_effort sent to reasoning models (o1, o3, o4, gpt-5...), e.g. minimal or low (empty = not sent)", NULL, 0, false},
+    {"OPENAI_STT_RESPONSE_FORMAT", "openai-stt-response-format", CFG_ENUM, O(stt_response_format), 0, 0, "auto", "coach transcriptions: auto (json for gpt-4o*-transcribe, else verbose_json with word timestamps), verbose_json or json", cfg_stt_formats, 3, false},
+    {"OPENAI_TTS_INSTRUCTIONS", "openai-tts-instructions", CFG_STR, O(tts_instructions), 0, 0, "", "how the voice speaks (gpt-4o-mini-tts), e.g. \"a warm, professional interviewer\"; not sent to tts-1/tts-1-hd", NULL, 0, false},
+    {"OPENAI_TTS_SPEED", "openai-tts-speed", CFG_FLOAT, O(tts_speed), 0, 4, "0", "speech speed 0.25..4 (0 = not sent: the server's default)", NULL, 0, false},
+    {"OPENAI_API_KEY_HEADER", "openai-api-key-header", CFG_ENUM, O(api_key_header), 0, 0, "authorization", "how the key is sent: authorization (Bearer) or api-key (Azure OpenAI)", cfg_key_headers, 2, false},
+    {"OPENAI_ORG_ID", "openai-org-id", CFG_STR, O(openai_org_id), 0, 0, "", "sent as OpenAI-Organization (as the SDKs do)", NULL, 0, false},
+    {"OPENAI_PROJECT_ID", "openai-project-id", CFG_STR, O(openai_project_id), 0, 0, "", "sent as OpenAI-Project (as the SDKs do)", NULL, 0, false},
+    {"OPENAI_STT_BASE_URL", "openai-stt-base-url", CFG_STR, O(svc_base_url[AI_SVC_STT]), 0, 0, "", "speech-to-text server (empty = OPENAI_BASE_URL); its own pool, DNS cache and limits", NULL, 0, false},
+    {"OPENAI_STT_API_KEY", "openai-stt-api-key", CFG_STR, O(svc_api_key[AI_SVC_STT]), 0, 0, "", "key for OPENAI_STT_BASE_URL (empty = OPENAI_API_KEY)", NULL, 0, true},
+    {"OPENAI_STT_API_KEY_FILE", "openai-stt-api-key-file", CFG_FILE, O(svc_api_key_file[AI_SVC_STT]), 0, 0, "", "file holding OPENAI_STT_API_KEY", NULL, 0, false},
+    {"OPENAI_CHAT_BASE_URL", "openai-chat-base-url", CFG_STR, O(svc_base_url[AI_SVC_CHAT]), 0, 0, "", "chat server (empty = OPENAI_BASE_URL); its own pool, DNS cache and limits", NULL, 0, false},
+    {"OPENAI_CHAT_API_KEY", "openai-chat-api-key", CFG_STR, O(svc_api_key[AI_SVC_CHAT]), 0, 0, "", "key for OPENAI_CHAT_BASE_URL (empty = OPENAI_API_KEY)", NULL, 0, true},
+    {"OPENAI_CHAT_API_KEY_FILE", "openai-chat-api-key-file", CFG_FILE, O(svc_api_key_file[AI_SVC_CHAT]), 0, 0, "", "file holding OPENAI_CHAT_API_KEY", NULL, 0, false},
+    {"OPENAI_TTS_BASE_URL", "openai-tts-base-url", CFG_STR, O(svc_base_url[AI_SVC_TTS]), 0, 0, "", "text-to-speech server (empty = OPENAI_BASE_URL); its own pool, DNS cache and limits", NULL, 0, false},
+    {"OPENAI_TTS_API_KEY", "openai-tts-api-key", CFG_STR, O(svc_api_key[AI_SVC_TTS]), 0, 0, "", "key for OPENAI_TTS_BASE_URL (empty = OPENAI_API_KEY)", NULL, 0, true},
+    {"OPENAI_TTS_API_KEY_FILE", "openai-tts-api-key-file", CFG_FILE, O(svc_api_key_file[AI_SVC_TTS]), 0, 0, "", "file holding OPENAI_TTS_API_KEY", NULL, 0, false},
 };
 #undef O
 #undef K
@@ -385,6 +418,15 @@ static void cfg_fail(const char *msg)
     exit(EXIT_CONFIG);
 }
 
+/* A job's own server and key (OPENAI_{STT,CHAT,TTS}_*): its variables' prefix. */
+static const char *const cfg_svc_env[AI_SVC_N] = {"OPENAI_STT", "OPENAI_CHAT", "OPENAI_TTS"};
+
+static void cfg_fail_svc(int svc, const char *what)
+{
+    fprintf(stderr, "interview: invalid %s_%s\n", cfg_svc_env[svc], what);
+    exit(EXIT_CONFIG);
+}
+
 /* A secret from a file: one trailing newline (LF or CRLF) is ignored; the
  * contents never appear in a message. */
 static void cfg_read_secret(const char *env, const char *path, char *dst, size_t cap)
@@ -425,6 +467,21 @@ static void cfg_check_access(struct config *cfg)
                         sizeof cfg->openai_api_key);
     if (!cfg_printable(cfg->openai_api_key)) /* it goes into a header line */
         cfg_fail("invalid OpenAI API key: must be printable ASCII without spaces");
+    for (int i = 0; i < AI_SVC_N; i++) {
+        char file_env[64];
+        snprintf(file_env, sizeof file_env, "%s_API_KEY_FILE", cfg_svc_env[i]);
+        if (cfg->svc_api_key[i][0] && cfg->svc_api_key_file[i][0])
+            cfg_fail_svc(i, "API_KEY: set it or _API_KEY_FILE, not both");
+        if (cfg->svc_api_key_file[i][0])
+            cfg_read_secret(file_env, cfg->svc_api_key_file[i], cfg->svc_api_key[i], sizeof cfg->svc_api_key[i]);
+        if (!cfg_printable(cfg->svc_api_key[i]))
+            cfg_fail_svc(i, "API_KEY: must be printable ASCII without spaces");
+    }
+    if (!cfg_printable(cfg->openai_org_id) || !cfg_printable(cfg->openai_project_id) ||
+        !cfg_printable(cfg->reasoning_effort))
+        cfg_fail("invalid OPENAI_ORG_ID, OPENAI_PROJECT_ID or OPENAI_REASONING_EFFORT: printable ASCII without spaces");
+    if (cfg->tts_speed != 0 && cfg->tts_speed < 0.25)
+        cfg_fail("invalid OPENAI_TTS_SPEED: 0 (not sent) or 0.25..4");
     char *token = cfg->server.auth_token;
     if (token[0] && cfg->auth_token_file[0])
         cfg_fail("set INTERVIEW_AUTH_TOKEN or INTERVIEW_AUTH_TOKEN_FILE, not both");
@@ -463,6 +520,15 @@ static void cfg_check_network(const struct config *cfg)
     if (!url.https && !cfg_is_loopback(url.host) && !cfg->openai_allow_insecure_http)
         cfg_fail("invalid OPENAI_BASE_URL: http:// sends the API key in clear; allowed only to localhost or a "
                  "loopback address (or set OPENAI_ALLOW_INSECURE_HTTP=1)");
+    for (int i = 0; i < AI_SVC_N; i++) {
+        if (!cfg->svc_base_url[i][0])
+            continue;
+        if (cfgval_url(cfg->svc_base_url[i], &url) != CFGVAL_OK)
+            cfg_fail_svc(i, "BASE_URL: expected http(s)://host[:port][/prefix]");
+        if (!url.https && !cfg_is_loopback(url.host) && !cfg->openai_allow_insecure_http)
+            cfg_fail_svc(i, "BASE_URL: http:// sends the key in clear; allowed only to localhost or a loopback "
+                            "address (or set OPENAI_ALLOW_INSECURE_HTTP=1)");
+    }
     if (cfg->job_url_test_allow_addresses[0] && !cfg_is_loopback(cfg->server.host))
         cfg_fail("JOB_URL_TEST_ALLOW_ADDRESSES is for tests and works only while HOST is a loopback address");
 }
@@ -480,6 +546,11 @@ static void cfg_warn(const struct config *cfg)
     if (!url.https && !cfg_is_loopback(url.host))
         log_event(LOG_WARN, 0, "insecure_http", "OPENAI_BASE_URL is http:// to %s: the API key travels in clear "
                   "(OPENAI_ALLOW_INSECURE_HTTP=1)", url.host);
+    for (int i = 0; i < AI_SVC_N; i++)
+        if (cfg->svc_base_url[i][0] && cfgval_url(cfg->svc_base_url[i], &url) == CFGVAL_OK && !url.https &&
+            !cfg_is_loopback(url.host))
+            log_event(LOG_WARN, 0, "insecure_http", "%s_BASE_URL is http:// to %s: its key travels in clear "
+                      "(OPENAI_ALLOW_INSECURE_HTTP=1)", cfg_svc_env[i], url.host);
     if (!cfg_is_loopback(cfg->server.host) && !cfg->server.auth_token[0])
         log_event(LOG_WARN, 0, "no_auth_token", "listening on %s without INTERVIEW_AUTH_TOKEN: anyone who can "
                   "reach port %u can start interviews and spend the OpenAI API key", cfg->server.host,
@@ -611,6 +682,7 @@ struct program {
     struct server srv;
     struct turn_config turn;
     struct up_client *up;         /* the OpenAI client */
+    struct up_client *svc[AI_SVC_N]; /* a job's own client (OPENAI_{STT,CHAT,TTS}_BASE_URL/_API_KEY), else NULL */
     struct jobfetch_client *jobs; /* job posting fetch (never NULL once wired; may be disabled) */
     struct ai *ai;                /* the AI calls the pipeline and the dialects make */
 };
@@ -648,6 +720,8 @@ static int wire_openai(struct program *p)
     };
     struct up_config uc = {
         .https = url.https, .port = url.port, .api_key = cfg->openai_api_key, /* CA: wire_tls */
+        .key_header_api_key = cfg->api_key_header == 1, .org_id = cfg->openai_org_id,
+        .project_id = cfg->openai_project_id,
         .max_inflight = (uint32_t)cfg->upstream_max_inflight, .pool_size = (uint32_t)cfg->upstream_pool_size,
         .max_retries = (uint32_t)cfg->upstream_max_retries,
         .connect_timeout_ms = cfg->upstream_connect_timeout_ms, .tls_timeout_ms = cfg->upstream_tls_timeout_ms,
@@ -663,7 +737,39 @@ static int wire_openai(struct program *p)
         fprintf(stderr, "interview: cannot set up the OpenAI client: %s\n", err);
         return -1;
     }
-    return server_add_tick(&p->srv, program_tick_up, p->up);
+    if (server_add_tick(&p->srv, program_tick_up, p->up) != 0)
+        return -1;
+    for (int i = 0; i < AI_SVC_N; i++) {
+        if (!cfg->svc_base_url[i][0] && !cfg->svc_api_key[i][0])
+            continue; /* served by the shared client */
+        struct up_config sc = uc;
+        cfgval_url(cfg->svc_base_url[i][0] ? cfg->svc_base_url[i] : cfg->openai_base_url, &url); /* checked */
+        sc.https = url.https;
+        sc.port = url.port;
+        memcpy(sc.host, url.host, sizeof sc.host);
+        memcpy(sc.prefix, url.prefix, sizeof sc.prefix);
+        sc.api_key = cfg->svc_api_key[i][0] ? cfg->svc_api_key[i] : cfg->openai_api_key;
+        p->svc[i] = up_create(&p->srv.loop, &sc, err, sizeof err);
+        if (!p->svc[i]) {
+            fprintf(stderr, "interview: cannot set up the %s client: %s\n", i == AI_SVC_STT ? "STT" : i == AI_SVC_CHAT ? "chat" : "TTS", err);
+            return -1;
+        }
+        if (server_add_tick(&p->srv, program_tick_up, p->svc[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* OPENAI_TOKEN_LIMIT_PARAM resolved: auto is max_completion_tokens for
+ * api.openai.com (every current model takes it; gpt-5 and o-series refuse
+ * max_tokens) and max_tokens elsewhere (what most compatible servers read). */
+static const char *wire_token_param(const struct config *cfg)
+{
+    if (cfg->token_limit_param != CFG_TOKENS_AUTO)
+        return cfg_token_params[cfg->token_limit_param];
+    struct cfgval_url url;
+    cfgval_url(cfg->svc_base_url[AI_SVC_CHAT][0] ? cfg->svc_base_url[AI_SVC_CHAT] : cfg->openai_base_url, &url);
+    return strcasecmp(url.host, "api.openai.com") == 0 ? "max_completion_tokens" : "max_tokens";
 }
 
 /* The AI calls of turns and dialects: the OpenAI client, the job-posting
@@ -677,12 +783,19 @@ static int wire_ai(struct program *p)
         .stt_model = cfg->stt_model, .stt_language = cfg->stt_language, .stt_prompt = cfg->stt_prompt,
         .chat_model = cfg->chat_model, .temperature = cfg->temperature, .max_tokens = (unsigned)cfg->max_tokens,
         .tts_model = cfg->tts_model, .tts_voice = cfg->tts_voice, .have_key = cfg->openai_api_key[0] != '\0',
+        .stt_format = (enum ai_stt_format)cfg->stt_response_format, .token_param = wire_token_param(cfg),
+        .reasoning_effort = cfg->reasoning_effort, .tts_instructions = cfg->tts_instructions,
+        .tts_speed = cfg->tts_speed,
     };
     p->ai = ai_create(p->up, p->jobs, &set);
     if (!p->ai) {
         fprintf(stderr, "interview: out of memory\n");
         return -1;
     }
+    for (int i = 0; i < AI_SVC_N; i++)
+        if (p->svc[i])
+            ai_set_service(p->ai, (enum ai_service)i, p->svc[i],
+                           cfg->svc_api_key[i][0] != '\0' || cfg->openai_api_key[0] != '\0');
     return 0;
 }
 
@@ -733,7 +846,10 @@ static int program_start(struct program *p)
     const struct config *cfg = &p->cfg;
     p->srv.cfg = cfg->server;
     /* upstream connections (in flight + pooled), job fetches, the resolver pipes */
-    p->srv.cfg.extra_slots = (uint32_t)(cfg->upstream_max_inflight + cfg->upstream_pool_size) +
+    uint32_t clients = 1;
+    for (int i = 0; i < AI_SVC_N; i++)
+        clients += cfg->svc_base_url[i][0] || cfg->svc_api_key[i][0];
+    p->srv.cfg.extra_slots = clients * (uint32_t)(cfg->upstream_max_inflight + cfg->upstream_pool_size + 1) +
                              JOBFETCH_MAX_INFLIGHT + 1;
     if (server_init(&p->srv) != 0) {
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
@@ -768,12 +884,15 @@ int main(int argc, char **argv)
         return prog.jobs || !prog.up ? 1 : EXIT_CONFIG; /* a bad JOB_URL_* setting is a configuration error */
     /* The API client and the server hold their own copies now. */
     explicit_bzero(prog.cfg.openai_api_key, sizeof prog.cfg.openai_api_key);
+    explicit_bzero(prog.cfg.svc_api_key, sizeof prog.cfg.svc_api_key);
     explicit_bzero(prog.cfg.server.auth_token, sizeof prog.cfg.server.auth_token);
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
     ai_destroy(prog.ai);
     up_destroy(prog.up);
+    for (int i = 0; i < AI_SVC_N; i++)
+        up_destroy(prog.svc[i]);
     jobfetch_destroy(prog.jobs);
     prog.jobs = NULL;
     tls_free(); /* after every TLS client */
@@ -792,6 +911,7 @@ int main(int argc, char **argv)
 #include "src/parse/http_req.c"
 #include "src/parse/http_resp.c"
 #include "src/parse/jsonv.c"
+#include "src/parse/media_dur.c"
 #include "src/parse/mp3.c"
 #include "src/parse/ratelimit.c"
 #include "src/parse/route.c"

@@ -7,6 +7,10 @@
  *     deterministic, and a DELTA with a small cap is a DELTA or "too long";
  *   - oai_transcript / oai_error_message / oai_chat_content stay within cap and agree with each
  *     other's NUL-termination rules;
+ *   - oai_stt_event returns a known kind, text within cap and *tlen its length;
+ *     oai_error_param's param and code within their caps; oai_body_fix on the
+ *     input as a request body either refuses or leaves a JSON object
+ *     without the member (or with it renamed) within cap;
  *   - the input used as a string (when valid UTF-8 without NUL) round-trips
  *     through oai_speech_body and cJSON, and as a multipart prompt either is
  *     refused or appears verbatim in the part.
@@ -144,6 +148,35 @@ static void fz_build(const char *p, size_t n)
         abort();
 }
 
+static void fz_providers(const char *p, size_t n)
+{
+    char text[64], param[32], code[32];
+    size_t tlen = 99;
+    int k = oai_stt_event(p, n, text, sizeof text, &tlen);
+    if (k < OAI_STT_DELTA || k > OAI_STT_ERROR || ((k == OAI_STT_DELTA || k == OAI_STT_DONE) ? strlen(text) != tlen
+                                                                                           : tlen != 0))
+        abort();
+    if (oai_error_param(p, n, param, sizeof param, code, sizeof code) == 0) {
+        fz_check_str(param, sizeof param);
+        fz_check_str(code, sizeof code);
+    }
+    size_t cap = 2 * n + 64;
+    char *body = malloc(cap);
+    if (!body)
+        abort();
+    memcpy(body, p, n);
+    body[n] = '\0';
+    int len = oai_body_fix(body, n, cap, "max_tokens", (n & 1) ? "max_completion_tokens" : NULL);
+    if (len >= 0) {
+        cJSON *root = cJSON_ParseWithLength(body, (size_t)len);
+        if (!cJSON_IsObject(root) || cJSON_GetObjectItemCaseSensitive(root, "max_tokens") ||
+            ((n & 1) && !cJSON_GetObjectItemCaseSensitive(root, "max_completion_tokens")) || (size_t)len >= cap)
+            abort();
+        cJSON_Delete(root);
+    }
+    free(body);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *p = malloc(size ? size : 1);
@@ -154,6 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_bodies(p, size);
     fz_roundtrip(p, size);
     fz_build(p, size);
+    fz_providers(p, size);
     free(p);
     return 0;
 }

@@ -18,7 +18,23 @@ timestamp_granularities[] has "word", segments otherwise}); chat in JSON mode (r
 json_object; refused without "json" in the messages, as the API does) answers questions, STAR
 analysis or the final report as chosen by the system prompt (json_faults break them). Control, no auth:
 POST /_mock/config, GET /_mock/config, GET /_mock/requests, GET /_mock/stats, POST /_mock/reset.
-The API key is never printed, logged, recorded or echoed."""
+The API key is never printed, logged, recorded or echoed.
+
+Profiles (--profile / MOCK_OPENAI_PROFILE / MockOpenAI(profile=...)) reproduce real servers' quirks:
+  openai          the default above
+  openai-current  today's model rules: gpt-5* / o* refuse max_tokens (400 unsupported_parameter, use
+                  max_completion_tokens) and a temperature other than 1 (400 unsupported_value); other models
+                  refuse reasoning_effort; gpt-4o*-transcribe answer json/text only (verbose_json: 400
+                  unsupported_value on response_format), no duration, usage in tokens, stream=true as SSE
+                  transcript.text.delta / transcript.text.done; tts-1* refuse instructions
+  azure           the same rules behind /openai/v1 with the key in an api-key header (Bearer refused)
+  ollama          chat only, any key, errors {"error": "text"}, other endpoints 404 in plain text
+  vllm            chat only, errors {"object":"error","message":...}
+  whisper-server  transcriptions only (speaches / faster-whisper-server), any key, word timestamps ignored
+                  (verbose_json has segments, no words; json has no usage), errors {"detail": "..."}
+  kokoro          speech only (Kokoro-FastAPI), its own voices (af_heart, af_bella, am_adam), others 400
+                  {"detail": {"error": ..., "message": ...}}
+Faults html_502 (an HTML page from a proxy) and text_503 (plain text) answer in those shapes on any profile."""
 import argparse
 import hashlib
 import json
@@ -45,7 +61,22 @@ DEFAULT_REPLY = ("That's a great start. Can you tell me about a time you handled
                  "What did you learn from it?")
 ENDPOINTS = {"audio/transcriptions": "transcriptions", "chat/completions": "chat", "audio/speech": "speech"}
 FAULTS = ("ok", "500", "429", "401", "400", "hang", "reset_mid_body", "garbage", "bad_json",
-          "slow_body", "close_before_response")
+          "slow_body", "close_before_response", "html_502", "text_503")
+ALL_EPS = frozenset(("transcriptions", "chat", "speech"))
+# prefix, how the key is checked, endpoints served, error body shape, today's model rules
+PROFILES = {
+    "openai": dict(prefix="/v1", auth="bearer", eps=ALL_EPS, errors="openai", rules=False),
+    "openai-current": dict(prefix="/v1", auth="bearer", eps=ALL_EPS, errors="openai", rules=True),
+    "azure": dict(prefix="/openai/v1", auth="api-key", eps=ALL_EPS, errors="openai", rules=True),
+    "ollama": dict(prefix="/v1", auth="any", eps=frozenset(("chat",)), errors="string", rules=False),
+    "vllm": dict(prefix="/v1", auth="bearer", eps=frozenset(("chat",)), errors="vllm", rules=False),
+    "whisper-server": dict(prefix="/v1", auth="any", eps=frozenset(("transcriptions",)), errors="detail",
+                           rules=False),
+    "kokoro": dict(prefix="/v1", auth="any", eps=frozenset(("speech",)), errors="detail", rules=False),
+}
+KOKORO_VOICES = ("af_heart", "af_bella", "am_adam")
+REASONING_MODEL = re.compile(r"^(o[1-9]|gpt-5)")
+JSON_ONLY_STT = re.compile(r"^gpt-4o.*transcribe")
 DELAY_KEYS = ("stt_ms", "stt_per_audio_s_ms", "first_token_ms", "token_ms", "tts_first_byte_ms", "tts_chunk_ms", "slow_body_ms")
 MAX_BODY = 30 * 1024 * 1024
 
@@ -58,7 +89,7 @@ def default_config():
     return {"transcript": DEFAULT_TRANSCRIPT, "transcripts": [], "reply": DEFAULT_REPLY, "tts_chunk_bytes": 500,
             "delays": {k: (200 if k == "slow_body_ms" else 0) for k in DELAY_KEYS},
             "faults": {e: [] for e in ENDPOINTS.values()},
-            "json_faults": {k: [] for k in JSON_KINDS}}
+            "json_faults": {k: [] for k in JSON_KINDS}, "reasoning_models": [], "no_instructions_models": []}
 
 
 QUESTION_TYPES = ("behavioral", "technical", "behavioral", "situational", "technical", "behavioral",
@@ -396,12 +427,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status, obj, headers=()):
         self._send_simple(status, json.dumps(obj).encode(), headers=headers)
 
-    def _error(self, rec, status, message, etype="invalid_request_error", code=None, headers=()):
+    def _error(self, rec, status, message, etype="invalid_request_error", code=None, headers=(), param=None):
         if rec is not None:
             rec["status"] = status
             rec.setdefault("error", message)
-        self._json(status, {"error": {"message": message, "type": etype, "param": None, "code": code}},
-                   headers=[("x-request-id", "req_" + uuid.uuid4().hex)] + list(headers))
+        shape = PROFILES[self.server.mock.profile]["errors"]
+        if shape == "string":
+            body = {"error": message}
+        elif shape == "vllm":
+            body = {"object": "error", "message": message, "type": "BadRequestError", "param": param, "code": status}
+        elif shape == "detail":
+            body = {"detail": message if status != 400 else {"error": etype, "message": message}}
+        else:
+            body = {"error": {"message": message, "type": etype, "param": param, "code": code}}
+        self._json(status, body, headers=[("x-request-id", "req_" + uuid.uuid4().hex)] + list(headers))
 
     def _rst(self):
         time.sleep(0.1)  # let the client read what was sent before the RST discards it
@@ -485,6 +524,13 @@ class _Handler(BaseHTTPRequestHandler):
             if path.startswith("/_mock/"):
                 return self._control(method, path[len("/_mock/"):], body)
             ep = ENDPOINTS.get(path[len(mock.prefix) + 1:]) if path.startswith(mock.prefix + "/") else None
+            prof = PROFILES[mock.profile]
+            if ep is not None and ep not in prof["eps"]:
+                rec = mock._record(ep, self, body)
+                rec["status"] = 404
+                if prof["errors"] == "string":  # Go's mux
+                    return self._send_simple(404, b"404 page not found", "text/plain; charset=utf-8")
+                return self._error(None, 404, "Not Found")
             if ep is None:
                 return self._error(None, 404, f"Invalid URL ({method} {path})")
             if method != "POST":
@@ -496,6 +542,13 @@ class _Handler(BaseHTTPRequestHandler):
             rec = mock._record(ep, self, body)
             auth = self.headers.get("Authorization")
             rec["auth"] = "ok" if auth == "Bearer " + mock.api_key else ("missing" if auth is None else "wrong")
+            rec["api_key_header"] = ("ok" if self.headers.get("api-key") == mock.api_key
+                                     else "missing" if self.headers.get("api-key") is None else "wrong")
+            if prof["auth"] == "api-key":  # Azure: the key in api-key; a Bearer token is not an API key
+                auth = self.headers.get("api-key")
+                rec["auth"] = rec["api_key_header"] if rec["auth"] == "missing" else "wrong"
+            elif prof["auth"] == "any":
+                rec["auth"] = "ok"
             fault = rec["fault"] = mock._take_fault(ep)  # faults win over everything, one per request
             if fault in ("500", "429", "401", "400"):
                 s = int(fault)
@@ -506,6 +559,13 @@ class _Handler(BaseHTTPRequestHandler):
                 hdr = [("Retry-After", "1"), ("retry-after-ms", "200")] if s == 429 else []
                 code = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(s)
                 return self._error(rec, s, msg, etype, code, hdr)
+            if fault == "html_502":
+                return self._send_simple(502, b"<html><head><title>502 Bad Gateway</title></head><body><center>"
+                                         b"<h1>502 Bad Gateway</h1></center><hr><center>nginx (mock)</center>"
+                                         b"</body></html>", "text/html")
+            if fault == "text_503":
+                return self._send_simple(503, b"upstream connect error or disconnect/reset before headers (mock)",
+                                         "text/plain")
             if fault == "hang":
                 return self._hang()
             if fault == "close_before_response":
@@ -583,18 +643,70 @@ class _Handler(BaseHTTPRequestHandler):
                 rec["wav_error"] = str(e)
                 return self._error(rec, 400, f"mock: bad WAV: {e}", code="invalid_value")
 
+        prof = self.server.mock.profile
+        rules, rf = PROFILES[prof]["rules"], fields.get("response_format")
+        json_only = rules and JSON_ONLY_STT.match(model)
+        if json_only and rf not in (None, "json", "text"):
+            return self._error(rec, 400, f"response_format '{rf}' is not compatible with model '{model}'. "
+                               "Use 'json' or 'text' instead. (mock)", param="response_format",
+                               code="unsupported_value")
         text = self.server.mock._take_transcript() or cfg["transcript"]
         rec["transcript"] = text
         audio_s = rec["wav"]["samples"] / 16000 if "wav" in rec else 0.0
         answer = {"text": text, "usage": {"type": "duration", "seconds": 1}}
-        if fields.get("response_format") == "verbose_json":
-            answer = verbose_transcript(text, fields.get("timestamp_granularities[]") or ["segment"])
+        if json_only:  # tokens, not seconds: the duration is nowhere in the answer
+            answer["usage"] = {"type": "tokens", "input_tokens": 50, "output_tokens": len(text.split()),
+                               "total_tokens": 50 + len(text.split())}
+        if prof == "whisper-server":
+            answer = {"text": text}
+        if rf == "verbose_json":
+            grans = fields.get("timestamp_granularities[]") or ["segment"]
+            answer = verbose_transcript(text, ["segment"] if prof == "whisper-server" else grans)
+        if json_only and fields.get("stream") == "true":
+            return self._stt_stream(rec, text, answer["usage"], fault)
 
         def pieces():  # the time grows with the audio, as the API's does
             _sleep_ms(cfg["delays"]["stt_ms"] + cfg["delays"]["stt_per_audio_s_ms"] * audio_s)
             yield (b'{"text": "' + text[:10].encode() if fault == "bad_json"
                    else json.dumps(answer).encode(), None)
         self._send(rec, 200, "application/json", pieces(), False, fault)
+
+    def _stt_stream(self, rec, text, usage, fault):
+        """stream=true on a gpt-4o*-transcribe model: SSE transcript.text.delta events, then .done."""
+        cfg = self.server.mock._cfg()
+        d = cfg["delays"]
+        rec.update(tokens=re.findall(r"\s*\S+", text), token_times=[], stream=True)
+
+        def pieces():
+            _sleep_ms(d["stt_ms"])
+            for i, tok in enumerate(rec["tokens"]):
+                if i:
+                    _sleep_ms(d["token_ms"])
+                yield b"data: " + json.dumps({"type": "transcript.text.delta", "delta": tok}).encode() + b"\n\n", \
+                    "token"
+            yield b"data: " + json.dumps({"type": "transcript.text.done", "text": text, "usage": usage}).encode() + \
+                b"\n\n", None
+        self._send(rec, 200, "text/event-stream", pieces(), True, fault)
+
+    def _chat_rules(self, rec, req):
+        """Today's OpenAI parameter rules (openai-current, azure): True when a 400 was answered."""
+        model = str(req.get("model"))
+        if REASONING_MODEL.match(model) or model in self.server.mock._cfg()["reasoning_models"]:
+            if "max_tokens" in req:
+                self._error(rec, 400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                            "Use 'max_completion_tokens' instead. (mock)", param="max_tokens",
+                            code="unsupported_parameter")
+                return True
+            if "temperature" in req and req["temperature"] != 1:
+                self._error(rec, 400, f"Unsupported value: 'temperature' does not support "
+                            f"{req['temperature']} with this model. Only the default (1) value is supported. "
+                            "(mock)", param="temperature", code="unsupported_value")
+                return True
+        elif "reasoning_effort" in req:
+            self._error(rec, 400, "Unrecognized request argument supplied: reasoning_effort (mock)",
+                        param="reasoning_effort", code="unsupported_parameter")
+            return True
+        return False
 
     def _ep_chat(self, rec, body, fault):
         cfg = self.server.mock._cfg()
@@ -604,8 +716,11 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, AssertionError):
             return self._error(rec, 400, "We could not parse the JSON body of your request.")
         for k in ("model", "messages", "temperature", "max_tokens", "max_completion_tokens", "stream",
-                  "stream_options", "response_format"):
+                  "stream_options", "response_format", "reasoning_effort"):
             rec[k] = req.get(k)
+        rec["params"] = sorted(req)
+        if PROFILES[self.server.mock.profile]["rules"] and self._chat_rules(rec, req):
+            return None
         if not req.get("model") or not isinstance(req.get("messages"), list) or not req["messages"]:
             return self._error(rec, 400, "'model' and a non-empty 'messages' array are required")
         d = cfg["delays"]
@@ -688,6 +803,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(rec, 400, "'input' is longer than 4096 characters", code="string_above_max_length")
         if fmt not in ("mp3", "wav", "pcm"):
             return self._error(rec, 400, f"mock supports response_format mp3, wav, pcm (not {fmt!r})")
+        rec["params"] = sorted(req)
+        prof = self.server.mock.profile
+        if PROFILES[prof]["rules"] and "instructions" in req and (
+                str(req["model"]).startswith("tts-1") or req["model"] in cfg["no_instructions_models"]):
+            return self._error(rec, 400, "Unsupported parameter: 'instructions' is not supported with this model. "
+                               "(mock)", param="instructions", code="unsupported_parameter")
+        if prof == "kokoro" and req["voice"] not in KOKORO_VOICES:
+            return self._error(rec, 400, f"Voice '{req['voice']}' not found. Available: {', '.join(KOKORO_VOICES)} "
+                               "(mock)", "validation_error")
         ctype, audio, info = synth_speech(text, fmt)
         if fault == "bad_json":  # 200 with a body that is not audio at all
             audio = b"\x00junk, not audio\n" * 40
@@ -710,9 +834,13 @@ class MockOpenAI:
     (CA-signed wrong.example) or "untrusted" (self-signed). https=False: plain HTTP."""
 
     def __init__(self, port=0, host="127.0.0.1", cert_dir=None, https=True, cert="good",
-                 api_key=DEFAULT_KEY, prefix="/v1"):
+                 api_key=DEFAULT_KEY, prefix=None, profile="openai"):
         if cert not in ("good", "wrong_host", "untrusted"):
             raise ValueError("cert must be good, wrong_host or untrusted")
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}")
+        self.profile = profile
+        prefix = PROFILES[profile]["prefix"] if prefix is None else prefix
         self.host, self.port, self.https, self.cert = host, port, https, cert
         self.api_key, self.prefix = api_key, "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.cert_dir = cert_dir
@@ -790,6 +918,8 @@ class MockOpenAI:
                     cfg[k] = str(v)
                 elif k == "transcripts":  # answered in order, one per transcription, then "transcript"
                     cfg[k] = [str(x) for x in v]
+                elif k in ("reasoning_models", "no_instructions_models"):  # more models under the gpt-5 / o* rules (a fine-tune, a new name)
+                    cfg[k] = [str(x) for x in v]
                 elif k == "api_key":
                     key = str(v)
                 elif k == "tts_chunk_bytes":
@@ -859,7 +989,7 @@ class MockOpenAI:
 
     def _record(self, ep, handler, body):
         rec = {"endpoint": ep, "method": handler.command, "path": handler.path, "t": time.time(),
-               "headers": {k: v for k, v in handler.headers.items() if k.lower() != "authorization"},
+               "headers": {k: v for k, v in handler.headers.items() if k.lower() not in ("authorization", "api-key")},
                "body_bytes": len(body), "status": None}
         with self._lock:
             rec["seq"] = len(self._records)
@@ -874,11 +1004,13 @@ def main():
     ap.add_argument("--cert-dir", help="where make_ca() writes/reuses certificates (default: a temp dir)")
     ap.add_argument("--cert", default="good", choices=("good", "wrong_host", "untrusted"))
     ap.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
-    ap.add_argument("--prefix", default="/v1")
+    ap.add_argument("--prefix", default=None, help="path prefix (default: the profile's, /v1 or /openai/v1)")
+    ap.add_argument("--profile", default=os.environ.get("MOCK_OPENAI_PROFILE", "openai"), choices=sorted(PROFILES),
+                    help="server quirks to reproduce (see the module doc)")
     ap.add_argument("--api-key", default=os.environ.get("MOCK_OPENAI_API_KEY", DEFAULT_KEY),
                     help="expected key (default $MOCK_OPENAI_API_KEY or a built-in test key)")
     a = ap.parse_args()
-    m = MockOpenAI(a.port, a.host, a.cert_dir, not a.http, a.cert, a.api_key, a.prefix).start()
+    m = MockOpenAI(a.port, a.host, a.cert_dir, not a.http, a.cert, a.api_key, a.prefix, a.profile).start()
     print(json.dumps({"port": m.port, "ca": m.ca, "base_url": m.base_url}), flush=True)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

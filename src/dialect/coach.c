@@ -1,4 +1,4 @@
-/* deps: sio.c ai.c jsonv.c utf8.c, cJSON */
+/* deps: sio.c ai.c jsonv.c utf8.c media_dur.c, cJSON */
 #include "dialect/coach.h"
 
 #include <cJSON.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "parse/jsonv.h"
+#include "parse/media_dur.h"
 #include "parse/utf8.h"
 #include "io/log.h"
 #include "io/server.h"
@@ -37,6 +38,7 @@ struct coach_call {
     enum coach_job job;
     struct ai_call *req;
     uint8_t *file; /* the answer being transcribed */
+    size_t file_len;
     int attempt; /* JSON-mode calls are retried once when the answer is malformed; TTS: the question */
 };
 
@@ -47,9 +49,10 @@ struct coach_question {
     cJSON *analysis; /* the answer_analyzed payload, once answered */
 };
 
-struct coach_stats { /* our own figures from the transcript's words */
+struct coach_stats { /* our own figures from the transcript's words, else its text */
     int words, fillers;
     double span, wpm;
+    const char *source; /* where the time came from: "words", "response", "usage", "audio", "none" */
 };
 
 struct coach {
@@ -393,6 +396,7 @@ static bool coach_stt_start(struct coach *co, uint8_t *file, size_t len, const s
     cl->co = co;
     cl->job = COACH_JOB_STT;
     cl->file = file;
+    cl->file_len = len;
     return coach_call_started(cl, ai_transcribe(coach_cfg.ai, &req, coach_done, cl, &why));
 }
 
@@ -414,9 +418,75 @@ static void coach_norm(const char *w, char *out, size_t cap)
     out[o] = '\0';
 }
 
-/* Validates verbose_json {text, duration?, words:[{word,start,end}]} and
- * computes our figures. False when malformed. */
-static bool coach_take_transcript(struct coach *co, const cJSON *root)
+/* One word (normalised) into the counts; prev is the word before it. */
+static void coach_count(struct coach_stats *st, const char *nw, char *prev, size_t prevcap)
+{
+    st->words++;
+    for (size_t i = 0; i < sizeof coach_fillers1 / sizeof *coach_fillers1; i++)
+        st->fillers += strcmp(nw, coach_fillers1[i]) == 0;
+    for (size_t i = 0; i < sizeof coach_fillers2 / sizeof *coach_fillers2; i++)
+        st->fillers += strcmp(prev, coach_fillers2[i][0]) == 0 && strcmp(nw, coach_fillers2[i][1]) == 0;
+    snprintf(prev, prevcap, "%s", nw);
+}
+
+/* Word count and fillers from the text itself (no "words" array: json
+ * answers, servers that ignore timestamp_granularities). */
+static void coach_count_text(struct coach_stats *st, const char *p)
+{
+    char prev[64] = "";
+    while (*p && st->words < COACH_WORDS_MAX) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        const char *start = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        size_t len = (size_t)(p - start);
+        char raw[64], nw[64];
+        if (len == 0)
+            continue;
+        if (len >= sizeof raw)
+            len = sizeof raw - 1; /* a long token still counts as one word */
+        memcpy(raw, start, len);
+        raw[len] = '\0';
+        coach_norm(raw, nw, sizeof nw);
+        if (nw[0])
+            coach_count(st, nw, prev, sizeof prev);
+    }
+}
+
+/* The answer's length without word timestamps: the response's "duration",
+ * else usage.seconds (whisper-1's json), else the recording's container
+ * (WAV header, WebM/Ogg timestamps). Seconds, or -1 (source "none"). */
+static double coach_duration(const cJSON *root, const uint8_t *file, size_t len, const char **source)
+{
+    const cJSON *dur = cJSON_GetObjectItemCaseSensitive(root, "duration");
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    const cJSON *utype = cJSON_GetObjectItemCaseSensitive(usage, "type");
+    const cJSON *secs = cJSON_GetObjectItemCaseSensitive(usage, "seconds");
+    uint64_t ms;
+    enum media_dur_source src;
+    if (cJSON_IsNumber(dur) && dur->valuedouble > 0) {
+        *source = "response";
+        return dur->valuedouble;
+    }
+    if (cJSON_IsString(utype) && strcmp(utype->valuestring, "duration") == 0 && cJSON_IsNumber(secs) &&
+        secs->valuedouble > 0 && secs->valuedouble <= 86400) {
+        *source = "usage";
+        return secs->valuedouble;
+    }
+    if (media_dur(file, len, &ms, &src) == MEDIA_DUR_OK && ms > 0) {
+        *source = "audio";
+        return (double)ms / 1000.0;
+    }
+    *source = "none";
+    return -1;
+}
+
+/* Validates {text, duration?, words?:[{word,start,end}]} (verbose_json, or
+ * json without words) and computes our figures: from the words when there
+ * are any, else from the text and a duration found elsewhere. False when
+ * malformed. */
+static bool coach_take_transcript(struct coach *co, const cJSON *root, const uint8_t *file, size_t len)
 {
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
     const cJSON *dur = cJSON_GetObjectItemCaseSensitive(root, "duration");
@@ -424,7 +494,19 @@ static bool coach_take_transcript(struct coach *co, const cJSON *root)
     if (!cJSON_IsString(text) || (dur && !cJSON_IsNumber(dur)) || (words && !cJSON_IsArray(words)) ||
         cJSON_GetArraySize(words) > COACH_WORDS_MAX)
         return false;
-    struct coach_stats st = {0};
+    if (!words || !words->child) {
+        struct coach_stats st = {0};
+        coach_count_text(&st, text->valuestring);
+        double d = coach_duration(root, file, len, &st.source);
+        st.span = d > 0 ? d : 0;
+        st.wpm = d > 0 ? st.words * 60.0 / d : 0;
+        co->st = st;
+        co->duration = st.span;
+        free(co->transcript);
+        co->transcript = strdup(text->valuestring);
+        return co->transcript != NULL;
+    }
+    struct coach_stats st = {.source = "words"};
     double first = -1, last = 0, prev_start = 0;
     char prev[64] = "";
     for (const cJSON *w = words ? words->child : NULL; w; w = w->next) {
@@ -440,14 +522,8 @@ static bool coach_take_transcript(struct coach *co, const cJSON *root)
         last = e->valuedouble;
         char nw[64];
         coach_norm(ww->valuestring, nw, sizeof nw);
-        if (!nw[0])
-            continue;
-        st.words++;
-        for (size_t i = 0; i < sizeof coach_fillers1 / sizeof *coach_fillers1; i++)
-            st.fillers += strcmp(nw, coach_fillers1[i]) == 0;
-        for (size_t i = 0; i < sizeof coach_fillers2 / sizeof *coach_fillers2; i++)
-            st.fillers += strcmp(prev, coach_fillers2[i][0]) == 0 && strcmp(nw, coach_fillers2[i][1]) == 0;
-        snprintf(prev, sizeof prev, "%s", nw);
+        if (nw[0])
+            coach_count(&st, nw, prev, sizeof prev);
     }
     st.span = first >= 0 ? last - first : 0;
     st.wpm = st.span > 0 ? st.words * 60.0 / st.span : 0;
@@ -544,8 +620,12 @@ static bool coach_analysis_start(struct coach *co)
     char *user = malloc(n);
     if (!user)
         return false;
-    snprintf(user, n, "Question (%s): %s\n\nAnswer transcript: %s\n\nFiller words: %d. Pace: %.0f words per minute.",
-             q->type, q->text, co->transcript, co->st.fillers, co->st.wpm);
+    if (co->st.wpm > 0)
+        snprintf(user, n, "Question (%s): %s\n\nAnswer transcript: %s\n\nFiller words: %d. Pace: %.0f words per minute.",
+                 q->type, q->text, co->transcript, co->st.fillers, co->st.wpm);
+    else
+        snprintf(user, n, "Question (%s): %s\n\nAnswer transcript: %s\n\nFiller words: %d. Pace: unknown.",
+                 q->type, q->text, co->transcript, co->st.fillers);
     bool ok = coach_chat(co, COACH_JOB_ANALYSIS, coach_a_system, user, COACH_TOKENS_ANALYSIS);
     free(user);
     return ok;
@@ -575,6 +655,7 @@ static cJSON *coach_take_analysis(const struct coach *co, const cJSON *root)
     cJSON_AddNumberToObject(o, "timeSpent", floor(co->st.span + 0.5));
     cJSON_AddNumberToObject(o, "wordsPerMinute", floor(co->st.wpm + 0.5));
     cJSON_AddNumberToObject(o, "wordCount", co->st.words);
+    cJSON_AddStringToObject(o, "durationSource", co->st.source ? co->st.source : "none");
     cJSON_AddStringToObject(o, "transcript", co->transcript);
     cJSON_AddStringToObject(o, "feedback", fb->valuestring);
     return o;
@@ -595,7 +676,7 @@ static void coach_stt_done(struct coach *co, const struct ai_result *r)
     if (r->err == AI_OK && !r->overflow &&
         jsonv_validate(r->body, r->len, (unsigned)co->srv->cfg.json_max_depth, &off) == JSONV_OK)
         root = cJSON_ParseWithLength((const char *)r->body, r->len);
-    bool ok = root && coach_take_transcript(co, root);
+    bool ok = root && coach_take_transcript(co, root, cl->file, cl->file_len);
     cJSON_Delete(root);
     coach_call_reset(cl);
     char why[300];

@@ -22,14 +22,27 @@ struct jobfetch_client;
 struct ai;      /* the settings and the clients */
 struct ai_call; /* one request in flight */
 
+/* OPENAI_STT_RESPONSE_FORMAT: auto = json for the gpt-4o*-transcribe
+ * models (they have no verbose_json), verbose_json otherwise. */
+enum ai_stt_format { AI_STT_AUTO, AI_STT_VERBOSE, AI_STT_JSON };
+
 struct ai_settings {
     const char *stt_model, *stt_language, *stt_prompt;
+    enum ai_stt_format stt_format;
     const char *chat_model;
-    double temperature;
+    double temperature;  /* left out for reasoning models (o1, o3, o4, gpt-5...) */
     unsigned max_tokens; /* of a streamed reply */
+    const char *token_param;      /* "max_tokens" or "max_completion_tokens" (OPENAI_TOKEN_LIMIT_PARAM resolved) */
+    const char *reasoning_effort; /* "" none; sent to reasoning models only */
     const char *tts_model, *tts_voice;
+    const char *tts_instructions; /* "" none; not sent to tts-1 / tts-1-hd, which refuse it */
+    double tts_speed;             /* 0: not sent */
     bool have_key; /* false: every call is refused with AI_E_NO_KEY */
 };
+
+/* One job's service: OPENAI_{STT,CHAT,TTS}_BASE_URL may name another
+ * server (its own client: pool, DNS cache, limits) than OPENAI_BASE_URL. */
+enum ai_service { AI_SVC_STT, AI_SVC_CHAT, AI_SVC_TTS, AI_SVC_N };
 
 /* The first ones are upstream's errors, same values. */
 enum ai_error {
@@ -45,6 +58,19 @@ enum ai_error {
     AI_E_REQUEST = -22,    /* refusal: the request cannot be built (invalid UTF-8, too long) */
     AI_E_NOMEM = -23,      /* refusal: out of memory */
 };
+
+/* The safety net for parameters a model refuses: a 400 whose error.param
+ * names one we sent (code unsupported_parameter / unsupported_value) is
+ * retried once without it (max_tokens <-> max_completion_tokens renamed,
+ * temperature, reasoning_effort, instructions, speed dropped; a
+ * transcription asked again without word timestamps), logged once per model
+ * and parameter, and remembered for the process lifetime in a table of
+ * AI_QUIRKS_MAX models (when full, later models are fixed per call). */
+#define AI_QUIRKS_MAX 16
+/* Is the model a reasoning model (o1, o3, o4..., gpt-5...): no temperature, takes reasoning_effort. */
+bool ai_reasoning_model(const char *model);
+/* Does the transcription model give verbose_json with word timestamps under this setting? */
+bool ai_stt_words(enum ai_stt_format f, const char *model);
 
 /* A short fixed text for a refusal ("too many upstream requests in flight", ...). */
 const char *ai_why(int why);
@@ -68,6 +94,9 @@ typedef void (*ai_done_fn)(void *ctx, struct ai_result *r);
 struct ai *ai_create(struct up_client *up, struct jobfetch_client *jobs, const struct ai_settings *set);
 void ai_destroy(struct ai *ai);
 bool ai_have_key(const struct ai *ai);
+/* Serve one job with its own client (and key presence) instead of the one
+ * given to ai_create. */
+void ai_set_service(struct ai *ai, enum ai_service s, struct up_client *up, bool have_key);
 /* Abandon a call: no callback afterwards. Callable from its own callbacks
  * except the completion one. */
 void ai_cancel(struct ai_call *c);
@@ -94,7 +123,14 @@ struct ai_stt {
     uint64_t log_id;     /* connection id for log lines */
     const char *prompt;  /* NULL: the settings' stt_prompt; else this one (earlier segments'
                             text, so wording stays consistent); at most AI_STT_PROMPT_MAX bytes */
+    /* Without words, on a model that streams (ai_stt_streams): stream=true is
+     * sent and, if the answer is an event stream, this gets the transcript so
+     * far (NUL-terminated) each time it grows, before the completion, whose
+     * r->text is the whole transcript. NULL: not streamed. */
+    void (*on_text)(void *ctx, const char *text, size_t n);
 };
+/* Does the model stream transcriptions (gpt-4o-transcribe, gpt-4o-mini-transcribe)? */
+bool ai_stt_streams(const char *model);
 #define AI_STT_PROMPT_MAX 1024 /* the API reads about 224 tokens of it; the multipart head holds 2 KiB */
 struct ai_call *ai_transcribe(struct ai *ai, const struct ai_stt *req, ai_done_fn done, void *ctx,
                               int *why);
@@ -158,7 +194,7 @@ void ai_fetch_cancel(struct ai_fetch *f);
 
 /* The multipart bytes around the audio file (see oai_multipart_parts); with
  * words, response_format=verbose_json and timestamp_granularities[]=word go
- * first. 0 or -1. */
+ * first; else with on_text on a streaming model, stream=true. 0 or -1. */
 /* Does the file (audio[0], audio[1]; the second may be empty) contain
  * "--" + boundary anywhere, also across the seam? Then a client's own bytes
  * could end the file part and add form fields of its choosing. */

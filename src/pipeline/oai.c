@@ -75,15 +75,16 @@ static bool oai_add_msg(cJSON *arr, const char *role, const char *content)
 
 /* The chat completion body both forms share; json_mode asks for
  * "response_format":{"type":"json_object"} instead of "stream":true. */
-static int oai_chat_build(char *out, size_t cap, const char *model, double temperature,
-                          unsigned max_tokens, const char *system_prompt, const struct oai_msg *hist,
-                          size_t nhist, const char *user_text, bool json_mode)
+static int oai_chat_build(char *out, size_t cap, const struct oai_chat_params *cp, const char *system_prompt,
+                          const struct oai_msg *hist, size_t nhist, const char *user_text, bool json_mode)
 {
-    if (!oai_str_ok(model) || (nhist > 0 && !hist))
+    const char *limit = cp->token_param && cp->token_param[0] ? cp->token_param : "max_tokens";
+    if (!oai_str_ok(cp->model) || (nhist > 0 && !hist) || !oai_str_ok(limit) ||
+        (cp->reasoning_effort && !oai_str_ok(cp->reasoning_effort)))
         return -1;
     cJSON *root = cJSON_CreateObject();
     /* cJSON keeps members in insertion order: model, messages, options. */
-    bool ok = root && cJSON_AddStringToObject(root, "model", model);
+    bool ok = root && cJSON_AddStringToObject(root, "model", cp->model);
     cJSON *msgs = ok ? cJSON_AddArrayToObject(root, "messages") : NULL;
     ok = msgs != NULL;
     if (ok && system_prompt && system_prompt[0])
@@ -93,10 +94,12 @@ static int oai_chat_build(char *out, size_t cap, const char *model, double tempe
     if (ok && user_text)
         ok = oai_add_msg(msgs, "user", user_text);
     /* false for NaN too */
-    if (ok && temperature >= 0)
-        ok = cJSON_AddNumberToObject(root, "temperature", temperature) != NULL;
-    if (ok && max_tokens > 0)
-        ok = cJSON_AddNumberToObject(root, "max_tokens", (double)max_tokens) != NULL;
+    if (ok && cp->temperature >= 0)
+        ok = cJSON_AddNumberToObject(root, "temperature", cp->temperature) != NULL;
+    if (ok && cp->max_tokens > 0)
+        ok = cJSON_AddNumberToObject(root, limit, (double)cp->max_tokens) != NULL;
+    if (ok && cp->reasoning_effort && cp->reasoning_effort[0])
+        ok = cJSON_AddStringToObject(root, "reasoning_effort", cp->reasoning_effort) != NULL;
     if (ok && !json_mode)
         ok = cJSON_AddTrueToObject(root, "stream") != NULL;
     if (ok && json_mode) {
@@ -110,38 +113,61 @@ static int oai_chat_build(char *out, size_t cap, const char *model, double tempe
     return oai_print(root, out, cap);
 }
 
+int oai_chat_body_p(char *out, size_t cap, const struct oai_chat_params *cp, const char *system_prompt,
+                    const struct oai_msg *hist, size_t nhist, const char *user_text)
+{
+    return oai_chat_build(out, cap, cp, system_prompt, hist, nhist, user_text, false);
+}
+
+int oai_chat_json_body_p(char *out, size_t cap, const struct oai_chat_params *cp, const char *system_prompt,
+                         const char *user_text)
+{
+    if (!system_prompt || !user_text)
+        return -1;
+    return oai_chat_build(out, cap, cp, system_prompt, NULL, 0, user_text, true);
+}
+
 int oai_chat_body(char *out, size_t cap, const char *model, double temperature,
                   unsigned max_tokens, const char *system_prompt, const struct oai_msg *hist,
                   size_t nhist, const char *user_text)
 {
-    return oai_chat_build(out, cap, model, temperature, max_tokens, system_prompt, hist, nhist,
-                          user_text, false);
+    struct oai_chat_params cp = {.model = model, .temperature = temperature, .max_tokens = max_tokens};
+    return oai_chat_body_p(out, cap, &cp, system_prompt, hist, nhist, user_text);
 }
 
 int oai_chat_json_body(char *out, size_t cap, const char *model, double temperature,
                        unsigned max_tokens, const char *system_prompt, const char *user_text)
 {
-    if (!system_prompt || !user_text)
-        return -1;
-    return oai_chat_build(out, cap, model, temperature, max_tokens, system_prompt, NULL, 0,
-                          user_text, true);
+    struct oai_chat_params cp = {.model = model, .temperature = temperature, .max_tokens = max_tokens};
+    return oai_chat_json_body_p(out, cap, &cp, system_prompt, user_text);
 }
 
-int oai_speech_body(char *out, size_t cap, const char *model, const char *voice,
-                    const char *format, const char *input)
+int oai_speech_body_p(char *out, size_t cap, const char *model, const char *voice, const char *format,
+                      const char *input, const char *instructions, double speed)
 {
-    if (!oai_str_ok(model) || !oai_str_ok(voice) || !oai_str_ok(format) || !oai_str_ok(input))
+    if (!oai_str_ok(model) || !oai_str_ok(voice) || !oai_str_ok(format) || !oai_str_ok(input) ||
+        (instructions && !oai_str_ok(instructions)))
         return -1;
     cJSON *root = cJSON_CreateObject();
     bool ok = root && cJSON_AddStringToObject(root, "model", model) &&
               cJSON_AddStringToObject(root, "input", input) &&
               cJSON_AddStringToObject(root, "voice", voice) &&
               cJSON_AddStringToObject(root, "response_format", format);
+    if (ok && instructions && instructions[0])
+        ok = cJSON_AddStringToObject(root, "instructions", instructions) != NULL;
+    if (ok && speed > 0) /* false for NaN too */
+        ok = cJSON_AddNumberToObject(root, "speed", speed) != NULL;
     if (!ok) {
         cJSON_Delete(root);
         return -1;
     }
     return oai_print(root, out, cap);
+}
+
+int oai_speech_body(char *out, size_t cap, const char *model, const char *voice,
+                    const char *format, const char *input)
+{
+    return oai_speech_body_p(out, cap, model, voice, format, input, NULL, 0);
 }
 
 /* ---- multipart ---------------------------------------------------------- */
@@ -363,18 +389,100 @@ int oai_chat_content(const char *body, size_t n, char *out, size_t cap)
     return rc;
 }
 
+int oai_stt_event(const char *data, size_t n, char *text, size_t cap, size_t *tlen)
+{
+    *tlen = 0;
+    if (text && cap)
+        text[0] = '\0';
+    cJSON *root = oai_parse(data, n);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    int rc = OAI_STT_ERROR;
+    const char *member = NULL;
+    if (cJSON_IsObject(root) && !cJSON_GetObjectItemCaseSensitive(root, "error")) {
+        rc = OAI_STT_IGNORE;
+        if (cJSON_IsString(type) && strcmp(type->valuestring, "transcript.text.delta") == 0)
+            rc = OAI_STT_DELTA, member = "delta";
+        else if (cJSON_IsString(type) && strcmp(type->valuestring, "transcript.text.done") == 0)
+            rc = OAI_STT_DONE, member = "text";
+    }
+    if (member) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, member);
+        int len = cJSON_IsString(t) ? oai_copy(text, cap, t->valuestring) : -1;
+        if (len < 0)
+            rc = OAI_STT_ERROR;
+        else
+            *tlen = (size_t)len;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* The message string of an error body in the shapes servers send:
+ * {"error":{"message":M}}, {"error":M}, {"detail":M} (FastAPI servers),
+ * {"detail":[{"msg":M},...]} (FastAPI validation), {"message":M}. */
+static const cJSON *oai_error_item(const cJSON *root)
+{
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
+    if (cJSON_IsString(error))
+        return error;
+    if (cJSON_IsObject(error))
+        return cJSON_GetObjectItemCaseSensitive(error, "message");
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(root, "detail");
+    if (cJSON_IsString(detail))
+        return detail;
+    if (cJSON_IsArray(detail))
+        return cJSON_GetObjectItemCaseSensitive(detail->child, "msg");
+    if (cJSON_IsObject(detail))
+        return cJSON_GetObjectItemCaseSensitive(detail, "message");
+    return cJSON_GetObjectItemCaseSensitive(root, "message");
+}
+
 int oai_error_message(const char *body, size_t n, char *out, size_t cap)
 {
     cJSON *root = oai_parse(body, n);
-    const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
-    /* Some OpenAI-compatible servers send the message as "error" itself. */
-    const cJSON *msg = cJSON_IsString(error) ? error : cJSON_GetObjectItemCaseSensitive(error, "message");
+    const cJSON *msg = cJSON_IsObject(root) ? oai_error_item(root) : NULL;
     int rc = -1;
-    if (cJSON_IsObject(root) && cJSON_IsString(msg) && out && cap > 0 &&
-        strlen(msg->valuestring) <= INT_MAX)
+    if (cJSON_IsString(msg) && out && cap > 0 && strlen(msg->valuestring) <= INT_MAX)
         rc = (int)oai_copy_trunc(out, cap, msg->valuestring);
     cJSON_Delete(root);
     return rc;
+}
+
+int oai_error_param(const char *body, size_t n, char *param, size_t pcap, char *code, size_t ccap)
+{
+    cJSON *root = oai_parse(body, n);
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(error, "param");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(error, "code");
+    int rc = -1;
+    if (cJSON_IsObject(error) && cJSON_IsString(p) && param && pcap > strlen(p->valuestring)) {
+        oai_copy_trunc(param, pcap, p->valuestring);
+        if (code && ccap)
+            oai_copy_trunc(code, ccap, cJSON_IsString(c) ? c->valuestring : "");
+        rc = 0;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+int oai_body_fix(char *body, size_t len, size_t cap, const char *param, const char *replacement)
+{
+    cJSON *root = oai_parse(body, len);
+    cJSON *v = cJSON_IsObject(root) && param ? cJSON_DetachItemFromObjectCaseSensitive(root, param) : NULL;
+    bool ok = v != NULL;
+    if (ok && replacement && replacement[0]) {
+        ok = oai_str_ok(replacement) && !cJSON_GetObjectItemCaseSensitive(root, replacement) &&
+             cJSON_AddItemToObject(root, replacement, v);
+        if (!ok)
+            cJSON_Delete(v);
+    } else {
+        cJSON_Delete(v);
+    }
+    if (!ok) {
+        cJSON_Delete(root);
+        return -1;
+    }
+    return oai_print(root, body, cap); /* the tree holds its own copies: printing over body is safe */
 }
 
 #undef OAI_BOUNDARY_MAX

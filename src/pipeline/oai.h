@@ -42,12 +42,33 @@ int oai_chat_body(char *out, size_t cap, const char *model, double temperature,
 int oai_chat_json_body(char *out, size_t cap, const char *model, double temperature,
                        unsigned max_tokens, const char *system_prompt, const char *user_text);
 
+/* The model options of a chat body (the _p forms): temperature < 0 (or
+ * NaN) omits it (reasoning models take only the default); max_tokens 0
+ * omits the limit, else it is sent under token_param ("max_tokens" when
+ * NULL/"", or "max_completion_tokens", which gpt-5 / o-series require);
+ * reasoning_effort NULL/"" omits it. */
+struct oai_chat_params {
+    const char *model;
+    double temperature;
+    unsigned max_tokens;
+    const char *token_param;
+    const char *reasoning_effort;
+};
+int oai_chat_body_p(char *out, size_t cap, const struct oai_chat_params *cp, const char *system_prompt,
+                    const struct oai_msg *hist, size_t nhist, const char *user_text);
+int oai_chat_json_body_p(char *out, size_t cap, const struct oai_chat_params *cp, const char *system_prompt,
+                         const char *user_text);
+
 /* Request body of POST /v1/audio/speech:
  *   {"model":M,"input":I,"voice":V,"response_format":F}
  * Returns the length (NUL-terminated, < cap) or -1 (does not fit, see
  * OAI_PRINT_SLACK; NULL or invalid UTF-8 argument). */
 int oai_speech_body(char *out, size_t cap, const char *model, const char *voice,
                     const char *format, const char *input);
+/* The same with "instructions" (how to speak; gpt-4o-mini-tts) when not
+ * NULL/"" and "speed" when > 0. */
+int oai_speech_body_p(char *out, size_t cap, const char *model, const char *voice, const char *format,
+                      const char *input, const char *instructions, double speed);
 
 /* The multipart/form-data bytes around the audio file of POST
  * /v1/audio/transcriptions (RFC 7578), the caller streaming the file between
@@ -99,14 +120,38 @@ int oai_chat_chunk(const char *data, size_t n, char *delta, size_t cap, size_t *
  * "text", -2 does not fit in cap - 1 bytes. */
 int oai_transcript(const char *body, size_t n, char *out, size_t cap);
 
+enum oai_stt_event {
+    OAI_STT_DELTA,  /* {"type":"transcript.text.delta","delta":D}: text[0..*tlen) is D */
+    OAI_STT_DONE,   /* {"type":"transcript.text.done","text":T}: text[0..*tlen) is T, the whole transcript */
+    OAI_STT_IGNORE, /* another event type (logprobs, usage, ...) */
+    OAI_STT_ERROR,  /* {"error":...}, malformed JSON, NUL, invalid UTF-8, no string, or too long for cap - 1 */
+};
+/* One SSE "data" payload of a streamed transcription (stream=true on
+ * /audio/transcriptions, gpt-4o*-transcribe), data[0..n). text is always
+ * NUL-terminated when cap > 0; *tlen is 0 unless DELTA or DONE. */
+int oai_stt_event(const char *data, size_t n, char *text, size_t cap, size_t *tlen);
+
 /* choices[0].message.content of a (not streamed) chat completion: length
  * copied into out (NUL-terminated), -1 malformed JSON or no such string, -2
  * does not fit in cap - 1 bytes. */
 int oai_chat_content(const char *body, size_t n, char *out, size_t cap);
 
-/* error.message of an OpenAI error body {"error":{"message":"..."}} (or
- * "error" itself when it is a string): length copied into out
- * (NUL-terminated, truncated at a UTF-8 code point boundary if too long), or
- * -1 if there is no such string. */
+/* The message of an error body, in the shapes OpenAI-compatible servers
+ * send: {"error":{"message":M}}, {"error":M}, {"detail":M},
+ * {"detail":[{"msg":M}]} (FastAPI), {"message":M}: length copied into out
+ * (NUL-terminated, truncated at a UTF-8 code point boundary if too long),
+ * or -1 if there is no such string (plain text, HTML, other JSON). */
 int oai_error_message(const char *body, size_t n, char *out, size_t cap);
+
+/* error.param (and error.code, "" when absent) of an OpenAI error body
+ * {"error":{"param":P,"code":C}}: 0, or -1 when there is no string param
+ * or it does not fit pcap - 1 bytes. */
+int oai_error_param(const char *body, size_t n, char *param, size_t pcap, char *code, size_t ccap);
+
+/* Rewrite a JSON request body body[0..len) in place (cap bytes): member
+ * param removed, or renamed to replacement when that is not NULL/"" (same
+ * value). New length (NUL-terminated), or -1 when the body is not a JSON
+ * object, has no such member, already has replacement, or the result does
+ * not fit (OAI_PRINT_SLACK). For the retry after a 400 naming a parameter. */
+int oai_body_fix(char *body, size_t len, size_t cap, const char *param, const char *replacement);
 #endif

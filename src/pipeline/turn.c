@@ -660,13 +660,24 @@ static void turn_stt_done(void *ctx, struct ai_result *r)
     turn_start_reply(s, TURN_ANSWER, r->text);
 }
 
+/* A streamed transcription's text so far (gpt-4o*-transcribe): shown as the
+ * answer's next segment, each update replacing the last. */
+static void turn_stt_text(void *ctx, const char *text, size_t n)
+{
+    struct turn *s = ctx;
+    (void)n;
+    if (s->sink->partial)
+        s->sink->partial(s->ctx, s->seg_k, text);
+}
+
 static void turn_start_stt(struct turn *s)
 {
     uint32_t bytes = s->pcm_len * s->bps;
     turn_wav_header(s, s->wav_hdr, bytes);
     struct ai_stt req = {.audio = {{s->wav_hdr, sizeof s->wav_hdr}, {s->pcm, bytes}},
                          .filename = "answer.wav", .ctype = "audio/wav", .tag = "interview-boundary",
-                         .max_body = TURN_STT_BODY_MAX - 1, .max_text = TURN_TEXT_MAX, .log_id = s->log_id};
+                         .max_body = TURN_STT_BODY_MAX - 1, .max_text = TURN_TEXT_MAX, .log_id = s->log_id,
+                         .on_text = turn_stt_text};
     int why;
     s->stt_samples = s->pcm_len;
     s->stage = TURN_TRANSCRIBING;

@@ -80,6 +80,7 @@ struct up_client {
     struct loop *loop;
     struct up_config cfg;
     char *api_key;
+    char *org_id, *project_id; /* NULL: header not sent */
     struct resolver *res;
     struct tls_client *tls; /* https only: ALPN http/1.1, session resumption */
     bool ca_pending;        /* the CA chain is parsed after start-up (up_tick) */
@@ -746,6 +747,10 @@ struct up_client *up_create(struct loop *loop, const struct up_config *cfg, char
         snprintf(err, errlen, "upstream: API key contains control characters or spaces");
         return NULL;
     }
+    if ((cfg->org_id && !up_clean(cfg->org_id, false)) || (cfg->project_id && !up_clean(cfg->project_id, false))) {
+        snprintf(err, errlen, "upstream: organization or project id contains control characters or spaces");
+        return NULL;
+    }
     struct up_client *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "upstream: out of memory");
@@ -757,11 +762,15 @@ struct up_client *up_create(struct loop *loop, const struct up_config *cfg, char
         c->cfg.max_inflight = 1;
     c->api_key = cfg->api_key && cfg->api_key[0] ? strdup(cfg->api_key) : NULL;
     c->cfg.api_key = NULL;
+    c->org_id = cfg->org_id && cfg->org_id[0] ? strdup(cfg->org_id) : NULL;
+    c->project_id = cfg->project_id && cfg->project_id[0] ? strdup(cfg->project_id) : NULL;
+    c->cfg.org_id = c->cfg.project_id = NULL;
     c->cfg.ca_pem = NULL;
     c->cfg.ca_file = NULL;
     c->pool = calloc(c->cfg.pool_size ? c->cfg.pool_size : 1, sizeof *c->pool);
     c->tickv = calloc(c->cfg.max_inflight, sizeof *c->tickv);
-    if (!c->pool || !c->tickv || (cfg->api_key && cfg->api_key[0] && !c->api_key)) {
+    if (!c->pool || !c->tickv || (cfg->api_key && cfg->api_key[0] && !c->api_key) ||
+        (cfg->org_id && cfg->org_id[0] && !c->org_id) || (cfg->project_id && cfg->project_id[0] && !c->project_id)) {
         snprintf(err, errlen, "upstream: out of memory");
         goto fail;
     }
@@ -805,7 +814,8 @@ struct up_req *up_start(struct up_client *c, const struct up_request_spec *spec,
 
     const struct up_config *cf = &c->cfg;
     size_t cap = 512 + ml + strlen(cf->prefix) + strlen(spec->path) + strlen(cf->host) +
-                 (c->api_key ? strlen(c->api_key) : 0) +
+                 (c->api_key ? strlen(c->api_key) : 0) + (c->org_id ? strlen(c->org_id) : 0) +
+                 (c->project_id ? strlen(c->project_id) : 0) +
                  (spec->content_type ? strlen(spec->content_type) : 0) +
                  (spec->accept ? strlen(spec->accept) : 0);
     r->head = malloc(cap);
@@ -823,7 +833,11 @@ struct up_req *up_start(struct up_client *c, const struct up_request_spec *spec,
         UP_PUT(":%u", cf->port);
     UP_PUT("\r\n");
     if (c->api_key)
-        UP_PUT("Authorization: Bearer %s\r\n", c->api_key);
+        UP_PUT(cf->key_header_api_key ? "api-key: %s\r\n" : "Authorization: Bearer %s\r\n", c->api_key);
+    if (c->org_id)
+        UP_PUT("OpenAI-Organization: %s\r\n", c->org_id);
+    if (c->project_id)
+        UP_PUT("OpenAI-Project: %s\r\n", c->project_id);
     if (spec->content_type)
         UP_PUT("Content-Type: %s\r\n", spec->content_type);
     if (r->body_parts > 0 || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
@@ -969,6 +983,8 @@ void up_destroy(struct up_client *c)
         memset(c->api_key, 0, strlen(c->api_key));
         free(c->api_key);
     }
+    free(c->org_id);
+    free(c->project_id);
     free(c->pool);
     free(c->tickv);
     free(c);

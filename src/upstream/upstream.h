@@ -37,7 +37,10 @@ struct up_config {
     char host[256];
     uint16_t port;
     char prefix[512];        /* e.g. "/v1", no trailing '/' */
-    const char *api_key;     /* "Authorization: Bearer <key>"; never logged */
+    const char *api_key;     /* "Authorization: Bearer <key>" (or "api-key: <key>"); never logged */
+    bool key_header_api_key; /* Azure OpenAI: the key in an "api-key" header */
+    const char *org_id;      /* "OpenAI-Organization: <id>" when not NULL/"" */
+    const char *project_id;  /* "OpenAI-Project: <id>" when not NULL/"" */
     /* https: the process's CA source (tls_ca_use in tls.h), named here when
      * not named yet: the file when set, else the PEM buffer (NUL-terminated);
      * NULL/NULL = the one named already. A different source is refused. */

@@ -16,6 +16,11 @@ static const struct ai_settings set = {.stt_model = "whisper-1", .stt_language =
                                        .chat_model = "gpt-4o-mini", .temperature = 0.7, .max_tokens = 150,
                                        .tts_model = "tts-1", .tts_voice = "alloy", .have_key = true};
 
+static void stt_text(void *ctx, const char *text, size_t n)
+{
+    (void)ctx, (void)text, (void)n;
+}
+
 static void test_stt_parts(void)
 {
     char pre[2048], post[128];
@@ -43,6 +48,15 @@ static void test_stt_parts(void)
     CHECK(ai_stt_parts(&set, &req, "B-2", pre, 200, post, sizeof post, &pl, &ql) == -1);
     req.filename = "a\"b";
     CHECK(ai_stt_parts(&set, &req, "B-2", pre, sizeof pre, post, sizeof post, &pl, &ql) == -1);
+    /* a streaming model with on_text: stream=true first; not for whisper-1 */
+    req = (struct ai_stt){.filename = "answer.wav", .ctype = "audio/wav", .on_text = stt_text};
+    CHECK(ai_stt_parts(&set, &req, "B-3", pre, sizeof pre, post, sizeof post, &pl, &ql) == 0 &&
+          !strstr(pre, "stream"));
+    struct ai_settings s4 = set;
+    s4.stt_model = "gpt-4o-mini-transcribe";
+    CHECK(ai_stt_parts(&s4, &req, "B-3", pre, sizeof pre, post, sizeof post, &pl, &ql) == 0 &&
+          strncmp(pre, "--B-3\r\nContent-Disposition: form-data; name=\"stream\"\r\n\r\ntrue\r\n--B-3", 66) == 0);
+    CHECK(ai_stt_streams("gpt-4o-transcribe") && !ai_stt_streams("whisper-1") && !ai_stt_streams(NULL));
 }
 
 static void test_boundary(void)
@@ -76,6 +90,8 @@ static void test_api_error(void)
     CHECK(strcmp(out, "boom") == 0);
     ai_api_error(502, "<html>bad gateway</html>", 24, out, sizeof out);
     CHECK(strcmp(out, "HTTP 502") == 0);
+    ai_api_error(422, "{\"detail\":\"voice not found\"}", 28, out, sizeof out);
+    CHECK(strcmp(out, "voice not found") == 0);
     ai_api_error(400, "{\"error\":{\"message\":\"\"}}", 24, out, sizeof out);
     CHECK(strcmp(out, "HTTP 400") == 0);
     ai_api_error(503, NULL, 0, out, sizeof out);
@@ -164,8 +180,27 @@ static void test_refusals(void)
     ai_destroy(ai);
 }
 
+/* Which models are reasoning models, and which transcription models give words. */
+static void test_models(void)
+{
+    const char *yes[] = {"o1", "o1-mini", "o3", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini", "gpt-5.1", "gpt-5-nano"};
+    const char *no[] = {"gpt-4o-mini", "gpt-4.1", "omni-moderation", "o", "llama3.2", "", "Qwen/Qwen2.5-7B-Instruct"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        CHECK(ai_reasoning_model(yes[i]));
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        CHECK(!ai_reasoning_model(no[i]));
+    CHECK(!ai_reasoning_model(NULL));
+    CHECK(ai_stt_words(AI_STT_AUTO, "whisper-1"));
+    CHECK(ai_stt_words(AI_STT_AUTO, "Systran/faster-whisper-small"));
+    CHECK(!ai_stt_words(AI_STT_AUTO, "gpt-4o-transcribe"));
+    CHECK(!ai_stt_words(AI_STT_AUTO, "gpt-4o-mini-transcribe-2025-03-20"));
+    CHECK(ai_stt_words(AI_STT_VERBOSE, "gpt-4o-transcribe"));
+    CHECK(!ai_stt_words(AI_STT_JSON, "whisper-1"));
+}
+
 int main(void)
 {
+    test_models();
     test_stt_parts();
     test_boundary();
     test_api_error();

@@ -265,6 +265,12 @@ static void test_error_message(void)
     CHECK(oai_error_message("{\"error\":7}", 11, out, sizeof out) == -1);
     CHECK(oai_error_message("{\"error\":{}}", 12, out, sizeof out) == -1);
     CHECK(oai_error_message("<html>", 6, out, sizeof out) == -1);
+    CHECK(oai_error_message("upstream reset", 14, out, sizeof out) == -1); /* plain text */
+    const char *shapes[] = {"{\"detail\":\"Not Found\"}", "{\"detail\":[{\"loc\":[\"body\"],\"msg\":\"Not Found\"}]}",
+                            "{\"detail\":{\"error\":\"validation_error\",\"message\":\"Not Found\"}}",
+                            "{\"object\":\"error\",\"message\":\"Not Found\",\"code\":400}"};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        CHECK(oai_error_message(shapes[i], strlen(shapes[i]), out, sizeof out) == 9 && strcmp(out, "Not Found") == 0);
     CHECK(oai_error_message("{\"error\":{\"message\":\"\xE2\x80\xA6\xE2\x80\xA6\"}}", 30, out, 5) ==
               3 &&
           strcmp(out, "\xE2\x80\xA6") == 0);
@@ -298,8 +304,79 @@ static void test_chat_json(void)
         CHECK(oai_chat_content(bad[i], strlen(bad[i]), out, sizeof out) == -1);
 }
 
+/* Today's models: the limit under max_completion_tokens, no temperature,
+ * reasoning_effort; TTS instructions and speed. */
+static void test_params(void)
+{
+    struct oai_chat_params cp = {.model = "gpt-5-mini", .temperature = -1, .max_tokens = 150,
+                                 .token_param = "max_completion_tokens", .reasoning_effort = "minimal"};
+    int n = oai_chat_body_p(buf, sizeof buf, &cp, NULL, NULL, 0, "hi");
+    const char *want = "{\"model\":\"gpt-5-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                       "\"max_completion_tokens\":150,\"reasoning_effort\":\"minimal\",\"stream\":true}";
+    CHECK(n == (int)strlen(want) && strcmp(buf, want) == 0);
+    cp.token_param = NULL; /* default name */
+    cp.reasoning_effort = "";
+    n = oai_chat_json_body_p(buf, sizeof buf, &cp, "s", "u");
+    CHECK(n > 0 && strstr(buf, "\"max_tokens\":150") && !strstr(buf, "reasoning_effort"));
+    cp.reasoning_effort = "\xFF";
+    CHECK(oai_chat_body_p(buf, sizeof buf, &cp, NULL, NULL, 0, "hi") == -1);
+    n = oai_speech_body_p(buf, sizeof buf, "gpt-4o-mini-tts", "alloy", "mp3", "Hi", "warm", 1.25);
+    CHECK(n > 0 && strcmp(buf, "{\"model\":\"gpt-4o-mini-tts\",\"input\":\"Hi\",\"voice\":\"alloy\","
+                               "\"response_format\":\"mp3\",\"instructions\":\"warm\",\"speed\":1.25}") == 0);
+    n = oai_speech_body_p(buf, sizeof buf, "tts-1", "alloy", "mp3", "Hi", "", 0);
+    CHECK(n > 0 && !strstr(buf, "instructions") && !strstr(buf, "speed"));
+}
+
+/* The safety net's parts: error.param/code, and the body rewritten. */
+static void test_fix(void)
+{
+    char p[64], c[64];
+    const char *e = "{\"error\":{\"message\":\"Unsupported parameter: 'max_tokens'\",\"type\":\"invalid_request_error\","
+                    "\"param\":\"max_tokens\",\"code\":\"unsupported_parameter\"}}";
+    CHECK(oai_error_param(e, strlen(e), p, sizeof p, c, sizeof c) == 0 && strcmp(p, "max_tokens") == 0 &&
+          strcmp(c, "unsupported_parameter") == 0);
+    CHECK(oai_error_param(e, strlen(e), p, 5, c, sizeof c) == -1); /* does not fit: not a prefix */
+    const char *nocode = "{\"error\":{\"param\":\"temperature\"}}";
+    CHECK(oai_error_param(nocode, strlen(nocode), p, sizeof p, c, sizeof c) == 0 && c[0] == '\0');
+    const char *none[] = {"{\"error\":{\"param\":null}}", "{\"error\":\"x\"}", "{\"detail\":\"x\"}", "<html>"};
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++)
+        CHECK(oai_error_param(none[i], strlen(none[i]), p, sizeof p, c, sizeof c) == -1);
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"model\":\"o3\",\"temperature\":0.7,\"max_tokens\":150,\"stream\":true}");
+    n = oai_body_fix(body, (size_t)n, sizeof body, "max_tokens", "max_completion_tokens");
+    CHECK(n > 0 && strcmp(body, "{\"model\":\"o3\",\"temperature\":0.7,\"stream\":true,\"max_completion_tokens\":150}") == 0);
+    n = oai_body_fix(body, (size_t)n, sizeof body, "temperature", NULL);
+    CHECK(n > 0 && strcmp(body, "{\"model\":\"o3\",\"stream\":true,\"max_completion_tokens\":150}") == 0);
+    CHECK(oai_body_fix(body, (size_t)n, sizeof body, "temperature", NULL) == -1); /* not there */
+    CHECK(oai_body_fix(body, (size_t)n, sizeof body, "model", "max_completion_tokens") == -1); /* taken */
+    CHECK(oai_body_fix(body, (size_t)n, (size_t)n, "stream", "streaming_longer_name") == -1); /* no room */
+    CHECK(oai_body_fix("[1]", 3, 4, "x", NULL) == -1);
+}
+
+/* Streamed transcription events (gpt-4o*-transcribe, stream=true). */
+static void test_stt_events(void)
+{
+    char t[16];
+    size_t n;
+    const char *d = "{\"type\":\"transcript.text.delta\",\"delta\":\" I led\",\"logprobs\":null}";
+    CHECK(oai_stt_event(d, strlen(d), t, sizeof t, &n) == OAI_STT_DELTA && n == 6 && strcmp(t, " I led") == 0);
+    CHECK(oai_stt_event(d, strlen(d), t, 6, &n) == OAI_STT_ERROR && n == 0); /* too long */
+    const char *done = "{\"type\":\"transcript.text.done\",\"text\":\"I led it.\",\"usage\":{}}";
+    CHECK(oai_stt_event(done, strlen(done), t, sizeof t, &n) == OAI_STT_DONE && n == 9 && strcmp(t, "I led it.") == 0);
+    const char *other = "{\"type\":\"transcript.text.segment\",\"text\":\"x\"}";
+    CHECK(oai_stt_event(other, strlen(other), t, sizeof t, &n) == OAI_STT_IGNORE && n == 0);
+    const char *bad[] = {"{\"error\":{\"message\":\"x\"}}", "{\"type\":\"transcript.text.delta\"}",
+                         "{\"type\":\"transcript.text.delta\",\"delta\":7}", "[DONE]", "{\"a\":"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(oai_stt_event(bad[i], strlen(bad[i]), t, sizeof t, &n) == OAI_STT_ERROR);
+    CHECK(oai_stt_event(d, strlen(d), NULL, 0, &n) == OAI_STT_ERROR);
+}
+
 int main(void)
 {
+    test_stt_events();
+    test_params();
+    test_fix();
     test_chat_body();
     test_speech_body();
     test_multipart();
