@@ -33,6 +33,9 @@
 #define MBEDTLS_HAVE_TIME
 #define MBEDTLS_HAVE_TIME_DATE          /* certificate validity periods */
 #define MBEDTLS_PLATFORM_C
+/* calloc/free replaceable: tls.c frees record buffers with their pages given
+ * back (pool_free_big), so a burst of connections leaves no resident heap. */
+#define MBEDTLS_PLATFORM_MEMORY
 #define MBEDTLS_FS_IO                   /* x509_crt_parse_file/path */
 /* MBEDTLS_NO_PLATFORM_ENTROPY stays undefined: use getrandom(2). */
 #define MBEDTLS_ERROR_C                 /* mbedtls_strerror() for logs */

@@ -1,6 +1,7 @@
 /* deps: none */
 #include "io/pool.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -13,6 +14,13 @@ void pool_release_pages(void *p, size_t n)
     uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)(POOL_PAGE - 1);
     if (p && b > a)
         madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+void pool_free_big(void *p)
+{
+    if (p)
+        pool_release_pages(p, malloc_usable_size(p));
+    free(p);
 }
 
 int pool_init(struct pool *p, size_t size, uint32_t limit, uint32_t keep)

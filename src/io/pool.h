@@ -29,4 +29,8 @@ void pool_free(struct pool *p);
  * high-water mark for good. The allocator's own bytes around the block are
  * never touched (whole pages inside it only). */
 void pool_release_pages(void *p, size_t n);
+/* free(p), its whole pages given back first (malloc_usable_size): for blocks
+ * of several pages that a burst allocates by the hundred (TLS record
+ * buffers, upstream connections and requests). */
+void pool_free_big(void *p);
 #endif

@@ -11,10 +11,12 @@
 
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 #include <psa/crypto.h>
 
+#include "io/pool.h"
 #include "io/rand.h"
 
 #define TLS_WRITE_MAX 16384 /* plaintext per mbedtls_ssl_write(): one record */
@@ -136,6 +138,7 @@ void tls_free(void)
 struct tls_client *tls_client_create(const char **alpn, bool resume, char *err, size_t errlen)
 {
     if (!tls_g.psa_init) { /* TLS 1.3 and the X.509 code run on PSA crypto */
+        mbedtls_platform_set_calloc_free(calloc, pool_free_big); /* record buffers leave no resident heap */
         psa_status_t ps = psa_crypto_init();
         if (ps != PSA_SUCCESS) {
             snprintf(err, errlen, "psa_crypto_init failed (%d)", (int)ps);

@@ -12,6 +12,7 @@
 
 #include "parse/http_resp.h"
 #include "io/log.h"
+#include "io/pool.h"
 #include "io/rand.h"
 #include "upstream/resolver.h"
 #include "upstream/tls.h"
@@ -107,7 +108,7 @@ static void up_conn_close(struct up_conn *k)
     if (!k)
         return;
     tls_conn_close(&k->t);
-    free(k);
+    pool_free_big(k); /* 16 KB read buffer */
 }
 
 static void up_conn_events(struct up_conn *k, short ev)
@@ -194,7 +195,7 @@ static void up_req_free(struct up_req *r)
 {
     free(r->head);
     free(r->path);
-    free(r);
+    pool_free_big(r);
 }
 
 /* Ends the request: connection closed (pooled before, when reusable), the
