@@ -141,7 +141,7 @@ static const struct metrics_family metrics_fam[M_COUNT] = {
     [M_TURN_DURATION] = METRICS_HI("interview_turn_duration_seconds", "End of answer to the end of the reply.", NULL,
                                   NULL, metrics_le_turn),
     [M_LOOP_LAG] = METRICS_HI("interview_event_loop_lag_seconds",
-                             "How long the last ready event of a loop pass waited for the ones before it.", NULL, NULL,
+                             "Duration of each event loop pass over ready events: the longest any of them waited.", NULL, NULL,
                              metrics_le_lag),
     [M_BUILD_INFO] = METRICS_G("interview_build_info", "Build versions; the value is always 1.", NULL, NULL),
 };

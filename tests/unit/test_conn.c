@@ -1,4 +1,4 @@
-// deps: src/io/conn.c src/io/server.c src/io/guard.c src/io/loop.c src/io/ring.c src/io/pool.c src/io/log.c src/io/clock.c src/parse/http_req.c src/parse/route.c src/parse/ws_frame.c src/parse/utf8.c src/parse/access.c src/parse/ratelimit.c src/io/rand.c
+// deps: src/io/conn.c src/io/server.c src/io/guard.c src/io/loop.c src/io/ring.c src/io/pool.c src/io/log.c src/io/clock.c src/parse/http_req.c src/parse/route.c src/parse/ws_frame.c src/parse/utf8.c src/parse/access.c src/parse/ratelimit.c src/io/rand.c src/io/metrics.c
 // libs: mbedtls
 /* The connection layer on its own, with a stub dialect and no other layer
  * linked: the route table (page, JSON endpoint, WebSocket), the handlers
