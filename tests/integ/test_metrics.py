@@ -247,6 +247,16 @@ def prometheus_check(srv, turns_completed, turns_total):
               bool(total) and total[0][1] == turns_total, total)
         q = query('histogram_quantile(0.5, sum by (le) (interview_turn_first_audio_seconds_bucket))')
         check("prometheus: a median of interview_turn_first_audio_seconds", bool(q) and q[0][1] > 0, q)
+        # Every query of deploy/grafana-interview.json is valid PromQL on these series.
+        with open(os.path.join(HERE, "..", "..", "deploy", "grafana-interview.json")) as f:
+            exprs = [t["expr"] for pn in json.load(f)["panels"] for t in pn["targets"]]
+        bad = []
+        for e in exprs:
+            try:
+                query(e.replace("$job", "interview").replace("$__rate_interval", "1m"))
+            except (OSError, ValueError, KeyError) as ex:
+                bad.append((e, repr(ex)))
+        check(f"prometheus: the {len(exprs)} Grafana dashboard queries are valid", not bad, bad[:2])
     finally:
         proc.terminate()
         try:
