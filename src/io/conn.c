@@ -39,6 +39,10 @@
 #define CONN_HTTP_OUT_MAX 2048  /* a complete HTTP response we generate */
 #define CONN_INLINE_BODY 1024   /* larger bodies are static and streamed */
 #define CONN_QUEUE_MAX 64       /* events waiting behind a full send ring, per client */
+#define CONN_RENDERS_MAX 4      /* rendered pages (/metrics, ~60 KiB each) being sent at once: */
+                                /* a scraper needs one; many clients that do not read cost no more */
+
+static uint32_t conn_renders; /* rendered pages held by connections (the loop thread's) */
 
 static const char conn_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -192,6 +196,8 @@ static void conn_big_pump(struct conn *c)
         if (c->big_off == c->big_len) {
             if (c->big_owned)
                 free((void *)c->big);
+            conn_renders -= c->big_render;
+            c->big_render = false;
             c->big = NULL;
         }
     }
@@ -672,6 +678,12 @@ static void conn_render(struct conn *c, const struct conn_request *rq, const str
             return;
         }
     }
+    if (conn_renders >= CONN_RENDERS_MAX) { /* not a refusal of the client: no refused_total reason */
+        log_event(LOG_WARN, c->id, "render_busy", "%s: %u pages being sent", r->name, conn_renders);
+        conn_http_respond(c, rq->cors, 503, "Retry-After: 1\r\n", "application/json",
+                          "{\"error\":\"busy: other pages are being sent\",\"status\":503}", true, false);
+        return;
+    }
     size_t len = 0;
     char *body = r->render(&len);
     if (!body) {
@@ -680,9 +692,10 @@ static void conn_render(struct conn *c, const struct conn_request *rq, const str
     }
     bool head = conn_method_is(req, "HEAD");
     conn_http_respond_n(c, rq->cors, 200, NULL, r->render_ctype, body, len, !head, rq->keep);
-    if (c->big == body)
-        c->big_owned = true; /* streamed: freed once sent (or with the connection) */
-    else
+    if (c->big == body) { /* streamed: freed once sent (or with the connection) */
+        c->big_owned = c->big_render = true;
+        conn_renders++;
+    } else
         free(body); /* inline, not sent, or refused */
 }
 
@@ -1100,6 +1113,7 @@ static void conn_destroy(struct conn *c, const char *why)
     conn_give_msg(c);
     if (c->big_owned)
         free((void *)c->big);
+    conn_renders -= c->big_render;
     while (c->queued) {
         struct conn_msg *m = c->queued;
         c->queued = m->next;
@@ -1310,3 +1324,4 @@ void conn_collect_metrics(void *srv)
 #undef CONN_HTTP_OUT_MAX
 #undef CONN_INLINE_BODY
 #undef CONN_QUEUE_MAX
+#undef CONN_RENDERS_MAX

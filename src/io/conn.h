@@ -115,6 +115,7 @@ struct conn {
     struct ring rx, tx;
     const char *big; /* one large body or message being streamed through tx */
     bool big_owned;  /* free(big) when done */
+    bool big_render; /* big is a rendered page (route->render), counted against CONN_RENDERS_MAX */
     size_t big_len, big_off;
     struct conn_msg *queued; /* messages waiting behind big, in order */
     uint8_t nqueued;
