@@ -3,8 +3,8 @@ turns on /ws/ against the mock OpenAI (real TLS), refusals (origin, per-IP,
 auth on the metrics token, a bad request), then the page's values compared
 exactly with the test's own counts, `promtool check metrics` on the page, and
 Debian's real `prometheus` scraping the binary and answering /api/v1/query.
-The coach counters (Socket.IO) are checked for presence only: tests/coach
-drives the coach in Node; here no Socket.IO client is at hand."""
+The coach counters (Socket.IO) are checked for presence only here: tests/coach/run.py
+checks them exactly after its Node socket.io-client interviews."""
 import asyncio
 import json
 import os
