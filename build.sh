@@ -33,6 +33,8 @@ build_tools() { apt_install musl-tools gcc binutils ca-certificates dpkg-dev xz-
 test_tools() {
     apt_install clang libclang-rt-14-dev python3 python3-websockets procps coreutils openssl \
         valgrind cppcheck clang-tidy nginx-light haproxy
+    # tests/integ/test_metrics.py (run by run_integ): promtool and a real Prometheus scraping the binary
+    apt_install prometheus
 }
 
 # vendor/fetch.sh downloads, verifies and builds mbedTLS and cJSON (see vendor/MANIFEST).

@@ -21,6 +21,7 @@
 
 #include "parse/cfgval.h"
 #include "io/log.h"
+#include "io/metrics.h"
 #include "io/rand.h"
 #include "io/server.h"
 #include "upstream/tls.h"
@@ -95,7 +96,11 @@ struct config {
     char svc_base_url[AI_SVC_N][1024]; /* "" = OPENAI_BASE_URL */
     char svc_api_key[AI_SVC_N][256];   /* "" = OPENAI_API_KEY; never logged */
     char svc_api_key_file[AI_SVC_N][1024];
-    const char *secret_flags[6]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
+    /* GET /metrics (README "Metrics") */
+    unsigned metrics;    /* 0 on, 1 off */
+    char metrics_token[ACCESS_TOKEN_MAX + 1]; /* never logged; empty = open like /health */
+    char metrics_token_file[1024];
+    const char *secret_flags[7]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
     size_t nsecret_flags;
 };
 
@@ -125,6 +130,7 @@ enum cfg_token_param { CFG_TOKENS_AUTO, CFG_TOKENS_MAX, CFG_TOKENS_COMPLETION };
 static const char *const cfg_token_params[] = {"auto", "max_tokens", "max_completion_tokens"};
 static const char *const cfg_stt_formats[] = {"auto", "verbose_json", "json"}; /* enum ai_stt_format */
 static const char *const cfg_key_headers[] = {"authorization", "api-key"};
+static const char *const cfg_on_off[] = {"on", "off"};
 
 #define O(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define K 1024ull
@@ -217,6 +223,10 @@ static const struct cfg_opt cfg_opts[] = {
     {"SEGMENT_AUDIO_FORMAT", "segment-audio-format", CFG_ENUM, O(segment_audio_format), 0, 0, "mulaw", "with segments or server_vad: speech held and uploaded as mulaw (8-bit G.711, half the memory) or pcm16", cfg_segment_audio, 2, false},
     {"MAX_SEGMENT_SECONDS", "max-segment-seconds", CFG_UINT, O(max_segment_seconds), 2, 600, "30", "a segment without a pause is cut at its quietest 100 ms after this long", NULL, 0, false},
     {"VAD_BARGE_IN_MIN", "vad-barge-in-min", CFG_MS, O(vad_barge_in_min_ms), 0, 5 * SEC, "250ms", "speech shorter than this does not interrupt (coughs, clicks)", NULL, 0, false},
+    /* metrics: see README "Metrics" */
+    {"METRICS", "metrics", CFG_ENUM, O(metrics), 0, 0, "on", "GET /metrics (Prometheus text format): on or off (off: 404)", cfg_on_off, 2, false},
+    {"METRICS_TOKEN", "metrics-token", CFG_STR, O(metrics_token), 0, 0, "", "bearer token /metrics requires (Authorization: Bearer; 16..255 of A-Z a-z 0-9 . _ ~ + -); empty = open like /health", NULL, 0, true},
+    {"METRICS_TOKEN_FILE", "metrics-token-file", CFG_FILE, O(metrics_token_file), 0, 0, "", "file holding METRICS_TOKEN (one trailing newline ignored)", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
     /* providers: see README "Providers" */
@@ -489,6 +499,13 @@ static void cfg_check_access(struct config *cfg)
         cfg_read_secret("INTERVIEW_AUTH_TOKEN_FILE", cfg->auth_token_file, token, sizeof cfg->server.auth_token);
     if (token[0] && !access_token_valid(token, strlen(token)))
         cfg_fail("invalid INTERVIEW_AUTH_TOKEN: expected 16..255 characters of A-Z a-z 0-9 . _ ~ + -");
+    char *mtoken = cfg->metrics_token;
+    if (mtoken[0] && cfg->metrics_token_file[0])
+        cfg_fail("set METRICS_TOKEN or METRICS_TOKEN_FILE, not both");
+    if (cfg->metrics_token_file[0])
+        cfg_read_secret("METRICS_TOKEN_FILE", cfg->metrics_token_file, mtoken, sizeof cfg->metrics_token);
+    if (mtoken[0] && !access_token_valid(mtoken, strlen(mtoken)))
+        cfg_fail("invalid METRICS_TOKEN: expected 16..255 characters of A-Z a-z 0-9 . _ ~ + -");
     if (access_cidr_parse(cfg->trusted_proxies, strlen(cfg->trusted_proxies), cfg->server.trusted,
                           ACCESS_CIDR_MAX, &cfg->server.ntrusted) != ACCESS_OK) {
         fprintf(stderr, "interview: invalid TRUSTED_PROXIES (not shown): expected comma-separated IPv4/IPv6 "
@@ -661,8 +678,13 @@ static int wire_tls(const struct config *cfg)
 extern const unsigned char page_interview_html[], page_stream_test_html[];
 extern const size_t page_interview_html_len, page_stream_test_html_len;
 
+/* METRICS_TOKEN, once checked: the /metrics route compares against it. */
+static char program_metrics_token[ACCESS_TOKEN_MAX + 1];
+
 /* What each path is: route_match() names it, this table says who serves it. */
 static const struct conn_route program_routes[] = {
+    {.route = ROUTE_METRICS, .name = "metrics", .render = metrics_render,
+     .render_ctype = "text/plain; version=0.0.4; charset=utf-8", .render_token = program_metrics_token},
     {.route = ROUTE_INDEX, .name = "interview page", .page = page_interview_html,
      .page_len = &page_interview_html_len},
     {.route = ROUTE_STREAM_TEST_PAGE, .name = "stream test page", .page = page_stream_test_html,
@@ -688,6 +710,16 @@ struct program {
 };
 
 static void program_tick_up(void *ctx) { up_tick(ctx); }
+
+/* A metrics collector: the API client's requests in flight. */
+static void program_collect_up(void *ctx)
+{
+    const struct program *p = ctx;
+    struct up_stats st = {0};
+    if (p->up)
+        up_get_stats(p->up, &st);
+    metrics_set(M_UP_INFLIGHT, 0, 0, st.inflight);
+}
 static void program_tick_jobs(void *ctx) { jobfetch_tick(ctx); }
 
 /* The pipeline's settings and the OpenAI client, from the configuration. */
@@ -835,8 +867,14 @@ static int wire_dialects(struct program *p)
         .ai = p->ai, .max_posting = cfg->coach_max_posting, .max_resume = cfg->coach_max_resume,
         .max_audio_bytes = cfg->coach_max_audio_bytes, .max_answer_seconds = cfg->coach_max_answer_seconds,
     });
-    p->srv.routes = program_routes;
-    p->srv.nroutes = ARRAY_LEN(program_routes);
+    /* METRICS=off: the route is not in the table (404). */
+    static struct conn_route routes[ARRAY_LEN(program_routes)];
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(program_routes); i++)
+        if (program_routes[i].route != ROUTE_METRICS || cfg->metrics == 0)
+            routes[n++] = program_routes[i];
+    p->srv.routes = routes;
+    p->srv.nroutes = n;
     return server_add_tick(&p->srv, sio_tick, &p->srv);
 }
 
@@ -855,6 +893,10 @@ static int program_start(struct program *p)
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
         return -1;
     }
+    memcpy(program_metrics_token, cfg->metrics_token, sizeof program_metrics_token);
+    metrics_set_build_info(INTERVIEW_VERSION, MBEDTLS_VERSION_STRING, cJSON_Version());
+    metrics_add_collector(conn_collect_metrics, &p->srv);
+    metrics_add_collector(program_collect_up, p);
     return wire_tls(cfg) == 0 && wire_openai(p) == 0 && wire_jobs(p) == 0 && wire_ai(p) == 0 &&
                    wire_dialects(p) == 0 ? 0 : -1;
 }
@@ -886,6 +928,7 @@ int main(int argc, char **argv)
     explicit_bzero(prog.cfg.openai_api_key, sizeof prog.cfg.openai_api_key);
     explicit_bzero(prog.cfg.svc_api_key, sizeof prog.cfg.svc_api_key);
     explicit_bzero(prog.cfg.server.auth_token, sizeof prog.cfg.server.auth_token);
+    explicit_bzero(prog.cfg.metrics_token, sizeof prog.cfg.metrics_token);
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
@@ -927,6 +970,7 @@ int main(int argc, char **argv)
 #include "src/io/guard.c"
 #include "src/io/log.c"
 #include "src/io/loop.c"
+#include "src/io/metrics.c"
 #include "src/io/pool.c"
 #include "src/io/rand.c"
 #include "src/io/ring.c"

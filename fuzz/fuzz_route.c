@@ -44,6 +44,8 @@ static void fz_match(const char *p, size_t n, const char *dec, ssize_t dn)
         FZ_ASSERT(r == ROUTE_BAD_PATH);
     if (r == ROUTE_HEALTH)
         FZ_ASSERT(fz_eq(dec, dn, "/health"));
+    if (r == ROUTE_METRICS)
+        FZ_ASSERT(fz_eq(dec, dn, "/metrics"));
     if (r == ROUTE_WS_CLIENT)
         FZ_ASSERT(fz_eq_id(dec, dn, "/ws/", m.id));
     if (r == ROUTE_WS_STREAM)

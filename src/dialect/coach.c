@@ -12,6 +12,7 @@
 #include "parse/media_dur.h"
 #include "parse/utf8.h"
 #include "io/log.h"
+#include "io/metrics.h"
 #include "io/server.h"
 #include "pipeline/ai.h"
 #include "dialect/sio.h"
@@ -665,6 +666,7 @@ static void coach_answer_failed(struct coach *co, const char *code, const char *
 {
     const char *qid = co->q[co->answering].id;
     co->answering = -1;
+    metrics_inc(M_COACH_ANSWERS, MO_FAILED, 0);
     coach_error_q(co, code, why, qid);
 }
 
@@ -715,6 +717,7 @@ static void coach_analysis_done(struct coach *co, const struct ai_result *r)
     q->analysis = cJSON_Duplicate(a, 1);
     co->answering = -1;
     co->next++;
+    metrics_inc(M_COACH_ANSWERS, MO_OK, 0);
     sio_emit(co->k, "answer_analyzed", a, NULL, 0);
     if (co->next < COACH_QUESTIONS)
         coach_tts_want(co, co->next);
@@ -924,6 +927,7 @@ static void coach_on_start(struct coach *co, const cJSON *d)
             return;
         }
     } else if (url) {
+        metrics_inc(M_COACH_INTERVIEWS, 0, 0);
         coach_fetch(co, url->valuestring);
         return;
     } else {
@@ -936,6 +940,7 @@ static void coach_on_start(struct coach *co, const cJSON *d)
     }
     co->work.attempt = 0;
     co->stage = COACH_PREPARING;
+    metrics_inc(M_COACH_INTERVIEWS, 0, 0);
 }
 
 static int coach_find_question(const struct coach *co, const cJSON *id)

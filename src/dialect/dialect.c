@@ -41,6 +41,7 @@ struct dlg {
     bool v000;        /* this client speaks the seed 000 variant */
     bool speaking;    /* seed 000: last isSpeaking */
     bool ending;      /* end_interview received */
+    bool metrics;     /* start_interview "metrics": true: a turn_metrics event after each turn */
     uint8_t *v000_audio;
     size_t v000_len;
 };
@@ -263,10 +264,39 @@ static void dlg_on_interrupted(void *ctx, const char *heard, uint64_t played_ms)
     dlg_send(d, o);
 }
 
+/* {"type":"turn_metrics",...}: a finished turn's timings (ms; null for what
+ * did not happen), for a client that asked with start_interview "metrics". */
+static void dlg_on_metrics(void *ctx, const struct turn_metrics *m)
+{
+    struct dlg *d = ctx;
+    if (!d->metrics)
+        return;
+    cJSON *o = dlg_event("turn_metrics");
+    if (!o)
+        return;
+    cJSON_AddStringToObject(o, "kind", m->kind == TURN_OPENING ? "opening" : "answer");
+    cJSON_AddStringToObject(o, "result", m->result);
+    if (m->error)
+        cJSON_AddStringToObject(o, "error", m->error);
+    const struct { const char *k; int64_t v; } ms[] = {
+        {"stt_ms", m->stt_ms}, {"first_token_ms", m->first_token_ms}, {"first_sentence_ms", m->first_sentence_ms},
+        {"tts_first_byte_ms", m->tts_first_byte_ms}, {"first_audio_ms", m->first_audio_ms}, {"total_ms", m->total_ms},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(ms); i++)
+        if (ms[i].v < 0)
+            cJSON_AddNullToObject(o, ms[i].k);
+        else
+            cJSON_AddNumberToObject(o, ms[i].k, (double)ms[i].v);
+    cJSON_AddNumberToObject(o, "tokens", m->tokens);
+    cJSON_AddNumberToObject(o, "audio_ms", (double)m->audio_ms);
+    cJSON_AddNumberToObject(o, "retries", (double)m->retries);
+    dlg_send(d, o);
+}
+
 static const struct turn_sink dlg_sink_ref = {
     dlg_on_transcript, dlg_on_generating, dlg_on_first_sentence, dlg_audio_room,
     dlg_on_audio,      dlg_on_reply_done, dlg_on_error,          dlg_on_speech,
-    dlg_on_partial,    dlg_on_interrupted,
+    dlg_on_partial,    dlg_on_interrupted, dlg_on_metrics,
 };
 
 /* ---- client messages ---------------------------------------------------- */
@@ -472,8 +502,14 @@ static bool dlg_detection(struct dlg *d, const cJSON *msg, struct turn_detection
 static void dlg_start(struct dlg *d, const cJSON *msg)
 {
     struct turn_detection det;
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(msg, "metrics");
+    if (want && !cJSON_IsBool(want)) {
+        dlg_error(d, "INVALID_MESSAGE", "metrics must be true or false");
+        return;
+    }
     if (!dlg_detection(d, msg, &det) || !dlg_sess(d))
         return;
+    d->metrics = cJSON_IsTrue(want);
     turn_set_detection(d->sess, &det);
     turn_start(d->sess);
 }

@@ -10,6 +10,7 @@
 #include "parse/b64.h"
 #include "parse/jsonv.h"
 #include "io/log.h"
+#include "io/metrics.h"
 #include "parse/route.h"
 #include "io/server.h"
 #include "parse/sio_packet.h"
@@ -389,6 +390,7 @@ static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, co
     }
     if (!k) {
         if (sio_g.nsocks >= sio_cfg.max_sessions) {
+            metrics_inc(M_CONN_REFUSED, MRS_SESSIONS, 0);
             log_event(LOG_WARN, sc->conn->id, "sio_sessions_full", "limit=%llu",
                       (unsigned long long)sio_cfg.max_sessions);
             static const char full[] = "44{\"message\":\"server full: too many sessions\"}";
@@ -397,6 +399,7 @@ static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, co
         }
         uint32_t ticket = sio_session_ticket(s, sc);
         if (!ticket) {
+            metrics_inc(M_CONN_REFUSED, MRS_PER_IP, 0);
             log_event(LOG_WARN, sc->conn->id, "per_ip_limit", "peer=%s coach sessions max=%llu", sc->conn->peer,
                       (unsigned long long)sio_cfg.max_sessions_per_ip);
             static const char many[] =

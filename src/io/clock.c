@@ -11,6 +11,13 @@ uint64_t clock_mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t clock_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 char *clock_iso8601(char out[CLOCK_ISO_LEN])
 {
     /* Every reply carries a timestamp: gmtime + strftime run once a second

@@ -30,6 +30,7 @@
 #include "io/clock.h"
 #include "io/guard.h"
 #include "io/log.h"
+#include "io/metrics.h"
 #include "io/server.h"
 
 #define CONN_REPLY_RESERVE 1024 /* worst-case bytes one frame's answer can need */
@@ -38,6 +39,10 @@
 #define CONN_HTTP_OUT_MAX 2048  /* a complete HTTP response we generate */
 #define CONN_INLINE_BODY 1024   /* larger bodies are static and streamed */
 #define CONN_QUEUE_MAX 64       /* events waiting behind a full send ring, per client */
+#define CONN_RENDERS_MAX 4      /* rendered pages (/metrics, ~60 KiB each) being sent at once: */
+                                /* a scraper needs one; many clients that do not read cost no more */
+
+static uint32_t conn_renders; /* rendered pages held by connections (the loop thread's) */
 
 static const char conn_ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -139,12 +144,23 @@ static bool conn_send_iov(struct conn *c, struct iovec *iov, int iovcnt)
     return true;
 }
 
+/* A data message of n bytes left for the client (metrics by dialect). */
+static void conn_count_out(const struct conn *c, size_t n)
+{
+    unsigned d = c->metric_route >= MR_CLIENT ? c->metric_route - MR_CLIENT : MD_COUNT;
+    metrics_inc(M_WS_MESSAGES_OUT, d, 0);
+    metrics_add(M_WS_BYTES_OUT, d, 0, n);
+}
+
 static bool conn_send_frame(struct conn *c, enum wsf_opcode op, const void *p, size_t n)
 {
     uint8_t hdr[10];
     size_t hl = wsf_header(hdr, op, true, n);
     struct iovec iov[2] = {{hdr, hl}, {(void *)p, n}};
-    return conn_send_iov(c, iov, n ? 2 : 1);
+    bool ok = conn_send_iov(c, iov, n ? 2 : 1);
+    if (ok && (op == WSF_TEXT || op == WSF_BINARY))
+        conn_count_out(c, n);
+    return ok;
 }
 
 bool conn_send_text(struct server *s, struct conn *c, const char *json, size_t n)
@@ -180,6 +196,8 @@ static void conn_big_pump(struct conn *c)
         if (c->big_off == c->big_len) {
             if (c->big_owned)
                 free((void *)c->big);
+            conn_renders -= c->big_render;
+            c->big_render = false;
             c->big = NULL;
         }
     }
@@ -203,6 +221,7 @@ static bool conn_big_next(struct conn *c)
         return false;
     c->queued = m->next;
     c->nqueued--;
+    conn_count_out(c, m->len);
     c->big = m->text;
     c->big_owned = true;
     c->big_len = m->len;
@@ -287,6 +306,7 @@ bool conn_send_text_owned(struct server *s, struct conn *c, char *json, size_t n
         return false;
     }
     (void)s;
+    conn_count_out(c, n);
     c->big = json;
     c->big_owned = true;
     c->big_len = n;
@@ -322,7 +342,8 @@ static void conn_send_close_frame(struct conn *c, uint16_t code, const char *rea
             memcpy(payload + 2, reason, rl);
         n = 2 + rl;
     }
-    conn_send_frame(c, WSF_CLOSE, payload, n);
+    if (conn_send_frame(c, WSF_CLOSE, payload, n))
+        metrics_inc(M_WS_CLOSE_SENT, metrics_close_code(code), 0);
 }
 
 /* Start the closing handshake: after our close frame nothing else is sent,
@@ -434,6 +455,11 @@ static void conn_http_error(struct conn *c, const char *cors, int status, const 
     char body[256];
     snprintf(body, sizeof body, "{\"error\":\"%s\",\"status\":%d}", message, status);
     log_event(LOG_INFO, c->id, "http_error", "status=%d %s", status, message);
+    /* 401, 403 and 429 are guard.c's, counted there with their reason; 404 is no refusal. */
+    if (status == 503)
+        metrics_inc(M_CONN_REFUSED, c->srv->shutting_down ? MRS_SHUTTING_DOWN : MRS_MAX_CONNECTIONS, 0);
+    else if (status >= 400 && status != 401 && status != 403 && status != 404 && status != 429)
+        metrics_inc(M_CONN_REFUSED, MRS_BAD_REQUEST, 0);
     conn_http_respond(c, cors, status, extra, "application/json", body, true, false);
 }
 
@@ -622,10 +648,55 @@ static void conn_ws_route(struct conn *c, const struct conn_request *rq, const s
     const char *body = r->pre_upgrade ? r->pre_upgrade(rq->req->query.p, rq->req->query.n) : NULL;
     if (body) {
         log_event(LOG_INFO, c->id, "http_error", "status=400 %s %s", r->name, body);
+        metrics_inc(M_CONN_REFUSED, MRS_BAD_REQUEST, 0);
         conn_http_respond(c, rq->cors, 400, NULL, "application/json", body, true, false);
         return;
     }
     conn_upgrade(c, rq, r);
+}
+
+/* A page rendered per request (route->render: /metrics), behind its own
+ * bearer token when one is set. */
+static void conn_render(struct conn *c, const struct conn_request *rq, const struct conn_route *r)
+{
+    const struct httpq_request *req = rq->req;
+    if (!conn_method_is(req, "GET") && !conn_method_is(req, "HEAD")) {
+        conn_http_error(c, rq->cors, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+        return;
+    }
+    if (r->render_token && r->render_token[0]) {
+        const struct httpq_header *auth = httpq_header_get(req, "Authorization");
+        struct slice cred = {0};
+        bool ok = auth && access_bearer(auth->value, &cred) &&
+                  access_token_eq(r->render_token, strlen(r->render_token), cred.p, cred.n);
+        if (!ok) {
+            metrics_inc(M_CONN_REFUSED, MRS_AUTH, 0);
+            log_event(LOG_WARN, c->id, "auth_refused", "peer=%s %s %s", c->peer, r->name,
+                      auth ? "invalid token" : "no token");
+            conn_http_error(c, rq->cors, 401, auth ? "invalid token" : "authentication required",
+                            "WWW-Authenticate: Bearer\r\n");
+            return;
+        }
+    }
+    if (conn_renders >= CONN_RENDERS_MAX) { /* not a refusal of the client: no refused_total reason */
+        log_event(LOG_WARN, c->id, "render_busy", "%s: %u pages being sent", r->name, conn_renders);
+        conn_http_respond(c, rq->cors, 503, "Retry-After: 1\r\n", "application/json",
+                          "{\"error\":\"busy: other pages are being sent\",\"status\":503}", true, false);
+        return;
+    }
+    size_t len = 0;
+    char *body = r->render(&len);
+    if (!body) {
+        conn_http_error(c, rq->cors, 503, "out of memory", "Retry-After: 1\r\n");
+        return;
+    }
+    bool head = conn_method_is(req, "HEAD");
+    conn_http_respond_n(c, rq->cors, 200, NULL, r->render_ctype, body, len, !head, rq->keep);
+    if (c->big == body) { /* streamed: freed once sent (or with the connection) */
+        c->big_owned = c->big_render = true;
+        conn_renders++;
+    } else
+        free(body); /* inline, not sent, or refused */
 }
 
 static const struct conn_route *conn_find_route(const struct server *s, enum route_id id)
@@ -645,6 +716,9 @@ static void conn_route(struct conn *c, const struct httpq_request *req)
     conn_set_cors(c, &rq);
     enum route_id id = route_match(req->path.p, req->path.n, &m);
     const struct conn_route *r = conn_find_route(c->srv, id);
+    c->metric_route = id == ROUTE_HEALTH ? MR_HEALTH : !r ? MR_NONE : r->render ? MR_METRICS
+                    : r->page ? MR_PAGE : r->api ? MR_API : id == ROUTE_WS_CLIENT ? MR_CLIENT
+                    : id == ROUTE_WS_STREAM ? MR_STREAM : id == ROUTE_SIO ? MR_SOCKET_IO : MR_NONE;
     if (id == ROUTE_HEALTH)
         conn_health(c, &rq);
     else if (r && r->page)
@@ -653,6 +727,8 @@ static void conn_route(struct conn *c, const struct httpq_request *req)
         conn_api(c, &rq, r);
     else if (r && r->ws)
         conn_ws_route(c, &rq, r);
+    else if (r && r->render)
+        conn_render(c, &rq, r);
     else if (id == ROUTE_BAD_ID)
         conn_http_error(c, rq.cors, 400, "invalid id: 1-64 characters of A-Z a-z 0-9 _ -", NULL);
     else if (id == ROUTE_BAD_PATH)
@@ -730,6 +806,9 @@ static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *p, size_
     struct server *s = c->srv;
     char what[96];
     c->last_msg_ms = conn_now(c);
+    unsigned d = c->metric_route >= MR_CLIENT ? c->metric_route - MR_CLIENT : MD_COUNT;
+    metrics_inc(M_WS_MESSAGES_IN, d, 0);
+    metrics_add(M_WS_BYTES_IN, d, 0, n);
     if (!guard_message(s, c, n, what, sizeof what)) {
         conn_refuse(s, c, what, opcode != WSF_TEXT, p, n);
         return;
@@ -1034,6 +1113,7 @@ static void conn_destroy(struct conn *c, const char *why)
     conn_give_msg(c);
     if (c->big_owned)
         free((void *)c->big);
+    conn_renders -= c->big_render;
     while (c->queued) {
         struct conn_msg *m = c->queued;
         c->queued = m->next;
@@ -1075,6 +1155,7 @@ static void conn_refuse_full(struct server *s, int fd)
     (void)w;
     shutdown(fd, SHUT_WR);
     close(fd);
+    metrics_inc(M_CONN_REFUSED, MRS_MAX_CONNECTIONS, 0);
     log_event(LOG_WARN, 0, "connection_refused", "max_connections=%llu reached",
               (unsigned long long)s->cfg.max_connections);
 }
@@ -1110,6 +1191,8 @@ static void conn_accept_one(struct server *s, int fd, const struct sockaddr_stor
         return;
     }
     log_event(LOG_DEBUG, c->id, "accept", "peer=%s", c->peer);
+    if (!over)
+        metrics_inc(M_CONN_ACCEPTED, 0, 0);
     const char *why;
     if (!over && !guard_accept(s, c, &why)) {
         conn_http_error(c, "", 429, why, "Retry-After: 10\r\n");
@@ -1219,9 +1302,26 @@ void conn_shutdown_all(struct server *s)
     }
 }
 
+void conn_collect_metrics(void *srv)
+{
+    static const uint8_t state[] = {[CONN_HTTP] = MS_HTTP, [CONN_WS] = MS_WEBSOCKET,
+                                    [CONN_WS_CLOSING] = MS_CLOSING, [CONN_LINGER] = MS_LINGER};
+    struct server *s = srv;
+    for (unsigned r = 0; r < MR_COUNT; r++)
+        for (unsigned k = 0; k < MS_COUNT; k++)
+            metrics_set(M_CONNECTIONS, r, k, 0);
+    for (uint32_t i = 0; i < s->conns_used; i++) {
+        const struct conn *c = &s->conns[i];
+        if (c->srv)
+            metrics_set(M_CONNECTIONS, c->metric_route, state[c->state],
+                        metrics_get(M_CONNECTIONS, c->metric_route, state[c->state]) + 1);
+    }
+}
+
 #undef CONN_REPLY_RESERVE
 #undef CONN_LINGER_MS
 #undef CONN_ACCEPT_BURST
 #undef CONN_HTTP_OUT_MAX
 #undef CONN_INLINE_BODY
 #undef CONN_QUEUE_MAX
+#undef CONN_RENDERS_MAX

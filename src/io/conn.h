@@ -47,7 +47,7 @@ struct conn_handlers {
 typedef int (*conn_api_fn)(struct server *s, const char *id, char *out, size_t cap);
 
 /* One entry of the route table: route_match() classifies a path, the entry
- * with that route says what to do. Exactly one of page, api and ws is set. */
+ * with that route says what to do. Exactly one of page, api, ws and render is set. */
 struct conn_route {
     enum route_id route;
     const char *name; /* for log lines */
@@ -63,6 +63,13 @@ struct conn_route {
      * means no check. */
     const struct conn_handlers *ws;
     const char *(*pre_upgrade)(const char *query, size_t n);
+    /* A text page rendered per request (/metrics): GET/HEAD; render returns
+     * a malloc'd body that the connection frees once sent (NULL: 503). With
+     * a non-empty render_token, "Authorization: Bearer <token>" is required:
+     * 401 otherwise (compared in constant time, never logged). */
+    char *(*render)(size_t *len);
+    const char *render_ctype;
+    const char *render_token;
 };
 
 /* The largest message a dialect sends to many clients at once (a chat
@@ -108,6 +115,7 @@ struct conn {
     struct ring rx, tx;
     const char *big; /* one large body or message being streamed through tx */
     bool big_owned;  /* free(big) when done */
+    bool big_render; /* big is a rendered page (route->render), counted against CONN_RENDERS_MAX */
     size_t big_len, big_off;
     struct conn_msg *queued; /* messages waiting behind big, in order */
     uint8_t nqueued;
@@ -119,6 +127,7 @@ struct conn {
         struct httpq_parser http;
         struct wsf_parser wsf;
     } p;
+    uint8_t metric_route; /* enum metrics_route: the gauges' and counters' route/dialect label */
     char client_id[ROUTE_ID_MAX + 1];
     char peer[56]; /* INET6_ADDRSTRLEN + ":65535"; the believed client after an upgrade */
     struct conn_guard {            /* guard.c: who the client is and what it has used */
@@ -135,6 +144,9 @@ void conn_on_listen(void *ctx, short revents);
 void conn_sweep(struct server *s);
 /* Graceful stop: every WebSocket gets 1001; idle HTTP connections go. */
 void conn_shutdown_all(struct server *s);
+/* A metrics collector (metrics_add_collector, ctx = the server): open
+ * connections by route and state. */
+void conn_collect_metrics(void *srv);
 
 /* Is the WebSocket open for sending (upgraded, no close frame sent)? */
 static inline bool conn_is_open(const struct conn *c) { return c->state == CONN_WS; }

@@ -10,6 +10,7 @@
 
 #include "parse/access.h"
 #include "io/log.h"
+#include "io/metrics.h"
 #include "parse/ratelimit.h"
 #include "parse/route.h"
 #include "io/rand.h"
@@ -121,6 +122,7 @@ bool guard_accept(struct server *s, struct conn *c, const char **why)
         c->guard.peer = (uint32_t)(p - s->peers) + 1;
         return true;
     }
+    metrics_inc(M_CONN_REFUSED, MRS_PER_IP, 0);
     log_event(LOG_WARN, c->id, "per_ip_limit", "peer=%s connections=%u max=%llu", c->peer, p ? p->conns : 0u,
               (unsigned long long)cfg->max_connections_per_ip);
     *why = p ? "too many connections from this address (MAX_CONNECTIONS_PER_IP)" : "too many client addresses";
@@ -296,6 +298,7 @@ static int guard_auth(struct server *s, struct conn *c, const struct httpq_reque
     }
     struct guard_peer *p = guard_find(s, &c->guard.addr, true);
     if (!guard_auth_budget(s, p, retry, sizeof retry)) {
+        metrics_inc(M_CONN_REFUSED, MRS_AUTH_THROTTLED, 0);
         log_event(LOG_WARN, c->id, "auth_throttled", "peer=%s failures=%u max=%llu", c->peer, p->auth_fails,
                   (unsigned long long)s->cfg.auth_failures_per_minute);
         *why = "too many failed credentials from this address (AUTH_FAILURES_PER_MINUTE)";
@@ -307,6 +310,7 @@ static int guard_auth(struct server *s, struct conn *c, const struct httpq_reque
     if (p && seen && p->auth_fails++ == 0) /* a wrong credential is a guess; none is not */
         p->auth_since_ms = s->loop.now_ms;
     /* The token itself never reaches a log line. */
+    metrics_inc(M_CONN_REFUSED, MRS_AUTH, 0);
     log_event(LOG_WARN, c->id, "auth_refused", "peer=%s %s", c->peer,
               seen ? "wrong token" : "no token");
     *why = seen ? "invalid token" : "authentication required";
@@ -339,6 +343,7 @@ static bool guard_host_ok(struct server *s, struct conn *c, const struct httpq_r
     const char *list = s->cfg.allowed_hosts;
     if (origin_listed || !req->host.p || access_host_allowed(req->host, (struct slice){list, strlen(list)}))
         return true;
+    metrics_inc(M_CONN_REFUSED, MRS_HOST, 0);
     log_event(LOG_WARN, c->id, "host_refused", "peer=%s host=%.*s (not in ALLOWED_HOSTS)", c->peer,
               (int)(req->host.n > 200 ? 200 : req->host.n), req->host.p);
     *why = "host not allowed: add it to ALLOWED_HOSTS";
@@ -355,6 +360,7 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
         return 403;
     if (req->origin.p && !origin_listed && !(req->host.p && access_same_origin(req->origin, req->host))) {
         /* A browser page from another site: cross-site WebSocket hijacking. */
+        metrics_inc(M_CONN_REFUSED, MRS_ORIGIN, 0);
         log_event(LOG_WARN, c->id, "origin_refused", "peer=%s origin=%.*s", c->peer,
                   (int)(req->origin.n > 200 ? 200 : req->origin.n), req->origin.p);
         *why = "origin not allowed";
@@ -365,6 +371,7 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
         return st;
     uint32_t have = guard_ws_from(s, &c->guard.addr);
     if (have >= s->cfg.max_websockets_per_ip) {
+        metrics_inc(M_CONN_REFUSED, MRS_PER_IP, 0);
         log_event(LOG_WARN, c->id, "per_ip_limit", "peer=%s websockets=%u max=%llu", c->peer, have,
                   (unsigned long long)s->cfg.max_websockets_per_ip);
         *why = "too many WebSocket connections from this address";
@@ -387,6 +394,7 @@ int guard_http(struct server *s, struct conn *c, const struct httpq_request *req
 
 bool guard_strike(struct server *s, struct conn *c, const char *what)
 {
+    metrics_inc(M_CONN_REFUSED, MRS_RATE_LIMIT, 0);
     if (!rl_take(&c->guard.strikes, 1, 1000, s->cfg.rate_limit_strikes, 1, s->loop.now_ms)) {
         log_event(LOG_WARN, c->id, "rate_limit_close", "peer=%s %s, refused repeatedly", c->peer, what);
         return false;

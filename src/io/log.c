@@ -81,3 +81,47 @@ void log_event(enum log_level lvl, uint64_t conn, const char *event, const char 
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;
 }
+
+/* One field into line at n: JSON member or text pair. Returns the new length. */
+static size_t log_put_field(char *line, size_t cap, size_t n, const struct log_field *f, bool first)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)f->num);
+    const char *v = f->str ? f->str : f->num == LOG_NULL ? (log_fmt == LOG_JSON ? "null" : "-") : num;
+    if (n >= cap)
+        return n;
+    if (log_fmt != LOG_JSON) {
+        n += (size_t)snprintf(line + n, cap - n, "%s%s=", first ? "" : " ", f->key);
+        char text[LOG_LINE_MAX / 4];
+        snprintf(text, sizeof text, "%s", v);
+        log_text_sanitize(text);
+        return n < cap ? n + (size_t)snprintf(line + n, cap - n, "%s", text) : n;
+    }
+    n += (size_t)snprintf(line + n, cap - n, ",\"%s\":%s", f->key, f->str ? "\"" : "");
+    if (n >= cap)
+        return n;
+    n = f->str ? log_json_escape(line, cap, n, v) : n + (size_t)snprintf(line + n, cap - n, "%s", v);
+    return f->str && n < cap ? n + (size_t)snprintf(line + n, cap - n, "\"") : n;
+}
+
+void log_fields(enum log_level lvl, uint64_t conn, const char *event, const struct log_field *f, size_t nf)
+{
+    if (lvl < log_min)
+        return;
+    char ts[CLOCK_ISO_LEN], line[LOG_LINE_MAX];
+    clock_iso8601(ts);
+    size_t n;
+    if (log_fmt == LOG_JSON)
+        n = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"conn\":%llu,\"event\":\"%s\"",
+                             ts, log_names[lvl], (unsigned long long)conn, event);
+    else
+        n = (size_t)snprintf(line, sizeof line, "%s %-5s conn=%llu %s ", ts, log_names[lvl],
+                             (unsigned long long)conn, event);
+    for (size_t i = 0; i < nf; i++)
+        n = log_put_field(line, sizeof line - 3, n, &f[i], i == 0);
+    if (n > sizeof line - 3)
+        n = sizeof line - 3;
+    n += (size_t)snprintf(line + n, sizeof line - n, log_fmt == LOG_JSON ? "}\n" : "\n");
+    ssize_t w = write(STDERR_FILENO, line, n);
+    (void)w;
+}

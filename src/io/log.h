@@ -12,4 +12,16 @@ enum log_format { LOG_TEXT, LOG_JSON };
 void log_setup(enum log_format fmt, enum log_level min);
 void log_event(enum log_level lvl, uint64_t conn, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* A line whose detail is named fields: with LOG_FORMAT=json they are members
+ * of the line's object ({"ts",..,"event":..,"stt_ms":412,...}), in text
+ * "key=value" pairs. str NULL: the field is the number num (null when
+ * LOG_NULL). */
+#define LOG_NULL INT64_MIN
+struct log_field {
+    const char *key; /* a literal name */
+    int64_t num;
+    const char *str;
+};
+void log_fields(enum log_level lvl, uint64_t conn, const char *event, const struct log_field *f, size_t n);
 #endif

@@ -1,4 +1,4 @@
-/* deps: clock.c */
+/* deps: clock.c metrics.c */
 #include "io/loop.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "io/clock.h"
+#include "io/metrics.h"
 
 #define LOOP_EVENTS_MAX 256 /* ready descriptors taken per epoll_wait */
 
@@ -136,7 +137,8 @@ int loop_run(struct loop *l)
     struct epoll_event evs[LOOP_EVENTS_MAX];
     while (!l->stop) {
         int r = epoll_wait(l->epfd, evs, LOOP_EVENTS_MAX, loop_timeout(l));
-        l->now_ms = clock_mono_ms();
+        uint64_t ready_us = clock_mono_us();
+        l->now_ms = ready_us / 1000;
         if (r < 0 && errno != EINTR)
             return -1;
         for (int i = 0; i < r; i++) {
@@ -145,6 +147,9 @@ int loop_run(struct loop *l)
                 continue; /* deleted earlier in this pass */
             l->slots[k].fn(l->slots[k].ctx, loop_from_epoll(evs[i].events));
         }
+        /* The lag: the pass over ready events, the longest any of them waited. */
+        if (r > 0)
+            metrics_observe(M_LOOP_LAG, 0, 0, (double)(clock_mono_us() - ready_us) / 1e6);
         loop_reap(l);
         if (l->now_ms >= l->next_tick_ms) {
             l->next_tick_ms = l->now_ms + l->tick_ms;

@@ -171,6 +171,8 @@ static enum route_id route_dispatch(const struct route_seg *segs, size_t count, 
         return ROUTE_INDEX;
     if (count == 1 && route_seg_is(&segs[0], "health"))
         return ROUTE_HEALTH;
+    if (count == 1 && route_seg_is(&segs[0], "metrics"))
+        return ROUTE_METRICS;
     if (count >= 3 && route_seg_is(&segs[0], "api") && route_seg_is(&segs[1], "stream")) {
         if (count == 3 && route_seg_is(&segs[2], "test-page"))
             return ROUTE_STREAM_TEST_PAGE;

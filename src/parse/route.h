@@ -18,6 +18,7 @@ enum route_id {
     ROUTE_STREAM_STATUS,   /* /api/stream/status/{session_id} */
     ROUTE_STREAM_DISCONNECT, /* /api/stream/disconnect/{session_id} */
     ROUTE_SIO,             /* /socket.io/ (Engine.IO v4 over WebSocket, seed 003) */
+    ROUTE_METRICS,         /* /metrics (Prometheus) */
     ROUTE_BAD_ID,          /* one of the id routes, but the id is invalid -> 400 */
     ROUTE_BAD_PATH,        /* undecodable path (bad %XX, %00, "..", etc.) -> 400 */
 };

@@ -9,6 +9,7 @@
 #include "io/clock.h"
 #include "io/log.h"
 #include "io/pool.h"
+#include "io/metrics.h"
 #include "parse/mp3.h"
 #include "parse/sentence.h"
 #include "parse/vad.h"
@@ -114,6 +115,14 @@ struct turn {
     bool have_report;        /* the client reported playback_position */
     uint64_t report_ms, report_at;
     int32_t reply_hist;      /* history index of the finished reply that may still play, -1 */
+    /* the turn in progress, for its metrics (turn_m_*): ms times, 0 = not yet */
+    struct turn_m {
+        bool running;
+        enum turn_kind kind;
+        uint64_t t0, stt, token, sentence, tts_req, tts_byte, audio;
+        uint32_t tokens;
+        int64_t retries0; /* interview_upstream_retries_total at the start */
+    } m;
 };
 
 static void turn_pump(struct turn *s);
@@ -124,6 +133,96 @@ static uint64_t turn_mp3_us(const uint8_t *p, size_t n);
 static void turn_sentence_add(struct turn *s, uint32_t tb, uint32_t te, bool spoken);
 static void turn_sentence_end(struct turn *s);
 static void turn_start_reply(struct turn *s, enum turn_kind kind, const char *user_text);
+
+/* ---- metrics of a turn (README "Metrics") ------------------------------- */
+
+static int64_t turn_m_retries(void)
+{
+    int64_t n = 0;
+    for (unsigned e = 0; e < ME_COUNT; e++)
+        n += metrics_get(M_UP_RETRIES, e, 0);
+    return n;
+}
+
+/* Work on a turn starts (leaving TURN_IDLE): its clock starts, once. */
+static void turn_m_begin(struct turn *s, enum turn_kind kind)
+{
+    if (s->m.running)
+        return;
+    s->m = (struct turn_m){.running = true, .kind = kind, .t0 = clock_mono_ms(), .retries0 = turn_m_retries()};
+    metrics_inc(M_TURNS_STARTED, kind == TURN_OPENING ? MK_OPENING : MK_ANSWER, 0);
+}
+
+/* The first time of an event in this turn. */
+static void turn_m_mark(struct turn *s, uint64_t *at)
+{
+    if (s->m.running && !*at)
+        *at = clock_mono_ms();
+}
+
+/* ms from the start to at, -1 when it did not happen; observed in seconds into hist. */
+static int64_t turn_m_span(const struct turn *s, uint64_t at, enum metrics_id hist)
+{
+    if (!at)
+        return -1;
+    if (hist != M_COUNT)
+        metrics_observe(hist, 0, 0, (double)(at - s->m.t0) / 1e3);
+    return (int64_t)(at - s->m.t0);
+}
+
+static void turn_m_log(const struct turn *s, const struct turn_metrics *t)
+{
+    const struct log_field f[] = {
+        {"kind", 0, t->kind == TURN_OPENING ? "opening" : "answer"}, {"result", 0, t->result},
+        {"error", LOG_NULL, t->error}, {"stt_ms", t->stt_ms < 0 ? LOG_NULL : t->stt_ms, NULL},
+        {"first_token_ms", t->first_token_ms < 0 ? LOG_NULL : t->first_token_ms, NULL},
+        {"first_sentence_ms", t->first_sentence_ms < 0 ? LOG_NULL : t->first_sentence_ms, NULL},
+        {"tts_first_byte_ms", t->tts_first_byte_ms < 0 ? LOG_NULL : t->tts_first_byte_ms, NULL},
+        {"first_audio_ms", t->first_audio_ms < 0 ? LOG_NULL : t->first_audio_ms, NULL},
+        {"total_ms", t->total_ms, NULL}, {"tokens", t->tokens, NULL}, {"audio_ms", (int64_t)t->audio_ms, NULL},
+        {"retries", (int64_t)t->retries, NULL},
+    };
+    log_fields(LOG_INFO, s->log_id, "turn", f, ARRAY_LEN(f));
+}
+
+/* The turn ended: counters, histograms, the "turn" log line, the sink's
+ * metrics event. code: the error (result failed), else -1. */
+static void turn_m_end(struct turn *s, enum metrics_turn_result result, int code, bool tell)
+{
+    static const char *const results[] = {"completed", "failed", "interrupted", "abandoned"};
+    static const char *const codes[MC_COUNT] = {"no_key", "busy", "empty", "buffer", "transcription",
+                                                "empty_transcript", "ai_response", "tts"};
+    if (!s->m.running)
+        return;
+    s->m.running = false;
+    uint64_t now = clock_mono_ms();
+    bool done = result == MT_COMPLETED;
+    struct turn_metrics t = {
+        .kind = s->m.kind, .result = results[result], .error = code >= 0 && code < MC_COUNT ? codes[code] : NULL,
+        .stt_ms = turn_m_span(s, s->m.stt, M_TURN_TRANSCRIPT),
+        .first_token_ms = turn_m_span(s, s->m.token, M_TURN_FIRST_TOKEN),
+        .first_sentence_ms = turn_m_span(s, s->m.sentence, M_TURN_FIRST_SENTENCE),
+        .tts_first_byte_ms = s->m.tts_byte ? (int64_t)(s->m.tts_byte - s->m.tts_req) : -1,
+        .first_audio_ms = turn_m_span(s, s->m.audio, M_TURN_FIRST_AUDIO),
+        .total_ms = turn_m_span(s, now, done ? M_TURN_DURATION : M_COUNT),
+        .tokens = s->m.tokens, .audio_ms = s->audio_us / 1000,
+        .retries = (uint64_t)(turn_m_retries() - s->m.retries0),
+    };
+    if (result < MT_COUNT)
+        metrics_inc(M_TURNS, result, 0);
+    turn_m_log(s, &t);
+    if (tell && s->sink->metrics)
+        s->sink->metrics(s->ctx, &t);
+}
+
+_Static_assert((int)TURN_E_TTS == (int)MC_TTS && (int)TURN_E_NO_KEY == (int)MC_NO_KEY, "metrics codes follow enum turn_error");
+
+/* Every error a client is told about is counted by its code. */
+static void turn_report(struct turn *s, enum turn_error e, const char *msg)
+{
+    metrics_inc(M_TURN_ERRORS, (unsigned)e, 0);
+    s->sink->error(s->ctx, e, msg);
+}
 
 /* ---- history ---------------------------------------------------------- */
 
@@ -204,6 +303,7 @@ void turn_free(struct turn *s)
 {
     if (!s)
         return;
+    turn_m_end(s, MT_COUNT, -1, false); /* the client left mid-turn: logged, no sink call */
     turn_cancel_all(s);
     for (uint32_t i = 0; i < s->nhist; i++)
         free(s->hist[i].content);
@@ -276,7 +376,8 @@ static void turn_fail(struct turn *s, enum turn_error e, const char *msg)
     turn_cancel_reply(s);
     s->stage = TURN_IDLE;
     s->vad_took = false; /* a failed turn took nothing: the next send_for_AI_processing retries */
-    s->sink->error(s->ctx, e, msg);
+    turn_report(s, e, msg);
+    turn_m_end(s, MT_FAILED, (int)e, true);
 }
 
 /* ---- finishing a reply ------------------------------------------------ */
@@ -292,6 +393,7 @@ static void turn_finish(struct turn *s)
     turn_cancel_reply(s);
     s->stage = TURN_IDLE;
     s->sink->reply_done(s->ctx, s->kind, s->reply, s->audio_ok);
+    turn_m_end(s, MT_COMPLETED, -1, true);
 }
 
 static void turn_maybe_finish(struct turn *s)
@@ -389,6 +491,7 @@ static bool turn_emit_mp3(struct turn *s, bool final)
         if (!s->sink->audio_room(s->ctx, n + TURN_AUDIO_ROOM_EXTRA))
             return false;
         s->sink->audio(s->ctx, s->abuf, n, mp3_gain_amplitude(gain));
+        turn_m_mark(s, &s->m.audio);
         turn_sent_audio(s, turn_mp3_us(s->abuf, n));
         s->tts_pieces++;
         turn_consume_audio(s, n);
@@ -431,6 +534,7 @@ static bool turn_emit_pcm(struct turn *s, bool final)
         memcpy(s->piece + 44, s->abuf, n);
         int16_t *samples = (int16_t *)(void *)(s->piece + 44);
         s->sink->audio(s->ctx, s->piece, n + 44, audio_rms_amplitude(samples, n / 2));
+        turn_m_mark(s, &s->m.audio);
         turn_sent_audio(s, (uint64_t)(n / 2) * 1000000u / rate);
         s->tts_pieces++;
         turn_consume_audio(s, n);
@@ -451,7 +555,7 @@ static bool turn_emit(struct turn *s)
         turn_sentence_end(s);
         if (s->tts_pieces == 0 && s->audio_ok) {
             s->audio_ok = false; /* the rest of the reply goes out as text only */
-            s->sink->error(s->ctx, TURN_E_TTS, "text-to-speech answer held no playable audio");
+            turn_report(s, TURN_E_TTS, "text-to-speech answer held no playable audio");
         }
         turn_pump(s);
     }
@@ -471,6 +575,8 @@ static size_t turn_tts_body(void *ctx, const uint8_t *p, size_t n)
 {
     struct turn *s = ctx;
     size_t done = 0;
+    if (s->m.tts_req)
+        turn_m_mark(s, &s->m.tts_byte);
     for (;;) {
         size_t room = s->acap - s->alen, take = n - done < room ? n - done : room;
         memcpy(s->abuf + s->alen, p + done, take);
@@ -497,7 +603,7 @@ static void turn_tts_failed(struct turn *s, int status, const char *message)
     s->audio_ok = false; /* the rest of the reply goes out as text only */
     s->alen = 0;
     turn_sentence_end(s);
-    s->sink->error(s->ctx, TURN_E_TTS, msg);
+    turn_report(s, TURN_E_TTS, msg);
     turn_pump(s);
 }
 
@@ -530,6 +636,7 @@ static void turn_start_tts(struct turn *s, const char *text)
     int why;
     s->tts_final = s->tts_stalled = false;
     s->tts_pieces = 0;
+    turn_m_mark(s, &s->m.tts_req);
     s->tts = ai_speech(s->ai, &req, &cb, turn_tts_done, s, &why);
     if (!s->tts)
         turn_tts_failed(s, 0, why == AI_E_REQUEST ? "sentence too long" : ai_why(why));
@@ -554,6 +661,7 @@ static void turn_pump(struct turn *s)
             continue;
         if (!s->announced) {
             s->announced = true;
+            turn_m_mark(s, &s->m.sentence);
             s->sink->first_sentence(s->ctx, s->kind);
         }
         turn_start_tts(s, sentence);
@@ -572,6 +680,8 @@ static void turn_chat_delta(void *ctx, const char *delta, size_t dlen)
             ;
     memcpy(s->reply + s->reply_len, delta, dlen);
     s->reply_len += dlen;
+    s->m.tokens++;
+    turn_m_mark(s, &s->m.token);
     s->reply[s->reply_len] = '\0';
 }
 
@@ -598,7 +708,7 @@ static void turn_chat_done(void *ctx, struct ai_result *r)
         return;
     }
     if (r->err != AI_OK) /* incl. AI_E_STREAM: an error event or garbage */
-        s->sink->error(s->ctx, TURN_E_AI_RESPONSE, "interviewer reply was cut short");
+        turn_report(s, TURN_E_AI_RESPONSE, "interviewer reply was cut short");
     s->chat_done = true;
     turn_pump(s);
 }
@@ -606,6 +716,7 @@ static void turn_chat_done(void *ctx, struct ai_result *r)
 static void turn_start_reply(struct turn *s, enum turn_kind kind, const char *user_text)
 {
     static const struct ai_chat_cb cb = {turn_chat_delta, turn_chat_batch, turn_chat_done};
+    turn_m_begin(s, kind);
     s->stage = TURN_REPLYING;
     s->kind = kind;
     s->reply_len = s->spoken = 0;
@@ -654,6 +765,7 @@ static void turn_stt_done(void *ctx, struct ai_result *r)
         turn_fail(s, TURN_E_EMPTY_TRANSCRIPT, "no speech was recognised in the answer");
         return;
     }
+    turn_m_mark(s, &s->m.stt);
     s->sink->transcript(s->ctx, r->text);
     free(s->user_text);
     s->user_text = strdup(r->text);
@@ -680,6 +792,7 @@ static void turn_start_stt(struct turn *s)
                          .on_text = turn_stt_text};
     int why;
     s->stt_samples = s->pcm_len;
+    turn_m_begin(s, TURN_ANSWER);
     s->stage = TURN_TRANSCRIBING;
     if (!s->det.incremental)
         s->seg_open = false; /* the whole answer is taken: what comes next is the next one */
@@ -785,6 +898,7 @@ static void turn_interrupt(struct turn *s)
     char heard[TURN_REPLY_MAX];
     uint64_t played = turn_played_ms(s);
     turn_heard(s, played, heard, sizeof heard);
+    bool replying = s->stage == TURN_REPLYING;
     if (s->stage == TURN_REPLYING) {
         turn_cancel_reply(s);
         if (s->kind == TURN_ANSWER && s->user_text)
@@ -807,6 +921,8 @@ static void turn_interrupt(struct turn *s)
     log_event(LOG_INFO, s->log_id, "barge_in", "played_ms=%llu heard_bytes=%zu", (unsigned long long)played,
               strlen(heard));
     s->sink->interrupted(s->ctx, heard, played);
+    if (replying)
+        turn_m_end(s, MT_INTERRUPTED, -1, true);
 }
 
 /* The last reply is done upstream but its audio is still playing (by the
@@ -908,6 +1024,7 @@ static void turn_answer_ready(struct turn *s)
         turn_fail(s, TURN_E_TRANSCRIPTION, "out of memory");
         return;
     }
+    turn_m_mark(s, &s->m.stt);
     s->sink->transcript(s->ctx, s->user_text);
     turn_start_reply(s, TURN_ANSWER, s->user_text);
 }
@@ -1104,11 +1221,11 @@ void turn_playback(struct turn *s, uint64_t ms)
 static bool turn_can_start(struct turn *s)
 {
     if (s->stage != TURN_IDLE) {
-        s->sink->error(s->ctx, TURN_E_BUSY, "a response is already being prepared");
+        turn_report(s, TURN_E_BUSY, "a response is already being prepared");
         return false;
     }
     if (!ai_have_key(s->ai)) {
-        s->sink->error(s->ctx, TURN_E_NO_KEY, "OPENAI_API_KEY is not set on the server");
+        turn_report(s, TURN_E_NO_KEY, "OPENAI_API_KEY is not set on the server");
         return false;
     }
     return true;
@@ -1150,12 +1267,13 @@ static void turn_answer_segments(struct turn *s, uint64_t end)
     if (!any && turn_ask_again(s))
         return;
     if (!any) {
-        s->sink->error(s->ctx, TURN_E_EMPTY, "no speech was detected in this answer");
+        turn_report(s, TURN_E_EMPTY, "no speech was detected in this answer");
         return;
     }
     s->answer_end = end;
     s->answer_wait = true;
     s->seg_failed = false; /* a failed segment is tried again */
+    turn_m_begin(s, TURN_ANSWER);
     s->stage = TURN_TRANSCRIBING;
     turn_seg_pump(s);
 }
@@ -1171,7 +1289,7 @@ void turn_answer(struct turn *s)
     if (s->pcm_len == 0 && turn_ask_again(s))
         return;
     if (s->pcm_len == 0) {
-        s->sink->error(s->ctx, TURN_E_EMPTY, "no audio was received for this answer");
+        turn_report(s, TURN_E_EMPTY, "no audio was received for this answer");
         return;
     }
     turn_start_stt(s);

@@ -14,7 +14,7 @@
  * segments are held; with interrupt_response, speech of at least
  * barge_in_min_ms while the reply is generated or still playing cancels it
  * and keeps in the history only what the candidate heard.
- * deps: ai.c vad.c mp3.c audio.c sentence.c clock.c log.c */
+ * deps: ai.c vad.c mp3.c audio.c sentence.c clock.c log.c metrics.c */
 #ifndef TURN_H
 #define TURN_H
 #include "parse/base.h"
@@ -70,6 +70,21 @@ enum turn_error {
 
 enum turn_kind { TURN_OPENING, TURN_ANSWER };
 
+/* One finished turn's timings (README "Metrics"): milliseconds from its
+ * start (the end of the answer; for the opening line, its request), -1 for
+ * what did not happen. tts_first_byte_ms is the first sentence's
+ * text-to-speech request to its first audio byte. retries: upstream retries
+ * process-wide while the turn ran (exact when one turn runs at a time). */
+struct turn_metrics {
+    enum turn_kind kind;
+    const char *result; /* "completed", "failed", "interrupted", "abandoned" */
+    const char *error;  /* failed: the error code name ("transcription", ...), else NULL */
+    int64_t stt_ms, first_token_ms, first_sentence_ms, tts_first_byte_ms, first_audio_ms, total_ms;
+    uint32_t tokens;    /* streamed reply deltas (one token each from OpenAI) */
+    uint64_t audio_ms;  /* reply audio sent to the client */
+    uint64_t retries;
+};
+
 struct turn_sink {
     void (*transcript)(void *ctx, const char *text);        /* the candidate's words */
     void (*generating)(void *ctx, enum turn_kind kind);     /* the model is being asked */
@@ -89,6 +104,8 @@ struct turn_sink {
     /* Barge-in: the reply stopped; heard is what the history keeps. The
      * sink withdraws reply audio not yet on the socket. */
     void (*interrupted)(void *ctx, const char *heard, uint64_t played_ms);
+    /* A turn ended (completed, failed or interrupted); NULL = not wanted. */
+    void (*metrics)(void *ctx, const struct turn_metrics *m);
 };
 
 struct turn;

@@ -33,6 +33,7 @@
 #include "parse/http_resp.h"
 #include "parse/url.h"
 #include "io/log.h"
+#include "io/metrics.h"
 #include "upstream/resolver.h"
 #include "upstream/tls.h"
 
@@ -235,6 +236,8 @@ static void jf_finish(struct jobfetch *f, int why, const char *detail)
     jf_list_del(&c->list, f);
     jf_list_add(&c->graveyard, f);
     c->inflight--;
+    metrics_inc(M_UP_REQUESTS, ME_JOB_FETCH, metrics_class_of(f->status, f->cancelled));
+    metrics_observe(M_UP_DURATION, ME_JOB_FETCH, MPH_TOTAL, (double)(c->loop->now_ms - f->t_start) / 1e3);
     const char *code = why >= 0 ? jf_errors[why].code : NULL;
     const char *msg = NULL;
     if (why >= 0) {

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/metrics.h"
+
 struct resolver_answer {
     char host[RESOLVER_HOST_MAX];
     int err, naddrs;
@@ -170,6 +172,8 @@ static void resolver_on_pipe(void *ctx, short revents)
             break;
         resolver_outstanding_del(r, a.host);
         resolver_cache_put(r, &a);
+        if (a.err)
+            metrics_inc(M_DNS_LOOKUPS, MDNS_FAILED, 0);
         for (struct resolver_query *q = r->waiters; q; q = q->next) {
             if (q->done || strcmp(q->host, a.host) != 0)
                 continue;
@@ -258,6 +262,7 @@ int resolver_lookup(struct resolver *r, struct resolver_query *q, const char *ho
     r->lookups++;
 
     struct resolver_cache_entry *e = resolver_cache_find(r, host);
+    metrics_inc(M_DNS_LOOKUPS, e && r->loop->now_ms < e->expires ? MDNS_CACHE : MDNS_QUERY, 0);
     if (e && r->loop->now_ms < e->expires) {
         r->cache_hits++;
         q->done = true;

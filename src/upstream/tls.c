@@ -17,6 +17,7 @@
 #include <psa/crypto.h>
 
 #include "io/pool.h"
+#include "io/metrics.h"
 #include "io/rand.h"
 
 #define TLS_WRITE_MAX 16384 /* plaintext per mbedtls_ssl_write(): one record */
@@ -439,8 +440,13 @@ int tls_start(struct tls_conn *k, struct tls_client *tc, const char *host)
 int tls_handshake(struct tls_conn *k)
 {
     int ret = mbedtls_ssl_handshake(&k->s->ssl);
-    if (ret != 0)
-        return tls_result(k, ret, "tls handshake");
+    if (ret != 0) {
+        int r = tls_result(k, ret, "tls handshake");
+        if (r == TLS_ERROR)
+            metrics_inc(M_TLS_HANDSHAKES, MO_FAILED, 0);
+        return r;
+    }
+    metrics_inc(M_TLS_HANDSHAKES, MO_OK, 0);
     /* TLS 1.3 sessions arrive later, as tickets (see tls_read). */
     if (mbedtls_ssl_get_version_number(&k->s->ssl) == MBEDTLS_SSL_VERSION_TLS1_2)
         tls_save_session(k);

@@ -11,8 +11,10 @@
 
 
 #include "parse/http_resp.h"
+#include "io/clock.h"
 #include "io/log.h"
 #include "io/pool.h"
+#include "io/metrics.h"
 #include "io/rand.h"
 #include "upstream/resolver.h"
 #include "upstream/tls.h"
@@ -65,6 +67,8 @@ struct up_req {
     struct httpr_parser hp;
     uint64_t t_start, total_deadline, deadline, backoff_until;
     uint32_t attempts, retries;
+    uint8_t ep;                  /* enum metrics_endpoint */
+    uint64_t start_us, phase_us; /* metrics: the request's start, the current phase's */
     int status;
     bool reused, any_reused, force_fresh, got_byte, head_delivered, err_mode;
     bool paused, kick, resume_flag, cancelled, dead;
@@ -198,6 +202,14 @@ static void up_req_free(struct up_req *r)
     pool_free_big(r);
 }
 
+/* A phase of the current attempt ended (metrics); the next one starts now. */
+static void up_phase(struct up_req *r, enum metrics_phase ph)
+{
+    uint64_t now = clock_mono_us();
+    metrics_observe(M_UP_DURATION, r->ep, ph, (double)(now - r->phase_us) / 1e6);
+    r->phase_us = now;
+}
+
 /* Ends the request: connection closed (pooled before, when reusable), the
  * request moved to the graveyard (freed by the next up_tick, so pointers on
  * the stack stay valid), one log line, then on_done unless cancelled. */
@@ -213,6 +225,9 @@ static void up_finish(struct up_req *r, int err, int status, const char *msg)
     up_list_del(&c->inflight, r);
     up_list_add(&c->graveyard, r);
     c->st.inflight--;
+    metrics_inc(M_UP_REQUESTS, r->ep, metrics_class_of(status, r->cancelled));
+    if (!r->cancelled)
+        metrics_observe(M_UP_DURATION, r->ep, MPH_TOTAL, (double)(clock_mono_us() - r->start_us) / 1e6);
     uint64_t ms = c->loop->now_ms - r->t_start;
     bool quiet = err == UP_OK || r->cancelled;
     log_event(quiet ? LOG_INFO : LOG_WARN, r->log_conn, "upstream",
@@ -261,6 +276,7 @@ static bool up_schedule_retry(struct up_req *r, int64_t retry_after_ms)
         return false;
     r->retries++;
     c->st.retries++;
+    metrics_inc(M_UP_RETRIES, r->ep, 0);
     r->st = UP_S_BACKOFF;
     r->backoff_until = now + delay;
     return true;
@@ -327,6 +343,7 @@ static void up_tls_step(struct up_req *r)
         return;
     }
     c->st.tls_handshakes++;
+    up_phase(r, MPH_TLS);
     r->st = UP_S_SENDING;
     r->deadline = up_deadline(c->loop->now_ms, c->cfg.idle_timeout_ms);
     up_send(r);
@@ -350,6 +367,7 @@ static void up_tls_start(struct up_req *r)
 static void up_connected(struct up_req *r)
 {
     struct up_client *c = r->c;
+    up_phase(r, MPH_CONNECT);
     if (c->cfg.https) {
         up_tls_start(r);
         return;
@@ -393,6 +411,7 @@ static void up_on_resolved(void *ctx, struct resolver_query *q)
         up_attempt_failf(r, UP_E_CONNECT, true, "dns %s: %s", c->cfg.host, gai_strerror(q->err));
         return;
     }
+    up_phase(r, MPH_DNS);
     struct up_conn *k = malloc(sizeof *k);
     if (!k) {
         up_attempt_failf(r, UP_E_CONNECT, true, "connect %s:%u: %s", c->cfg.host, c->cfg.port,
@@ -420,6 +439,8 @@ static void up_attempt_begin(struct up_req *r)
     r->status = 0;
     memset(&r->hp, 0, sizeof r->hp);
     r->hp.head_request = strcmp(r->method, "HEAD") == 0;
+    r->phase_us = clock_mono_us();
+    metrics_inc(M_UP_POOL, !r->force_fresh && c->npool > 0 ? MP_HIT : MP_MISS, 0);
     if (!r->force_fresh && c->npool > 0) {
         struct up_conn *k = c->pool[--c->npool];
         k->req = r;
@@ -639,6 +660,8 @@ static void up_read(struct up_req *r)
         ssize_t n = tls_read(&k->t, k->rbuf, sizeof k->rbuf);
         if (n > 0) {
             k->rlen = (size_t)n;
+            if (!r->got_byte)
+                up_phase(r, MPH_FIRST_BYTE);
             r->got_byte = true;
             r->st = UP_S_READING;
             r->deadline = up_deadline(c->loop->now_ms, c->cfg.idle_timeout_ms);
@@ -808,6 +831,8 @@ struct up_req *up_start(struct up_client *c, const struct up_request_spec *spec,
     memcpy(r->method, method, ml + 1);
     r->path = strdup(spec->path);
     r->log_conn = spec->log_conn;
+    r->ep = (uint8_t)metrics_endpoint_of(spec->path);
+    r->start_us = clock_mono_us();
     r->body = spec->body;
     r->body_parts = spec->body_parts;
     for (int i = 0; i < r->body_parts; i++)

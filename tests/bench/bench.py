@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -29,6 +30,23 @@ ONLY = [s for s in os.environ.get("BENCH_SERVERS", "").split(",") if s]
 PORT = 18300 + os.getpid() % 500
 STARTUPS = {}  # server -> start-up times of every start in the run (ms)
 TURN_DELAYS = {"stt_ms": 200, "first_token_ms": 150, "token_ms": 20, "tts_first_byte_ms": 100}
+# BENCH_SCRAPE_S=1: a Prometheus-like scraper GETs ours' /metrics every second during every run
+# (RESULTS.md "Scraping /metrics" compares the figures with and without it).
+SCRAPE_S = float(os.environ.get("BENCH_SCRAPE_S", "0") or 0)
+SCRAPES = {"count": 0, "bytes": 0, "max_ms": 0.0}
+
+
+def scraper(port, stop):
+    while not stop.wait(SCRAPE_S):
+        t = time.monotonic()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                n = len(r.read())
+        except OSError:
+            continue
+        SCRAPES["count"] += 1
+        SCRAPES["bytes"] = n
+        SCRAPES["max_ms"] = max(SCRAPES["max_ms"], (time.monotonic() - t) * 1000)
 # The answer modes (turn detection, issue 13): speech-to-text time grows with
 # the audio, S = stt_ms + stt_per_audio_s_ms * seconds, so transcribing while
 # the candidate speaks shows in the figures.
@@ -95,9 +113,13 @@ class Server:
             time.sleep(0.002)
         self.startup_ms = (time.monotonic() - self.t0) * 1000
         STARTUPS.setdefault(name, []).append(self.startup_ms)
+        self.scrape_stop = threading.Event()
+        if SCRAPE_S > 0 and name == "ours":
+            threading.Thread(target=scraper, args=(self.port, self.scrape_stop), daemon=True).start()
         time.sleep(0.2)
 
     def stop(self):
+        self.scrape_stop.set()
         self.p.terminate()
         try:
             self.p.wait(5)
@@ -621,6 +643,9 @@ def main():
                          ("answer", run_answer), ("memory", run_memory), ("vadcost", run_vadcost)):
             if not MODES or mode in MODES:
                 fn(name, spec, res)
+    if SCRAPE_S:
+        res["scrapes"] = dict(SCRAPES, interval_s=SCRAPE_S)
+        log("scrapes of /metrics:", res["scrapes"])
     for name, xs in STARTUPS.items():
         res.setdefault("startup_ms", {})[name] = round(sorted(xs)[len(xs) // 2], 2)
         res.setdefault("startup_ms_min", {})[name] = round(min(xs), 2)

@@ -312,6 +312,12 @@ async function interviewPage() {
     const turned = await interviewTurn(page, 'interview');
     await page.screenshot({ path: join(ART, 'interview.png'), fullPage: true });
     if (turned) {
+      await check('interview latency line from turn_metrics ("heard you in … · first word in …")', async () => {
+        await page.waitForFunction(() => !document.getElementById('latency').hidden, null, { timeout: 5000 });
+        const t = await page.locator('#latency').textContent();
+        assert(/^heard you in \d+\.\d s · first word in \d+\.\d s/.test(t || ''), `latency line "${t}"`);
+        return t;
+      });
       await check('interview end', async () => {
         await page.click('#end');
         await page.waitForFunction(() => window.__interview.state === 'ended', null, { timeout: 10_000 });

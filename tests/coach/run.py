@@ -467,6 +467,24 @@ def rate_limit_checks(mock):
         w.close()
 
 
+def metrics_checks(srv, interviews, answers):
+    """/metrics after coach interviews: the coach counters exactly, and promtool on the page."""
+    st, page = http_get(srv.port, "/metrics")
+    vals = dict(line.rsplit(" ", 1) for line in page.splitlines() if line and not line.startswith("#"))
+    check(f"/metrics: interview_coach_interviews_total == {interviews}, answers ok == {answers}, failed 0",
+          st == 200 and vals.get("interview_coach_interviews_total") == str(interviews) and
+          vals.get('interview_coach_answers_total{result="ok"}') == str(answers) and
+          vals.get('interview_coach_answers_total{result="failed"}') == "0",
+          {k: v for k, v in vals.items() if "coach" in k})
+    check("/metrics: Socket.IO messages counted under dialect socket_io",
+          int(vals.get('interview_ws_messages_received_total{dialect="socket_io"}', "0")) > 0)
+    tool = shutil.which("promtool")
+    if tool:
+        r = subprocess.run([tool, "check", "metrics"], input=page.encode(), capture_output=True, timeout=30)
+        check("promtool check metrics: the page after coach answers", r.returncode == 0,
+              (r.stdout + r.stderr).decode()[-500:])
+
+
 def main():
     if not npm_ready():
         check("npm ci in tests/coach", False)
@@ -496,6 +514,7 @@ def main():
             with Server(OPENAI_API_KEY=mock.api_key, OPENAI_BASE_URL=mock.base_url, SSL_CERT_FILE=mock.ca,
                         TX_BUFFER_SIZE="4k") as srv:
                 node(srv, webm, "parallel", {"COACH_PARALLEL": "4"})
+                metrics_checks(srv, interviews=4, answers=4 * 8)
             heartbeat_checks(mock)
             browser_checks(mock, tmp)
             limits_checks(mock, webm)

@@ -1,4 +1,4 @@
-// deps: src/pipeline/ai.c src/pipeline/oai.c src/parse/utf8.c src/parse/audio.c src/parse/sse.c src/upstream/upstream.c src/upstream/jobfetch.c src/upstream/resolver.c src/parse/http_resp.c src/parse/url.c src/parse/addrclass.c src/parse/html_text.c src/io/loop.c src/io/log.c src/io/clock.c src/upstream/tls.c src/io/rand.c src/io/pool.c
+// deps: src/pipeline/ai.c src/pipeline/oai.c src/parse/utf8.c src/parse/audio.c src/parse/sse.c src/upstream/upstream.c src/upstream/jobfetch.c src/upstream/resolver.c src/parse/http_resp.c src/parse/url.c src/parse/addrclass.c src/parse/html_text.c src/io/loop.c src/io/log.c src/io/clock.c src/upstream/tls.c src/io/rand.c src/io/pool.c src/io/metrics.c
 // libs: mbedtls cjson
 /* ai.c's pure parts: the transcription multipart (exact bytes, the coach's
  * verbose_json fields first), the message of an API error (the API's text,

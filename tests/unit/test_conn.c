@@ -1,7 +1,8 @@
-// deps: src/io/conn.c src/io/server.c src/io/guard.c src/io/loop.c src/io/ring.c src/io/pool.c src/io/log.c src/io/clock.c src/parse/http_req.c src/parse/route.c src/parse/ws_frame.c src/parse/utf8.c src/parse/access.c src/parse/ratelimit.c src/io/rand.c
+// deps: src/io/conn.c src/io/server.c src/io/guard.c src/io/loop.c src/io/ring.c src/io/pool.c src/io/log.c src/io/clock.c src/parse/http_req.c src/parse/route.c src/parse/ws_frame.c src/parse/utf8.c src/parse/access.c src/parse/ratelimit.c src/io/rand.c src/io/metrics.c
 // libs: mbedtls
 /* The connection layer on its own, with a stub dialect and no other layer
- * linked: the route table (page, JSON endpoint, WebSocket), the handlers
+ * linked: the route table (page, JSON endpoint, WebSocket, rendered page with
+ * its token and its cap on pages held at once), the handlers
  * called through it (open, text, binary, close, refused), the AI-turn budget
  * and the message rate limit answered through the refused handler. The
  * server runs its real loop in a thread; this thread is a plain TCP client. */
@@ -104,6 +105,39 @@ static int stub_api(struct server *s, const char *id, char *out, size_t cap)
     return strcmp(id, "known") == 0 ? 200 : 404;
 }
 
+static uint16_t srv_port;
+
+#define RENDER_BYTES (16u << 20) /* more than the socket buffers hold: the page stays with the connection */
+#define RENDER_TOKEN "stub-token-0123456789"
+
+static char *stub_render(size_t *len)
+{
+    char *p = malloc(RENDER_BYTES);
+    if (p)
+        memset(p, 'm', RENDER_BYTES);
+    *len = RENDER_BYTES;
+    return p;
+}
+
+/* GET /metrics with the token, not read: the connection holds its page. */
+static int render_request(const char *token)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(srv_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        abort();
+    char req[256];
+    int k = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s\r\n",
+                     token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
+    CHECK(write(fd, req, (size_t)k) == k);
+    return fd;
+}
+
 static const unsigned char page[] = "<p>page</p>";
 static const size_t page_len = sizeof page - 1;
 
@@ -111,6 +145,8 @@ static const struct conn_route routes[] = {
     {.route = ROUTE_INDEX, .name = "page", .page = page, .page_len = &page_len},
     {.route = ROUTE_STREAM_STATUS, .name = "api", .api_method = "GET", .api = stub_api},
     {.route = ROUTE_WS_CLIENT, .name = "stub", .ws = &stub_handlers},
+    {.route = ROUTE_METRICS, .name = "metrics", .render = stub_render, .render_ctype = "text/plain",
+     .render_token = RENDER_TOKEN},
 };
 
 static struct server srv;
@@ -191,12 +227,46 @@ int main(void)
     srv.routes = routes;
     srv.nroutes = ARRAY_LEN(routes);
     CHECK(server_init(&srv) == 0);
+    srv_port = srv.cfg.port;
     pthread_t th;
     pthread_create(&th, NULL, run_server, NULL);
 
     char buf[4096];
     http_get("/health", buf, sizeof buf);
     CHECK(strstr(buf, "HTTP/1.1 200 OK") && strstr(buf, "\"healthy\""));
+
+    /* A rendered page (route->render): its token, and at most 4 held at once. */
+    int rf[5];
+    rf[0] = render_request(NULL);
+    read_until(rf[0], buf, sizeof buf, "\r\n\r\n");
+    CHECK(strstr(buf, "HTTP/1.1 401 ") && strstr(buf, "WWW-Authenticate: Bearer"));
+    close(rf[0]);
+    rf[0] = render_request("wrong-token-0123456789");
+    read_until(rf[0], buf, sizeof buf, "\r\n\r\n");
+    CHECK(strstr(buf, "HTTP/1.1 401 ") != NULL);
+    close(rf[0]);
+    for (int i = 0; i < 5; i++) {
+        rf[i] = render_request(RENDER_TOKEN);
+        usleep(100000); /* the loop thread renders it */
+    }
+    read_until(rf[4], buf, sizeof buf, "\r\n\r\n");
+    CHECK(strstr(buf, "HTTP/1.1 503 ") && strstr(buf, "Retry-After: 1"));
+    read_until(rf[0], buf, 64, NULL);
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK", 15) == 0);
+    for (int i = 0; i < 5; i++)
+        close(rf[i]);
+    usleep(300000); /* the server sees them gone and frees their pages */
+    rf[0] = render_request(RENDER_TOKEN);
+    size_t got = 0;
+    for (ssize_t r; (r = read(rf[0], buf, sizeof buf)) > 0;) {
+        got += (size_t)r;
+        if (got > RENDER_BYTES) { /* the head and the whole body */
+            usleep(100000);
+            break;
+        }
+    }
+    CHECK(got > RENDER_BYTES);
+    close(rf[0]);
     http_get("/", buf, sizeof buf);
     CHECK(strstr(buf, "HTTP/1.1 200 OK") && strstr(buf, "<p>page</p>") && strstr(buf, "text/html"));
     http_get("/api/stream/status/known", buf, sizeof buf);

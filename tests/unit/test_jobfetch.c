@@ -1,4 +1,4 @@
-// deps: src/upstream/jobfetch.c src/upstream/tls.c src/io/rand.c src/io/loop.c src/upstream/resolver.c src/parse/http_resp.c src/parse/url.c src/parse/addrclass.c src/parse/html_text.c src/io/log.c src/io/clock.c src/io/pool.c
+// deps: src/upstream/jobfetch.c src/upstream/tls.c src/io/rand.c src/io/loop.c src/upstream/resolver.c src/parse/http_resp.c src/parse/url.c src/parse/addrclass.c src/parse/html_text.c src/io/log.c src/io/clock.c src/io/pool.c src/io/metrics.c
 // libs: mbedtls cjson
 /* Integration test of the job-posting fetch against tests/jobboard.py (real
  * HTTPS, throwaway CA, listening on 127.0.0.2), driven by the real event loop.

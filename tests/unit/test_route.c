@@ -53,6 +53,8 @@ static void test_routes(void)
     CHECK(rm("/health/x") == ROUTE_NOT_FOUND);
     CHECK(rm("//health") == ROUTE_NOT_FOUND);
     CHECK(rm("/healthz") == ROUTE_NOT_FOUND);
+    CHECK(rm("/metrics") == ROUTE_METRICS && id_is(""));
+    CHECK(rm("/metrics/") == ROUTE_NOT_FOUND && rm("/metrics/x") == ROUTE_NOT_FOUND);
     CHECK(rm("/") == ROUTE_INDEX);
     CHECK(rm("/interview") == ROUTE_INDEX);
     CHECK(rm("/interview/") == ROUTE_NOT_FOUND);

@@ -1,4 +1,4 @@
-// deps: src/upstream/tls.c src/io/rand.c src/io/loop.c src/io/clock.c src/io/pool.c
+// deps: src/upstream/tls.c src/io/rand.c src/io/loop.c src/io/clock.c src/io/pool.c src/io/metrics.c
 // libs: mbedtls
 /* What tls.c and rand.c do without a TLS peer: the process CA source (named
  * once, parsed once, a failed source replaceable), the address filter around

@@ -1,4 +1,4 @@
-// deps: src/upstream/upstream.c src/upstream/tls.c src/upstream/resolver.c src/parse/http_resp.c src/io/loop.c src/io/log.c src/io/clock.c src/io/rand.c src/io/pool.c
+// deps: src/upstream/upstream.c src/upstream/tls.c src/upstream/resolver.c src/parse/http_resp.c src/io/loop.c src/io/log.c src/io/clock.c src/io/rand.c src/io/pool.c src/io/metrics.c
 // libs: mbedtls cjson
 /* Drives the real loop against a local Python HTTPS/HTTP server (loopback
  * only; CA and certificates made with the openssl CLI in a temp dir). */
