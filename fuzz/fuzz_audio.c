@@ -3,8 +3,9 @@
  * header found is within the input and AUDIO_WAV_MAX_HEADER, describes
  * 16-bit PCM, and is found again at the same length in every longer prefix
  * (incremental: "need more" never turns into a different answer); a header
- * we write ourselves parses back to what we wrote; the RMS amplitude of the
- * input read as samples is within [0, 1]. Exact-size heap copies throughout. */
+ * we write ourselves parses back to what we wrote (a mu-law one is refused:
+ * not PCM); the RMS amplitude of the input read as samples is within [0, 1];
+ * mu-law coding is stable and within one step. Exact-size heap copies throughout. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, in, ns * sizeof *s);
     double a = audio_rms_amplitude(s, ns);
     if (!(a >= 0.0 && a <= 1.0))
+        abort();
+    for (size_t i = 0; i < ns; i++) { /* mu-law: a decoded value codes to itself, within a step of the input */
+        int16_t d = audio_ulaw_decode(audio_ulaw_encode(s[i]));
+        int err = abs((int)d - (int)s[i]), mag = abs((int)s[i]);
+        if (audio_ulaw_decode(audio_ulaw_encode(d)) != d || (mag > 256 && mag < 32000 && err * 16 > mag))
+            abort();
+    }
+    audio_wav_header_ulaw(hdr, rate, 1, (uint32_t)size);
+    if (audio_wav_parse(hdr, sizeof hdr, &w) != -1) /* format 7: never read as PCM */
         abort();
     free(s);
     free(in);
