@@ -664,19 +664,11 @@ static void conn_render(struct conn *c, const struct conn_request *rq, const str
         conn_http_error(c, rq->cors, 405, "method not allowed", "Allow: GET, HEAD\r\n");
         return;
     }
-    if (r->render_token && r->render_token[0]) {
-        const struct httpq_header *auth = httpq_header_get(req, "Authorization");
-        struct slice cred = {0};
-        bool ok = auth && access_bearer(auth->value, &cred) &&
-                  access_token_eq(r->render_token, strlen(r->render_token), cred.p, cred.n);
-        if (!ok) {
-            metrics_inc(M_CONN_REFUSED, MRS_AUTH, 0);
-            log_event(LOG_WARN, c->id, "auth_refused", "peer=%s %s %s", c->peer, r->name,
-                      auth ? "invalid token" : "no token");
-            conn_http_error(c, rq->cors, 401, auth ? "invalid token" : "authentication required",
-                            "WWW-Authenticate: Bearer\r\n");
-            return;
-        }
+    const char *why = NULL, *extra = NULL;
+    int st = guard_page(c->srv, c, req, r->render_token, &why, &extra);
+    if (st) {
+        conn_http_error(c, rq->cors, st, why, extra);
+        return;
     }
     if (conn_renders >= CONN_RENDERS_MAX) { /* not a refusal of the client: no refused_total reason */
         log_event(LOG_WARN, c->id, "render_busy", "%s: %u pages being sent", r->name, conn_renders);

@@ -196,16 +196,14 @@ static void guard_resolve_client(struct server *s, struct conn *c, const struct 
     snprintf(c->peer, sizeof c->peer, "%s", text);
 }
 
-static bool guard_token_matches(const struct server *s, struct slice got)
+static bool guard_token_matches(const char *want, struct slice got)
 {
-    const char *want = s->cfg.auth_token;
     return access_token_eq(want, strlen(want), got.p, got.n);
 }
 
 /* Any credential that matches admits; *offer is a bearer subprotocol the
  * client offered (to echo). *seen says whether any credential came at all. */
-static bool guard_token_ok(const struct server *s, const struct httpq_request *req, struct slice *offer,
-                           bool *seen)
+static bool guard_token_ok(const char *want, const struct httpq_request *req, struct slice *offer, bool *seen)
 {
     bool ok = false;
     struct slice cred;
@@ -214,13 +212,13 @@ static bool guard_token_ok(const struct server *s, const struct httpq_request *r
     const struct httpq_header *auth = httpq_header_get(req, "Authorization");
     if (auth && access_bearer(auth->value, &cred)) {
         *seen = true;
-        ok |= guard_token_matches(s, cred);
+        ok |= guard_token_matches(want, cred);
     }
     char q[ACCESS_TOKEN_MAX + 2];
     ssize_t qn = req->query.p ? route_query_get(req->query.p, req->query.n, "token", q, sizeof q) : -1;
     if (qn != -1) {
         *seen = true;
-        ok |= qn >= 0 && guard_token_matches(s, (struct slice){q, (size_t)qn});
+        ok |= qn >= 0 && guard_token_matches(want, (struct slice){q, (size_t)qn});
     }
     for (size_t i = 0; i < req->num_headers; i++) {
         const struct httpq_header *h = &req->headers[i];
@@ -228,7 +226,7 @@ static bool guard_token_ok(const struct server *s, const struct httpq_request *r
         if (GUARD_HEADER_IS(h, "Sec-WebSocket-Protocol") &&
             access_subproto_bearer(h->value, &entry, &cred)) {
             *seen = true;
-            if (guard_token_matches(s, cred)) {
+            if (guard_token_matches(want, cred)) {
                 ok = true;
                 *offer = entry;
             }
@@ -283,13 +281,14 @@ static bool guard_auth_budget(struct server *s, struct guard_peer *p, char *retr
     return false;
 }
 
-static int guard_auth(struct server *s, struct conn *c, const struct httpq_request *req, struct slice *offer,
-                      const char **why, const char **extra)
+/* The bearer token want (none set: open) with the address's failure budget. */
+static int guard_auth(struct server *s, struct conn *c, const struct httpq_request *req, const char *want,
+                      struct slice *offer, const char **why, const char **extra)
 {
     static char retry[48]; /* the loop thread's: used before the next request is read */
     bool seen;
     offer->n = 0;
-    if (!s->cfg.auth_token[0])
+    if (!want || !want[0])
         return 0;
     if (guard_credentials(req) > 1) {
         log_event(LOG_WARN, c->id, "auth_refused", "peer=%s more than one credential", c->peer);
@@ -305,7 +304,7 @@ static int guard_auth(struct server *s, struct conn *c, const struct httpq_reque
         *extra = retry;
         return 429;
     }
-    if (guard_token_ok(s, req, offer, &seen))
+    if (guard_token_ok(want, req, offer, &seen))
         return 0;
     if (p && seen && p->auth_fails++ == 0) /* a wrong credential is a guess; none is not */
         p->auth_since_ms = s->loop.now_ms;
@@ -366,7 +365,7 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
         *why = "origin not allowed";
         return 403;
     }
-    int st = guard_auth(s, c, req, echo, why, extra);
+    int st = guard_auth(s, c, req, s->cfg.auth_token, echo, why, extra);
     if (st)
         return st;
     uint32_t have = guard_ws_from(s, &c->guard.addr);
@@ -389,7 +388,16 @@ int guard_http(struct server *s, struct conn *c, const struct httpq_request *req
     guard_resolve_client(s, c, req);
     if (!guard_host_ok(s, c, req, origin_listed, why))
         return 403;
-    return guard_auth(s, c, req, &unused, why, extra);
+    return guard_auth(s, c, req, s->cfg.auth_token, &unused, why, extra);
+}
+
+int guard_page(struct server *s, struct conn *c, const struct httpq_request *req, const char *token,
+               const char **why, const char **extra)
+{
+    struct slice unused;
+    *extra = NULL;
+    guard_resolve_client(s, c, req);
+    return guard_auth(s, c, req, token, &unused, why, extra);
 }
 
 bool guard_strike(struct server *s, struct conn *c, const char *what)

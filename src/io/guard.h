@@ -50,6 +50,13 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
 int guard_http(struct server *s, struct conn *c, const struct httpq_request *req, bool origin_listed,
                const char **why, const char **extra);
 
+/* A page behind its own bearer token (/metrics: METRICS_TOKEN; empty: open),
+ * one credential at most (400), failures counted against the address's
+ * AUTH_FAILURES_PER_MINUTE budget like the API token's (429): 0, 400, 401
+ * or 429. */
+int guard_page(struct server *s, struct conn *c, const struct httpq_request *req, const char *token,
+               const char **why, const char **extra);
+
 /* A whole WebSocket data message of n bytes: true to process it; false when
  * a per-connection bucket refused it, with what (a phrase naming the limit)
  * written to what[cap]. */

@@ -411,6 +411,12 @@ def test_token_and_off():
               val(p, "interview_connections_refused_total", reason="auth") == 2)
         log = srv.log()
     check("the metrics token never reaches the log", TOKEN not in log and "wrong-token" not in log)
+    with Server(METRICS_TOKEN=TOKEN, AUTH_FAILURES_PER_MINUTE="3") as srv:
+        sts = [scrape(srv, token=f"wrong-token-{i:012d}")[0] for i in range(3)]
+        st, hdr, _ = scrape(srv, token=TOKEN)
+        check("wrong metrics tokens count against AUTH_FAILURES_PER_MINUTE: 3 x 401, then 429 with "
+              "Retry-After even for the right one", sts == [401] * 3 and st == 429 and "Retry-After" in hdr,
+              (sts, st, hdr))
     with Server(METRICS="off") as srv:
         st, _, _ = scrape(srv)
         check("METRICS=off -> /metrics is 404", st == 404)
