@@ -39,6 +39,8 @@
 #define REDIS_SUBS_MAX 32    /* channels subscribed */
 #define REDIS_CHANNEL_MAX 256
 #define REDIS_LISTENERS_MAX 8 /* redis_on_state listeners */
+/* Loop slots one client takes: its two connections, its timer, its resolver's pipe. */
+#define REDIS_LOOP_SLOTS 4
 
 enum redis_status {
     REDIS_OK = 0,
