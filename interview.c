@@ -765,6 +765,11 @@ static int wire_dialects(struct program *p)
     });
     p->srv.routes = program_routes;
     p->srv.nroutes = ARRAY_LEN(program_routes);
+    if (p->redis) {
+        stream_set_bus(&p->bus);
+        if (server_add_tick(&p->srv, stream_tick, NULL) != 0)
+            return -1;
+    }
     return server_add_tick(&p->srv, sio_tick, &p->srv);
 }
 

@@ -23,8 +23,9 @@
 #define REDIS_RBUF_CAP (1024u * 1024u)
 /* Commands not yet written: the same bound for the values written. */
 #define REDIS_WBUF_CAP (1024u * 1024u)
-/* The pub/sub connection only carries chat lines and commands for sessions. */
-#define REDIS_SUB_BUF_CAP (64u * 1024u)
+/* The pub/sub connection carries chat broadcasts (seed 004 caps what it
+ * publishes at half of this) and session events. */
+#define REDIS_SUB_BUF_CAP (1024u * 1024u)
 /* Value slots of one parsed reply (SCAN pages, MGET of a few hundred keys). */
 #define REDIS_VALUES_MAX 1024
 /* Reconnect backoff: quick first retry (a restart), capped so a returning
