@@ -20,6 +20,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "parse/cfgval.h"
+#include "io/guard.h"
 #include "io/log.h"
 #include "io/rand.h"
 #include "io/server.h"
@@ -767,6 +768,7 @@ static int wire_dialects(struct program *p)
     p->srv.nroutes = ARRAY_LEN(program_routes);
     if (p->redis) {
         stream_set_bus(&p->bus);
+        guard_set_bus(&p->srv, &p->bus);
         if (server_add_tick(&p->srv, stream_tick, NULL) != 0)
             return -1;
     }

@@ -181,6 +181,49 @@ async def outage(srvs, redis):
         await w.close()
 
 
+def avoid_minute_edge():
+    """Shared counts are per wall-clock minute: do not straddle one."""
+    if time.time() % 60 > 50:
+        time.sleep(61 - time.time() % 60)
+
+
+async def limits(a, b):
+    avoid_minute_edge()
+
+    async def turn(srv, sid):
+        ws = await connect(srv, sid)
+        await ws.send(json.dumps({"type": "transcription_request"}))
+        m = await recv_json(ws)
+        await ws.close()
+        return m
+    got = [await turn(a, f"lim-a{i}") for i in range(3)] + [await turn(b, "lim-b0")]
+    check("AI turns per address: 3 on instance 1 and 1 on instance 2 are admitted (limit 4)",
+          all(m["type"] == "transcription_error" for m in got), got)
+    await asyncio.sleep(0.2)
+    m = await turn(b, "lim-b1")
+    check("the 5th, on instance 2, is refused: AI_TURNS_PER_MINUTE_PER_IP counted across instances",
+          m["type"] == "error" and m["code"] == "RATE_LIMITED", m)
+
+
+def auth_limits(a, b):
+    avoid_minute_edge()
+
+    def wrong(srv):
+        import urllib.request
+        req = urllib.request.Request(f"http://127.0.0.1:{srv.port}/api/stream/status/x",
+                                     headers={"Authorization": "Bearer wrong-token-0123456789"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+    got = [wrong(a), wrong(a), wrong(b)]
+    time.sleep(0.2)
+    got.append(wrong(b))
+    check("failed credentials: 2 on instance 1 + 1 on instance 2, then 429 on instance 2 "
+          "(AUTH_FAILURES_PER_MINUTE=3 across instances)", got == [401, 401, 401, 429], got)
+
+
 def main():
     if not shutil.which("redis-server"):
         check("redis-server installed (apt-get install -y redis-server)", False)
@@ -196,6 +239,14 @@ def main():
             asyncio.run(shared((a, b, c), redis, "redis://"))
             asyncio.run(outage((a, b, c), redis))
             check("the password is never logged", all(PASS not in s.log() for s in (a, b, c)))
+        lim = {"REDIS_URL": plain, "AI_TURNS_PER_MINUTE_PER_IP": 4}
+        with Server(**lim) as a, Server(**lim) as b:
+            wait_log(a, "redis_up") and wait_log(b, "redis_up")
+            asyncio.run(limits(a, b))
+        tok = {"REDIS_URL": plain, "INTERVIEW_AUTH_TOKEN": "good-token-0123456789", "AUTH_FAILURES_PER_MINUTE": 3}
+        with Server(**tok) as a, Server(**tok) as b:
+            wait_log(a, "redis_up") and wait_log(b, "redis_up")
+            auth_limits(a, b)
         tls = f"rediss://localhost:{redis.tls_port}/1"
         env = {"REDIS_URL": tls, "REDIS_PASSWORD_FILE": os.path.join(tmp, "pw"),
                "SSL_CERT_FILE": os.path.join(tmp, "ca.pem")}
