@@ -62,7 +62,6 @@ struct stream {
     struct conn *conn;
     char connected_at[CLOCK_ISO_LEN];
     uint64_t received, sent;
-    uint64_t published_received, published_sent; /* last stats on the bus */
     bool replaced_remotely; /* the id lives on elsewhere: its key and mirror entries are not ours to drop */
     uint8_t *audio; /* audio messages kept for a transcription_request without data */
     size_t audio_len;
@@ -351,10 +350,7 @@ static void stream_bus_announce(struct stream *st, const char *op)
     if (text)
         (void)stream_g.bus->set(stream_g.bus->ctx, key, text, strlen(text), STREAM_REMOTE_TTL_MS);
     free(text);
-    if (stream_bus_send(o)) {
-        st->published_received = st->received;
-        st->published_sent = st->sent;
-    }
+    (void)stream_bus_send(o);
 }
 
 static struct stream_remote *stream_remote_find(const char *id)
