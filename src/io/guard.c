@@ -175,8 +175,10 @@ static void guard_shared_add(struct server *s, struct guard_peer *p, enum guard_
     const struct shared_bus *bus = guard_g.bus;
     if (!bus || !p || sizeof(uintptr_t) < 8 || !bus->up(bus->ctx))
         return;
-    char addr[INET6_ADDRSTRLEN + 8], key[128];
-    access_addr_format(&p->key, addr, sizeof addr);
+    /* the address (IPv6: its /64) as 32 hex digits: fixed width, no ':' */
+    char addr[2 * sizeof p->key.b + 1], key[128];
+    for (size_t i = 0; i < sizeof p->key.b; i++)
+        snprintf(addr + 2 * i, 3, "%02x", p->key.b[i]);
     snprintf(key, sizeof key, "limit:%s:%s:%llu", which == GUARD_C_TURNS ? "ai" : "auth", addr,
              (unsigned long long)guard_minute());
     uint64_t ud = ((uint64_t)(p - s->peers) << 33) | ((uint64_t)which << 32) | p->gen;
