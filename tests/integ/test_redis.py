@@ -18,7 +18,7 @@ import websockets
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
-from wsutil import Server, check, finish, free_port, measure  # noqa: E402
+from wsutil import BIN, Server, check, finish, free_port, measure  # noqa: E402
 
 PASS = "redis-test-pw"
 
@@ -224,6 +224,30 @@ def auth_limits(a, b):
           "(AUTH_FAILURES_PER_MINUTE=3 across instances)", got == [401, 401, 401, 429], got)
 
 
+def config(redis, tmp):
+    env = {"PATH": "/usr/bin:/bin", "HOST": "127.0.0.1", "PORT": str(free_port())}
+    r = subprocess.run([BIN], env={**env, "REDIS_URL": "redis://:topsecret@h:99999"}, capture_output=True,
+                       timeout=10)
+    err = r.stderr.decode()
+    check("a bad REDIS_URL exits 2 naming it, without the password",
+          r.returncode == 2 and "REDIS_URL" in err and "topsecret" not in err, err)
+    r = subprocess.run([BIN], env={**env, "REDIS_URL": f"redis://:{PASS}@127.0.0.1:{redis.port}",
+                                   "REDIS_PASSWORD_FILE": os.path.join(tmp, "pw")}, capture_output=True, timeout=10)
+    check("a password in REDIS_URL and REDIS_PASSWORD_FILE both: exit 2", r.returncode == 2, r.stderr)
+    port = free_port()
+    p = subprocess.Popen([BIN, "--redis-url", f"redis://:{PASS}@127.0.0.1:{redis.port}"],
+                         env={**env, "PORT": str(port)}, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    time.sleep(2.0)  # connected to Redis by then (a few ms normally)
+    with open(f"/proc/{p.pid}/cmdline", "rb") as f:
+        cmdline = f.read()
+    p.terminate()
+    _, err = p.communicate(timeout=20)
+    err = err.decode()
+    check("--redis-url is wiped from /proc/PID/cmdline and warned about, the password never logged",
+          PASS.encode() not in cmdline and "secret_on_command_line" in err and "REDIS_URL" in err and
+          PASS not in err and "redis_up" in err, err[-800:])
+
+
 def main():
     if not shutil.which("redis-server"):
         check("redis-server installed (apt-get install -y redis-server)", False)
@@ -233,6 +257,7 @@ def main():
     redis.start()
     try:
         plain = f"redis://:{PASS}@127.0.0.1:{redis.port}/0"
+        config(redis, tmp)
         with Server(REDIS_URL=plain) as a, Server(REDIS_URL=plain) as b, Server(REDIS_URL=plain) as c:
             for s in (a, b, c):
                 wait_log(s, "redis_up") or time.sleep(0.5)
