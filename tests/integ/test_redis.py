@@ -205,6 +205,38 @@ async def limits(a, b):
           m["type"] == "error" and m["code"] == "RATE_LIMITED", m)
 
 
+async def ws_limits(a, b):
+    held = [await connect(a, "ws-a0"), await connect(a, "ws-a1"), await connect(b, "ws-b0")]
+    await asyncio.sleep(0.2)
+    try:
+        extra = await connect(b, "ws-b1")
+        await extra.close()
+        refused = None
+    except Exception as e:  # websockets raises on a non-101 answer
+        refused = str(e)
+    check("MAX_WEBSOCKETS_PER_IP=3 across instances: 2 on instance 1 + 1 on instance 2, the 4th on instance 2 "
+          "gets 429", refused is not None and "429" in refused, refused)
+    await held[0].close()
+    await asyncio.sleep(0.3)
+    # instance 2's view of the others is refreshed by its own opens, closes and
+    # refusals (and every 20 s): a refusal on a stale count brings it up to date
+    tries, ok = 0, None
+    while ok is not True and tries < 3:
+        tries += 1
+        try:
+            again = await connect(b, "ws-b1")
+            await again.close()
+            ok = True
+        except Exception as e:
+            ok = str(e)
+            await asyncio.sleep(0.2)
+    measure("ws_limit_tries_after_close_elsewhere", tries)
+    check("after one closes on instance 1, instance 2 admits one more (within two tries)", ok is True and tries <= 2,
+          (tries, ok))
+    for w in held[1:]:
+        await w.close()
+
+
 def auth_limits(a, b):
     avoid_minute_edge()
 
@@ -268,6 +300,10 @@ def main():
         with Server(**lim) as a, Server(**lim) as b:
             wait_log(a, "redis_up") and wait_log(b, "redis_up")
             asyncio.run(limits(a, b))
+        lim = {"REDIS_URL": plain, "MAX_WEBSOCKETS_PER_IP": 3}
+        with Server(**lim) as a, Server(**lim) as b:
+            wait_log(a, "redis_up") and wait_log(b, "redis_up")
+            asyncio.run(ws_limits(a, b))
         tok = {"REDIS_URL": plain, "INTERVIEW_AUTH_TOKEN": "good-token-0123456789", "AUTH_FAILURES_PER_MINUTE": 3}
         with Server(**tok) as a, Server(**tok) as b:
             wait_log(a, "redis_up") and wait_log(b, "redis_up")
