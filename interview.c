@@ -873,14 +873,17 @@ static int64_t program_gauge_sum(const struct resp_value *v)
     uint64_t now = program_epoch_ms();
     for (uint32_t i = 0; i + 1 < v->count; i += 2) {
         const struct resp_value *field = resp_child(v, i), *val = resp_child(v, i + 1);
-        unsigned long long n, until;
-        char text[48];
+        char text[48], *colon, *end;
         if (resp_is(field, program_bus_instance, strlen(program_bus_instance)) || val->type != RESP_BULK ||
             val->len >= sizeof text)
             continue;
         memcpy(text, val->str, val->len);
         text[val->len] = '\0';
-        if (sscanf(text, "%llu:%llu", &n, &until) == 2 && until > now && n < UINT32_MAX)
+        unsigned long long n = strtoull(text, &colon, 10);
+        if (*colon != ':')
+            continue;
+        unsigned long long until = strtoull(colon + 1, &end, 10);
+        if (*end == '\0' && until > now && n < UINT32_MAX)
             sum += (int64_t)n;
     }
     return sum;
@@ -942,7 +945,8 @@ static bool program_bus_gauge(void *ctx, const char *key, uint32_t value, uint64
     char k[512], share[48], ttl[24];
     if (!program_bus_name(ctx, key, k, sizeof k))
         return false;
-    snprintf(share, sizeof share, "%u:%llu", value, (unsigned long long)(program_epoch_ms() + ttl_ms));
+    uint64_t until = program_epoch_ms() + ttl_ms;
+    snprintf(share, sizeof share, "%u:%llu", value, (unsigned long long)until);
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)ttl_ms);
     const char *set[4] = {"HSET", k, program_bus_instance, share}, *del[3] = {"HDEL", k, program_bus_instance};
     const char *exp[3] = {"PEXPIRE", k, ttl}, *get[2] = {"HGETALL", k};
