@@ -807,6 +807,7 @@ void redis_destroy(struct redis *r)
     if (!r)
         return;
     r->nlisteners = 0;
+    r->cmd.st = RS_WAIT; /* a callback below that asks again is refused */
     if (r->pend)
         redis_fail_pending(r, REDIS_DOWN);
     redis_conn_free(r, &r->cmd);
