@@ -35,6 +35,7 @@ test_tools() {
         valgrind cppcheck clang-tidy nginx-light haproxy
     # tests/integ/test_metrics.py (run by run_integ): promtool and a real Prometheus scraping the binary
     apt_install prometheus
+    apt_install redis-server # the Redis client's tests: tests/unit/test_redis.c, tests/integ/test_redis.py
 }
 
 # vendor/fetch.sh downloads, verifies and builds mbedTLS and cJSON (see vendor/MANIFEST).

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "parse/access.h"
+#include "io/bus.h"
 #include "io/log.h"
 #include "io/metrics.h"
 #include "parse/ratelimit.h"
@@ -28,6 +30,17 @@
 #define GUARD_PEERS_PER_CONN 2
 #define GUARD_PROBE 16             /* entries looked at per address: bounded work per lookup */
 #define GUARD_AUTH_WINDOW_MS 60000 /* AUTH_FAILURES_PER_MINUTE's minute, from the first failure */
+/* Shared counters (several instances): one Redis key per address, limit and
+ * wall-clock minute (instances agree on it), kept two minutes so a late
+ * instance still finds the current one. */
+#define GUARD_SHARED_TTL_MS 120000
+/* WebSockets per address across instances: each instance's share lives this
+ * long unless refreshed; the whole table is walked for refreshes once per
+ * GUARD_WS_REFRESH_MS (a slice per tick), and the others' total Redis last
+ * returned is believed for GUARD_WS_TTL_MS. */
+#define GUARD_WS_TTL_MS 60000
+#define GUARD_WS_REFRESH_MS 20000
+#define GUARD_TICK_MS 250 /* the server tick guard_tick runs on */
 
 /* What the server keeps per client address (IPv6: per /64, the smallest
  * block one subscriber gets, so rotating addresses inside it gains nothing). */
@@ -40,7 +53,24 @@ struct guard_peer {
     struct rl_bucket turns; /* AI_TURNS_PER_MINUTE_PER_IP */
     uint64_t auth_since_ms; /* first failure of the current minute */
     uint32_t auth_fails;
+    /* across instances (guard_set_bus): the counts Redis last returned for
+     * shared_minute, this instance's own increments included */
+    uint32_t gen; /* bumped when the entry is given to another address: late answers are dropped */
+    uint64_t shared_minute;
+    uint32_t shared[2]; /* enum guard_counter */
+    uint32_t ws;        /* WebSockets of the address here, counted for the others (with a bus) */
+    uint32_t ws_others; /* theirs, as Redis last said at ws_others_ms */
+    uint64_t ws_others_ms;
 };
+
+enum guard_counter { GUARD_C_TURNS, GUARD_C_AUTH, GUARD_C_WS };
+
+/* The bus to Redis (NULL: this instance counts alone) and the one server. */
+static struct {
+    const struct shared_bus *bus;
+    struct server *srv;
+    uint32_t refresh_cursor; /* guard_tick's place in the peer table */
+} guard_g;
 
 static uint64_t guard_seed; /* keys the hash: an attacker cannot aim addresses at one neighbourhood */
 
@@ -101,14 +131,129 @@ static struct guard_peer *guard_find(struct server *s, const struct access_addr 
         }
         if (!p->used && !empty)
             empty = p;
-        else if (p->used && !p->conns && !p->sessions && (!victim || p->seen_ms < victim->seen_ms))
+        else if (p->used && !p->conns && !p->sessions && !p->ws && (!victim || p->seen_ms < victim->seen_ms))
             victim = p;
     }
     struct guard_peer *p = empty ? empty : victim;
     if (!create || !p)
         return NULL;
-    *p = (struct guard_peer){.key = k, .used = true, .seen_ms = now};
+    *p = (struct guard_peer){.key = k, .used = true, .seen_ms = now, .gen = p->gen + 1};
     return p;
+}
+
+/* ---- counts shared between instances ---- */
+
+void guard_set_bus(struct server *s, const struct shared_bus *bus)
+{
+    guard_g.srv = s;
+    guard_g.bus = bus;
+}
+
+static uint64_t guard_minute(void) { return (uint64_t)time(NULL) / 60; }
+
+/* The count of `which` for p's address this minute across instances (0
+ * when unknown: Redis down or not asked yet). */
+static uint32_t guard_shared(const struct guard_peer *p, enum guard_counter which)
+{
+    return p && p->shared_minute == guard_minute() ? p->shared[which] : 0;
+}
+
+/* The callback data of a Redis answer about entry p: its slot, its
+ * generation and the counter, packed (no allocation per increment). */
+static void *guard_ud(const struct server *s, const struct guard_peer *p, enum guard_counter which)
+{
+    uint64_t u = ((uint64_t)(p - s->peers) << 34) | ((uint64_t)which << 32) | p->gen;
+    return (void *)(uintptr_t)u;
+}
+
+/* The entry an answer is about, or NULL when it went to another address since. */
+static struct guard_peer *guard_unpack(void *ud, enum guard_counter *which)
+{
+    uint64_t u = (uint64_t)(uintptr_t)ud;
+    uint32_t slot = (uint32_t)(u >> 34), gen = (uint32_t)u;
+    *which = (enum guard_counter)((u >> 32) & 3);
+    struct server *s = guard_g.srv;
+    if (!s || slot >= s->npeers)
+        return NULL;
+    struct guard_peer *p = &s->peers[slot];
+    return p->used && p->gen == gen ? p : NULL;
+}
+
+/* Redis's answer to an increment. */
+static void guard_shared_counted(void *ud, int64_t value)
+{
+    enum guard_counter which;
+    struct guard_peer *p = guard_unpack(ud, &which);
+    if (value < 0 || !p || which > GUARD_C_AUTH)
+        return;
+    uint64_t minute = guard_minute();
+    if (p->shared_minute != minute) {
+        p->shared_minute = minute;
+        p->shared[0] = p->shared[1] = 0;
+    }
+    if ((uint64_t)value > p->shared[which])
+        p->shared[which] = value > UINT32_MAX ? UINT32_MAX : (uint32_t)value;
+}
+
+/* One more of `which` for p's address, counted in Redis; the total comes
+ * back later (guard_shared_counted). Redis down: nothing, local counts rule. */
+static void guard_shared_add(struct server *s, struct guard_peer *p, enum guard_counter which)
+{
+    const struct shared_bus *bus = guard_g.bus;
+    if (!bus || !p || sizeof(uintptr_t) < 8 || !bus->up(bus->ctx))
+        return;
+    /* the address (IPv6: its /64) as 32 hex digits: fixed width, no ':' */
+    char addr[2 * sizeof p->key.b + 1], key[128];
+    for (size_t i = 0; i < sizeof p->key.b; i++)
+        snprintf(addr + 2 * i, 3, "%02x", p->key.b[i]);
+    snprintf(key, sizeof key, "limit:%s:%s:%llu", which == GUARD_C_TURNS ? "ai" : "auth", addr,
+             (unsigned long long)guard_minute());
+    (void)bus->incr(bus->ctx, key, 1, GUARD_SHARED_TTL_MS, guard_shared_counted, guard_ud(s, p, which));
+}
+
+/* The other instances' WebSockets from p's address, when recently heard. */
+static uint32_t guard_ws_others(const struct server *s, const struct guard_peer *p)
+{
+    return p && p->ws_others_ms && s->loop.now_ms - p->ws_others_ms < GUARD_WS_TTL_MS ? p->ws_others : 0;
+}
+
+static void guard_ws_counted(void *ud, int64_t value)
+{
+    enum guard_counter which;
+    struct guard_peer *p = guard_unpack(ud, &which);
+    if (value < 0 || !p || which != GUARD_C_WS)
+        return;
+    p->ws_others = value > UINT32_MAX ? UINT32_MAX : (uint32_t)value;
+    p->ws_others_ms = guard_g.srv->loop.now_ms ? guard_g.srv->loop.now_ms : 1;
+}
+
+/* This instance's WebSocket count for p's address, to Redis; the others'
+ * total comes back. */
+static void guard_ws_publish(struct server *s, struct guard_peer *p)
+{
+    const struct shared_bus *bus = guard_g.bus;
+    if (!bus || sizeof(uintptr_t) < 8 || !bus->up(bus->ctx))
+        return;
+    char addr[2 * sizeof p->key.b + 1], key[96];
+    for (size_t i = 0; i < sizeof p->key.b; i++)
+        snprintf(addr + 2 * i, 3, "%02x", p->key.b[i]);
+    snprintf(key, sizeof key, "limit:ws:%s", addr);
+    (void)bus->gauge(bus->ctx, key, p->ws, GUARD_WS_TTL_MS, guard_ws_counted, guard_ud(s, p, GUARD_C_WS));
+}
+
+void guard_tick(void *ctx)
+{
+    struct server *s = ctx;
+    if (!guard_g.bus || !s->npeers)
+        return;
+    /* a slice per tick: the whole table once per GUARD_WS_REFRESH_MS */
+    uint32_t slice = s->npeers / (GUARD_WS_REFRESH_MS / GUARD_TICK_MS) + 1;
+    for (uint32_t i = 0; i < slice; i++) {
+        struct guard_peer *p = &s->peers[guard_g.refresh_cursor];
+        guard_g.refresh_cursor = (guard_g.refresh_cursor + 1) % s->npeers;
+        if (p->used && p->ws)
+            guard_ws_publish(s, p);
+    }
 }
 
 bool guard_accept(struct server *s, struct conn *c, const char **why)
@@ -131,6 +276,13 @@ bool guard_accept(struct server *s, struct conn *c, const char **why)
 
 void guard_on_close(struct server *s, struct conn *c)
 {
+    if (c->guard.ws_peer) {
+        struct guard_peer *p = &s->peers[c->guard.ws_peer - 1];
+        if (p->ws)
+            p->ws--;
+        guard_ws_publish(s, p);
+        c->guard.ws_peer = 0;
+    }
     if (c->guard.peer) {
         struct guard_peer *p = &s->peers[c->guard.peer - 1];
         p->conns--;
@@ -270,6 +422,10 @@ static size_t guard_credentials(const struct httpq_request *req)
 static bool guard_auth_budget(struct server *s, struct guard_peer *p, char *retry, size_t cap)
 {
     uint64_t now = s->loop.now_ms, max = s->cfg.auth_failures_per_minute;
+    if (p && max && guard_shared(p, GUARD_C_AUTH) >= max) { /* other instances saw them */
+        snprintf(retry, cap, "Retry-After: %llu\r\n", (unsigned long long)(60 - (uint64_t)time(NULL) % 60));
+        return false;
+    }
     if (!p || !max || p->auth_fails < max)
         return true;
     if (now - p->auth_since_ms >= GUARD_AUTH_WINDOW_MS) {
@@ -298,8 +454,8 @@ static int guard_auth(struct server *s, struct conn *c, const struct httpq_reque
     struct guard_peer *p = guard_find(s, &c->guard.addr, true);
     if (!guard_auth_budget(s, p, retry, sizeof retry)) {
         metrics_inc(M_CONN_REFUSED, MRS_AUTH_THROTTLED, 0);
-        log_event(LOG_WARN, c->id, "auth_throttled", "peer=%s failures=%u max=%llu", c->peer, p->auth_fails,
-                  (unsigned long long)s->cfg.auth_failures_per_minute);
+        log_event(LOG_WARN, c->id, "auth_throttled", "peer=%s failures=%u shared=%u max=%llu", c->peer,
+                  p->auth_fails, guard_shared(p, GUARD_C_AUTH), (unsigned long long)s->cfg.auth_failures_per_minute);
         *why = "too many failed credentials from this address (AUTH_FAILURES_PER_MINUTE)";
         *extra = retry;
         return 429;
@@ -308,6 +464,8 @@ static int guard_auth(struct server *s, struct conn *c, const struct httpq_reque
         return 0;
     if (p && seen && p->auth_fails++ == 0) /* a wrong credential is a guess; none is not */
         p->auth_since_ms = s->loop.now_ms;
+    if (p && seen)
+        guard_shared_add(s, p, GUARD_C_AUTH);
     /* The token itself never reaches a log line. */
     metrics_inc(M_CONN_REFUSED, MRS_AUTH, 0);
     log_event(LOG_WARN, c->id, "auth_refused", "peer=%s %s", c->peer,
@@ -369,13 +527,22 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
     if (st)
         return st;
     uint32_t have = guard_ws_from(s, &c->guard.addr);
-    if (have >= s->cfg.max_websockets_per_ip) {
+    struct guard_peer *p = guard_g.bus ? guard_find(s, &c->guard.addr, true) : NULL;
+    uint32_t others = guard_ws_others(s, p); /* on other instances */
+    if (have + others >= s->cfg.max_websockets_per_ip) {
         metrics_inc(M_CONN_REFUSED, MRS_PER_IP, 0);
-        log_event(LOG_WARN, c->id, "per_ip_limit", "peer=%s websockets=%u max=%llu", c->peer, have,
-                  (unsigned long long)s->cfg.max_websockets_per_ip);
+        log_event(LOG_WARN, c->id, "per_ip_limit", "peer=%s websockets=%u others=%u max=%llu", c->peer, have,
+                  others, (unsigned long long)s->cfg.max_websockets_per_ip);
+        if (others && have < s->cfg.max_websockets_per_ip)
+            guard_ws_publish(s, p); /* refused for the others' count: have it fresh for the next try */
         *why = "too many WebSocket connections from this address";
         *extra = GUARD_RETRY_AFTER;
         return 429;
+    }
+    if (p) {
+        p->ws++;
+        c->guard.ws_peer = (uint32_t)(p - s->peers) + 1;
+        guard_ws_publish(s, p);
     }
     return 0;
 }
@@ -433,11 +600,14 @@ bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap)
     const struct server_config *cfg = &s->cfg;
     uint64_t ip_rate = cfg->ai_turns_per_minute_per_ip;
     struct guard_peer *p = ip_rate ? guard_find(s, &c->guard.addr, true) : NULL;
-    if (p && !rl_take(&p->turns, ip_rate, 60000, ip_rate, 1, s->loop.now_ms)) {
+    /* across instances: the minute's count Redis last returned */
+    if ((p && guard_shared(p, GUARD_C_TURNS) >= ip_rate) ||
+        (p && !rl_take(&p->turns, ip_rate, 60000, ip_rate, 1, s->loop.now_ms))) {
         snprintf(what, cap, "over %llu AI requests per minute from this address (AI_TURNS_PER_MINUTE_PER_IP)",
                  (unsigned long long)ip_rate);
         return false;
     }
+    guard_shared_add(s, p, GUARD_C_TURNS);
     if (rl_take(&c->guard.turns, cfg->ai_turns_per_minute, 60000, cfg->ai_turns_per_minute, 1, s->loop.now_ms))
         return true;
     snprintf(what, cap, "over %llu AI requests per minute (AI_TURNS_PER_MINUTE)",
@@ -451,3 +621,7 @@ bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap)
 #undef GUARD_PEERS_PER_CONN
 #undef GUARD_PROBE
 #undef GUARD_AUTH_WINDOW_MS
+#undef GUARD_SHARED_TTL_MS
+#undef GUARD_WS_TTL_MS
+#undef GUARD_WS_REFRESH_MS
+#undef GUARD_TICK_MS
