@@ -20,6 +20,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "parse/cfgval.h"
+#include "io/clock.h"
 #include "io/log.h"
 #include "io/rand.h"
 #include "io/server.h"
@@ -27,6 +28,7 @@
 #include "upstream/jobfetch.h"
 #include "upstream/upstream.h"
 #include "pipeline/ai.h"
+#include "pipeline/session.h"
 #include "pipeline/turn.h"
 #include "dialect/coach.h"
 #include "dialect/dialect.h"
@@ -81,6 +83,8 @@ struct config {
     uint64_t vad_prefix_padding_ms, vad_silence_ms, vad_interrupt_response;
     uint64_t transcribe_pause_ms, max_segment_seconds, vad_barge_in_min_ms;
     unsigned incremental_transcription; /* enum turn_incremental */
+    /* resumable /ws/ interviews (session.c) */
+    uint64_t session_ttl_ms, session_store_max, session_store_bytes;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
     const char *secret_flags[2]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
@@ -197,6 +201,10 @@ static const struct cfg_opt cfg_opts[] = {
     {"VAD_INTERRUPT_RESPONSE", "vad-interrupt-response", CFG_UINT, O(vad_interrupt_response), 0, 1, "1", "server_vad: the candidate's speech interrupts the interviewer (barge-in), 0 or 1", NULL, 0, false},
     {"TRANSCRIBE_PAUSE", "transcribe-pause", CFG_MS, O(transcribe_pause_ms), 100, TURN_SILENCE_MAX_MS, "300ms", "incremental transcription: a pause this long closes a segment", NULL, 0, false},
     {"INCREMENTAL_TRANSCRIPTION", "incremental-transcription", CFG_ENUM, O(incremental_transcription), 0, 0, "auto", "transcribe while the candidate speaks: auto (on with server_vad), 0 or 1", cfg_incremental, 3, false},
+    /* resumable interviews: see README "Resuming an interview" */
+    {"SESSION_TTL", "session-ttl", CFG_MS, O(session_ttl_ms), 1 * SEC, 7 * 24 * 3600 * SEC, "30m", "a /ws/ interview (client_id of 16+ chars) outlives its connection this long", NULL, 0, false},
+    {"SESSION_STORE_MAX", "session-store-max", CFG_UINT, O(session_store_max), 0, 1000000, "10000", "saved interviews kept in memory; at the cap the least recently saved goes (0 = none)", NULL, 0, false},
+    {"SESSION_STORE_BYTES", "session-store-bytes", CFG_SIZE, O(session_store_bytes), 64 * K, 64 * K * K * K, "256m", "bytes of saved interviews kept in memory; at the cap the least recently saved go", NULL, 0, false},
     {"MAX_SEGMENT_SECONDS", "max-segment-seconds", CFG_UINT, O(max_segment_seconds), 2, 600, "30", "a segment without a pause is cut at its quietest 100 ms after this long", NULL, 0, false},
     {"VAD_BARGE_IN_MIN", "vad-barge-in-min", CFG_MS, O(vad_barge_in_min_ms), 0, 5 * SEC, "250ms", "speech shorter than this does not interrupt (coughs, clicks)", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
@@ -614,6 +622,11 @@ struct program {
 
 static void program_tick_up(void *ctx) { up_tick(ctx); }
 static void program_tick_jobs(void *ctx) { jobfetch_tick(ctx); }
+static void program_tick_sessions(void *ctx)
+{
+    (void)ctx;
+    session_expire(clock_mono_ms());
+}
 
 /* The pipeline's settings and the OpenAI client, from the configuration. */
 static int wire_openai(struct program *p)
@@ -706,6 +719,10 @@ static int wire_dialects(struct program *p)
 {
     const struct config *cfg = &p->cfg;
     dialect_setup(&p->turn, p->ai);
+    if (session_init(&(struct session_config){.ttl_ms = cfg->session_ttl_ms, .max_entries = cfg->session_store_max,
+                                              .max_bytes = cfg->session_store_bytes}) != 0 ||
+        server_add_tick(&p->srv, program_tick_sessions, NULL) != 0)
+        return -1;
     stream_setup(&p->turn, p->ai);
     sio_setup(&(struct sio_config){
         .app = &coach_app, .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
@@ -814,6 +831,7 @@ int main(int argc, char **argv)
 #include "src/pipeline/oai.c"
 #include "src/pipeline/ai.c"
 #include "src/pipeline/turn.c"
+#include "src/pipeline/session.c"
 #include "src/dialect/message.c"
 #include "src/dialect/coach.c"
 #include "src/dialect/dialect.c"

@@ -1211,7 +1211,9 @@ void conn_shutdown_all(struct server *s)
         struct conn *c = &s->conns[i];
         if (!c->srv)
             continue;
-        if (c->state == CONN_WS)
+        if (c->state == CONN_WS && c->h && c->h->shutdown)
+            c->h->shutdown(s, c);
+        else if (c->state == CONN_WS)
             conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "server shutting down");
         else if (c->state == CONN_HTTP && !(c->rx.buf && ring_len(&c->rx)) &&
                  !(c->tx.buf && ring_len(&c->tx)))
