@@ -202,7 +202,7 @@ static const struct cfg_opt cfg_opts[] = {
     {"TRANSCRIBE_PAUSE", "transcribe-pause", CFG_MS, O(transcribe_pause_ms), 100, TURN_SILENCE_MAX_MS, "300ms", "incremental transcription: a pause this long closes a segment", NULL, 0, false},
     {"INCREMENTAL_TRANSCRIPTION", "incremental-transcription", CFG_ENUM, O(incremental_transcription), 0, 0, "auto", "transcribe while the candidate speaks: auto (on with server_vad), 0 or 1", cfg_incremental, 3, false},
     /* resumable interviews: see README "Resuming an interview" */
-    {"SESSION_TTL", "session-ttl", CFG_MS, O(session_ttl_ms), 1 * SEC, 7 * 24 * 3600 * SEC, "30m", "a /ws/ interview (client_id of 16+ chars) outlives its connection this long", NULL, 0, false},
+    {"SESSION_TTL", "session-ttl", CFG_MS, O(session_ttl_ms), 1 * SEC, 604800 * SEC /* 7 days */, "30m", "a /ws/ interview (client_id of 16+ chars) outlives its connection this long", NULL, 0, false},
     {"SESSION_STORE_MAX", "session-store-max", CFG_UINT, O(session_store_max), 0, 1000000, "10000", "saved interviews kept in memory; at the cap the least recently saved goes (0 = none)", NULL, 0, false},
     {"SESSION_STORE_BYTES", "session-store-bytes", CFG_SIZE, O(session_store_bytes), 64 * K, 64 * K * K * K, "256m", "bytes of saved interviews kept in memory; at the cap the least recently saved go", NULL, 0, false},
     {"MAX_SEGMENT_SECONDS", "max-segment-seconds", CFG_UINT, O(max_segment_seconds), 2, 600, "30", "a segment without a pause is cut at its quietest 100 ms after this long", NULL, 0, false},
@@ -789,6 +789,7 @@ int main(int argc, char **argv)
     up_destroy(prog.up);
     jobfetch_destroy(prog.jobs);
     prog.jobs = NULL;
+    session_free(); /* what was saved dies with this process (without Redis) */
     tls_free(); /* after every TLS client */
     rand_free();
     return rc;

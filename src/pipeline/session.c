@@ -216,7 +216,11 @@ static void session_unlink(struct session_entry **slot) { free(session_detach(sl
 static void session_drop_oldest(void)
 {
     struct session_entry *e = sess_g.oldest;
-    session_unlink(session_slot(e->id, e->hash));
+    struct session_entry **pp = &sess_g.buckets[e->hash & (sess_g.nbuckets - 1)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp) /* always: every entry in the order is in its chain */
+        session_unlink(pp);
 }
 
 void session_free(void)
