@@ -27,6 +27,8 @@
 #include "upstream/tls.h"
 #include "upstream/jobfetch.h"
 #include "upstream/upstream.h"
+#include "upstream/redis.h"
+#include "io/bus.h"
 #include "pipeline/ai.h"
 #include "pipeline/session.h"
 #include "pipeline/turn.h"
@@ -87,7 +89,13 @@ struct config {
     uint64_t session_ttl_ms, session_store_max, session_store_bytes;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
-    const char *secret_flags[2]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
+    /* several instances sharing state (redis.c, io/bus.h) */
+    char redis_url[1024]; /* secret-bearing: parsed into redis, then wiped */
+    char redis_password_file[1024];
+    uint64_t redis_timeout_ms;
+    char redis_prefix[64];
+    struct redis_config redis; /* parsed REDIS_URL; host[0] == 0: no Redis */
+    const char *secret_flags[3]; /* secrets given as flags (seen in /proc/PID/cmdline): their env names */
     size_t nsecret_flags;
 };
 
@@ -207,6 +215,11 @@ static const struct cfg_opt cfg_opts[] = {
     {"SESSION_STORE_BYTES", "session-store-bytes", CFG_SIZE, O(session_store_bytes), 64 * K, 64 * K * K * K, "256m", "bytes of saved interviews kept in memory; at the cap the least recently saved go", NULL, 0, false},
     {"MAX_SEGMENT_SECONDS", "max-segment-seconds", CFG_UINT, O(max_segment_seconds), 2, 600, "30", "a segment without a pause is cut at its quietest 100 ms after this long", NULL, 0, false},
     {"VAD_BARGE_IN_MIN", "vad-barge-in-min", CFG_MS, O(vad_barge_in_min_ms), 0, 5 * SEC, "250ms", "speech shorter than this does not interrupt (coughs, clicks)", NULL, 0, false},
+    /* several instances: see README "Redis" */
+    {"REDIS_URL", "redis-url", CFG_STR, O(redis_url), 0, 0, "", "redis://[[user]:password@]host[:port][/db] or rediss:// (TLS, CA from SSL_CERT_FILE): state shared between instances; unset = single process (never logged)", NULL, 0, true},
+    {"REDIS_PASSWORD_FILE", "redis-password-file", CFG_FILE, O(redis_password_file), 0, 0, "", "file holding the Redis password (REDIS_URL then carries none)", NULL, 0, false},
+    {"REDIS_TIMEOUT", "redis-timeout", CFG_MS, O(redis_timeout_ms), 10, 60 * SEC, "200ms", "one Redis command; past it the instance goes on with local state", NULL, 0, false},
+    {"REDIS_PREFIX", "redis-prefix", CFG_STR, O(redis_prefix), 0, 0, "interview:", "prefix of every Redis key and channel (one Redis, several deployments)", NULL, 0, false},
     {"LOG_FORMAT", "log-format", CFG_ENUM, O(log_format), 0, 0, "text", "text or json", cfg_log_formats, 2, false},
     {"LOG_LEVEL", "log-level", CFG_ENUM, O(log_level), 0, 0, "info", "debug, info, warn or error", cfg_log_levels, 4, false},
 };
@@ -491,9 +504,39 @@ static void cfg_warn(const struct config *cfg)
                   (unsigned)cfg->server.port);
 }
 
+/* REDIS_URL into cfg->redis (the URL is wiped: it may hold the password),
+ * REDIS_PASSWORD_FILE, REDIS_PREFIX. */
+static void cfg_check_redis(struct config *cfg)
+{
+    struct redis_config *rc = &cfg->redis;
+    char err[160];
+    if (!cfg->redis_url[0]) {
+        if (cfg->redis_password_file[0])
+            cfg_fail("REDIS_PASSWORD_FILE needs REDIS_URL");
+        return;
+    }
+    if (redis_url_parse(cfg->redis_url, rc, err, sizeof err) != 0) {
+        fprintf(stderr, "interview: invalid REDIS_URL (not shown): %s\n", err);
+        exit(EXIT_CONFIG);
+    }
+    explicit_bzero(cfg->redis_url, sizeof cfg->redis_url);
+    cfg->redis_url[0] = '-'; /* set, value gone */
+    if (cfg->redis_password_file[0]) {
+        if (rc->password[0])
+            cfg_fail("set the Redis password in REDIS_URL or REDIS_PASSWORD_FILE, not both");
+        cfg_read_secret("REDIS_PASSWORD_FILE", cfg->redis_password_file, rc->password, sizeof rc->password);
+    }
+    size_t n = strlen(cfg->redis_prefix);
+    if (n >= sizeof rc->prefix || !cfg_printable(cfg->redis_prefix))
+        cfg_fail("invalid REDIS_PREFIX: at most 63 printable characters without spaces");
+    memcpy(rc->prefix, cfg->redis_prefix, n + 1);
+    rc->timeout_ms = cfg->redis_timeout_ms;
+}
+
 static void cfg_check(struct config *cfg)
 {
     cfg_check_access(cfg);
+    cfg_check_redis(cfg);
     cfg_check_network(cfg);
     if (cfg->server.rx_buffer_size <= cfg->server.max_header_size) {
         fprintf(stderr, "interview: invalid RX_BUFFER_SIZE: must exceed MAX_HEADER_SIZE (%llu)\n",
@@ -618,6 +661,8 @@ struct program {
     struct up_client *up;         /* the OpenAI client */
     struct jobfetch_client *jobs; /* job posting fetch (never NULL once wired; may be disabled) */
     struct ai *ai;                /* the AI calls the pipeline and the dialects make */
+    struct redis *redis;          /* NULL without REDIS_URL */
+    struct shared_bus bus;        /* over redis, when set */
 };
 
 static void program_tick_up(void *ctx) { up_tick(ctx); }
@@ -740,6 +785,162 @@ static int wire_dialects(struct program *p)
     return server_add_tick(&p->srv, sio_tick, &p->srv);
 }
 
+/* ---- the shared bus (io/bus.h) over the Redis client ---- */
+
+/* A name with the REDIS_PREFIX in front; false when it does not fit. */
+static bool program_bus_name(struct redis *r, const char *name, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s%s", redis_prefix(r), name);
+    return n > 0 && (size_t)n < cap;
+}
+
+static bool program_bus_up(void *ctx) { return redis_is_up(ctx); }
+
+static bool program_bus_publish(void *ctx, const char *channel, const char *msg, size_t len)
+{
+    char ch[REDIS_CHANNEL_MAX];
+    if (!program_bus_name(ctx, channel, ch, sizeof ch))
+        return false;
+    const char *argv[3] = {"PUBLISH", ch, msg};
+    size_t lens[3] = {7, strlen(ch), len};
+    return redis_command(ctx, 3, argv, lens, NULL, NULL) == 0;
+}
+
+/* Subscribers: the bus's callback shape behind the client's. */
+static struct program_bus_sub {
+    bus_message_fn fn;
+    void *ud;
+} program_bus_subs[REDIS_SUBS_MAX];
+static size_t program_bus_nsubs;
+
+static void program_bus_message(void *ud, const char *ch, size_t chlen, const char *msg, size_t len)
+{
+    const struct program_bus_sub *sub = ud;
+    (void)ch, (void)chlen;
+    sub->fn(sub->ud, msg, len);
+}
+
+static bool program_bus_subscribe(void *ctx, const char *channel, bus_message_fn fn, void *ud)
+{
+    char ch[REDIS_CHANNEL_MAX];
+    if (program_bus_nsubs >= ARRAY_LEN(program_bus_subs) || !program_bus_name(ctx, channel, ch, sizeof ch))
+        return false;
+    struct program_bus_sub *sub = &program_bus_subs[program_bus_nsubs];
+    *sub = (struct program_bus_sub){fn, ud};
+    if (redis_subscribe(ctx, ch, program_bus_message, sub) != 0)
+        return false;
+    program_bus_nsubs++;
+    return true;
+}
+
+static bool program_bus_on_state(void *ctx, bus_state_fn fn, void *ud) { return redis_on_state(ctx, fn, ud) == 0; }
+
+static bool program_bus_set(void *ctx, const char *key, const char *val, size_t len, uint64_t ttl_ms)
+{
+    char k[512], ttl[24];
+    if (!program_bus_name(ctx, key, k, sizeof k))
+        return false;
+    snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)ttl_ms);
+    const char *argv[5] = {"SET", k, val, "PX", ttl};
+    size_t lens[5] = {3, strlen(k), len, 2, strlen(ttl)};
+    return redis_command(ctx, 5, argv, lens, NULL, NULL) == 0;
+}
+
+static bool program_bus_del(void *ctx, const char *key)
+{
+    char k[512];
+    if (!program_bus_name(ctx, key, k, sizeof k))
+        return false;
+    const char *argv[2] = {"DEL", k};
+    return redis_command(ctx, 2, argv, NULL, NULL, NULL) == 0;
+}
+
+/* An INCRBY waiting for its answer: the bus caller's callback and data.
+ * Listed so forget() can find them by the caller's data. */
+struct program_bus_count {
+    struct program_bus_count *prev, *next;
+    bus_count_fn cb;
+    void *ud;
+};
+static struct program_bus_count *program_bus_counts;
+
+static void program_bus_counted(void *ud, int status, const struct resp_value *v)
+{
+    struct program_bus_count *pc = ud;
+    if (pc->prev)
+        pc->prev->next = pc->next;
+    else
+        program_bus_counts = pc->next;
+    if (pc->next)
+        pc->next->prev = pc->prev;
+    if (pc->cb)
+        pc->cb(pc->ud, status == REDIS_OK && v->type == RESP_INT ? v->integer : -1);
+    free(pc);
+}
+
+/* INCRBY then PEXPIRE, pipelined: the window is in the key's name, so
+ * setting the expiry again on every increment is harmless (and works on
+ * every Redis version, unlike PEXPIRE ... NX). */
+static bool program_bus_incr(void *ctx, const char *key, int64_t by, uint64_t ttl_ms, bus_count_fn cb, void *ud)
+{
+    char k[512], n[24], ttl[24];
+    if (!program_bus_name(ctx, key, k, sizeof k))
+        return false;
+    snprintf(n, sizeof n, "%lld", (long long)by);
+    snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)ttl_ms);
+    struct program_bus_count *pc = calloc(1, sizeof *pc);
+    const char *a1[3] = {"INCRBY", k, n}, *a2[3] = {"PEXPIRE", k, ttl};
+    if (!pc || redis_command(ctx, 3, a1, NULL, program_bus_counted, pc) != 0) {
+        free(pc);
+        return false;
+    }
+    *pc = (struct program_bus_count){NULL, program_bus_counts, cb, ud};
+    if (program_bus_counts)
+        program_bus_counts->prev = pc;
+    program_bus_counts = pc;
+    (void)redis_command(ctx, 3, a2, NULL, NULL, NULL); /* refused only when the queue is full: the next one sets it */
+    return true;
+}
+
+static void program_bus_forget(void *ctx, void *ud)
+{
+    (void)ctx;
+    for (struct program_bus_count *pc = program_bus_counts; pc; pc = pc->next)
+        if (pc->ud == ud)
+            pc->cb = NULL;
+}
+
+/* The Redis client and the bus over it, handed to the modules that share
+ * state; nothing when REDIS_URL is unset. */
+static int wire_redis(struct program *p)
+{
+    const struct redis_config *rc = &p->cfg.redis;
+    if (!rc->host[0])
+        return 0;
+    char err[256];
+    p->redis = redis_new(&p->srv.loop, rc, err, sizeof err); /* CA: wire_tls */
+    if (!p->redis) {
+        fprintf(stderr, "interview: cannot set up the Redis client: %s\n", err);
+        return -1;
+    }
+    log_event(LOG_INFO, 0, "redis", "host=%s port=%u tls=%d db=%u user=%s password=%s timeout_ms=%llu prefix=%s",
+              rc->host, rc->port, rc->tls, rc->db, rc->user[0] ? "set" : "default", rc->password[0] ? "set" : "none",
+              (unsigned long long)rc->timeout_ms, rc->prefix);
+    p->bus = (struct shared_bus){
+        .ctx = p->redis, .up = program_bus_up, .publish = program_bus_publish, .subscribe = program_bus_subscribe,
+        .on_state = program_bus_on_state, .set = program_bus_set, .del = program_bus_del, .incr = program_bus_incr,
+        .forget = program_bus_forget,
+    };
+    uint8_t id[BUS_INSTANCE_LEN / 2];
+    if (rand_bytes(id, sizeof id) != 0) {
+        fprintf(stderr, "interview: no randomness for the instance id\n");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof id; i++)
+        snprintf(p->bus.instance + 2 * i, 3, "%02x", id[i]);
+    return 0;
+}
+
 /* Everything from a checked configuration to a listening server. */
 static int program_start(struct program *p)
 {
@@ -747,13 +948,13 @@ static int program_start(struct program *p)
     p->srv.cfg = cfg->server;
     /* upstream connections (in flight + pooled), job fetches, the resolver pipes */
     p->srv.cfg.extra_slots = (uint32_t)(cfg->upstream_max_inflight + cfg->upstream_pool_size) +
-                             JOBFETCH_MAX_INFLIGHT + 1;
+                             JOBFETCH_MAX_INFLIGHT + 1 + REDIS_LOOP_SLOTS;
     if (server_init(&p->srv) != 0) {
         log_event(LOG_ERROR, 0, "start_failed", "%s", strerror(errno));
         return -1;
     }
     return wire_tls(cfg) == 0 && wire_openai(p) == 0 && wire_jobs(p) == 0 && wire_ai(p) == 0 &&
-                   wire_dialects(p) == 0 ? 0 : -1;
+                   wire_redis(p) == 0 && wire_dialects(p) == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -782,6 +983,7 @@ int main(int argc, char **argv)
     /* The API client and the server hold their own copies now. */
     explicit_bzero(prog.cfg.openai_api_key, sizeof prog.cfg.openai_api_key);
     explicit_bzero(prog.cfg.server.auth_token, sizeof prog.cfg.server.auth_token);
+    explicit_bzero(prog.cfg.redis.password, sizeof prog.cfg.redis.password);
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
@@ -789,7 +991,8 @@ int main(int argc, char **argv)
     up_destroy(prog.up);
     jobfetch_destroy(prog.jobs);
     prog.jobs = NULL;
-    session_free(); /* what was saved dies with this process (without Redis) */
+    redis_destroy(prog.redis);
+    session_free(); /* what was saved locally dies with this process */
     tls_free(); /* after every TLS client */
     rand_free();
     return rc;
@@ -808,6 +1011,7 @@ int main(int argc, char **argv)
 #include "src/parse/jsonv.c"
 #include "src/parse/mp3.c"
 #include "src/parse/ratelimit.c"
+#include "src/parse/resp.c"
 #include "src/parse/route.c"
 #include "src/parse/sentence.c"
 #include "src/parse/sio_packet.c"
@@ -826,6 +1030,7 @@ int main(int argc, char **argv)
 #include "src/io/ring.c"
 #include "src/io/server.c"
 #include "src/upstream/jobfetch.c"
+#include "src/upstream/redis.c"
 #include "src/upstream/resolver.c"
 #include "src/upstream/tls.c"
 #include "src/upstream/upstream.c"
