@@ -31,6 +31,7 @@
 #include "io/bus.h"
 #include "pipeline/ai.h"
 #include "pipeline/session.h"
+#include "pipeline/session_redis.h"
 #include "pipeline/turn.h"
 #include "dialect/coach.h"
 #include "dialect/dialect.h"
@@ -669,8 +670,10 @@ static void program_tick_up(void *ctx) { up_tick(ctx); }
 static void program_tick_jobs(void *ctx) { jobfetch_tick(ctx); }
 static void program_tick_sessions(void *ctx)
 {
-    (void)ctx;
-    session_expire(clock_mono_ms());
+    uint64_t now = clock_mono_ms();
+    session_expire(now);
+    if (((struct program *)ctx)->redis)
+        session_redis_tick(now);
 }
 
 /* The pipeline's settings and the OpenAI client, from the configuration. */
@@ -766,8 +769,12 @@ static int wire_dialects(struct program *p)
     dialect_setup(&p->turn, p->ai);
     if (session_init(&(struct session_config){.ttl_ms = cfg->session_ttl_ms, .max_entries = cfg->session_store_max,
                                               .max_bytes = cfg->session_store_bytes}) != 0 ||
-        server_add_tick(&p->srv, program_tick_sessions, NULL) != 0)
+        server_add_tick(&p->srv, program_tick_sessions, p) != 0)
         return -1;
+    if (p->redis && session_redis_attach(p->redis, p->bus.instance) != 0) {
+        log_event(LOG_ERROR, 0, "start_failed", "Redis: no subscription left for the session hand-off");
+        return -1;
+    }
     stream_setup(&p->turn, p->ai);
     sio_setup(&(struct sio_config){
         .app = &coach_app, .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
@@ -991,6 +998,7 @@ int main(int argc, char **argv)
     up_destroy(prog.up);
     jobfetch_destroy(prog.jobs);
     prog.jobs = NULL;
+    session_redis_detach();
     redis_destroy(prog.redis);
     session_free(); /* what was saved locally dies with this process */
     tls_free(); /* after every TLS client */
@@ -1038,6 +1046,7 @@ int main(int argc, char **argv)
 #include "src/pipeline/ai.c"
 #include "src/pipeline/turn.c"
 #include "src/pipeline/session.c"
+#include "src/pipeline/session_redis.c"
 #include "src/dialect/message.c"
 #include "src/dialect/coach.c"
 #include "src/dialect/dialect.c"

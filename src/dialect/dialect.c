@@ -90,13 +90,13 @@ static struct turn *dlg_sess(struct dlg *d)
  * flight is not in it: history holds the completed turns, and an answer
  * whose reply had not finished is kept as unanswered (the next
  * send_for_AI_processing without new audio asks again). */
-static void dlg_save(struct dlg *d)
+static bool dlg_save(struct dlg *d)
 {
     if (!d->resumable || !d->sess)
-        return;
+        return false;
     struct session_rec *r = calloc(1, sizeof *r);
     if (!r)
-        return;
+        return false;
     r->turns = turn_answers(d->sess);
     r->v000 = d->v000;
     r->has_det = true;
@@ -115,6 +115,7 @@ static void dlg_save(struct dlg *d)
     else
         log_event(LOG_INFO, d->conn->id, "session_saved", "turns=%u bytes=%zu", turn_answers(d->sess), len);
     free(blob);
+    return true;
 }
 
 static void dlg_unlist(struct dlg *d)
@@ -219,6 +220,16 @@ static void dlg_replace(struct dlg *old)
     old->sess = NULL;
     dlg_unlist(old);
     conn_close_ws(old->srv, old->conn, WS_CLOSE_REPLACED, "replaced by a newer connection for this client_id");
+}
+
+/* Another instance took id: a live connection of it here is saved and closed. */
+static void dlg_taken_elsewhere(const char *id)
+{
+    for (struct dlg *o = dlg_live; o; o = o->live_next)
+        if (strcmp(o->conn->client_id, id) == 0) {
+            dlg_replace(o);
+            return;
+        }
 }
 
 static void dlg_resume(struct dlg *d)
@@ -736,7 +747,8 @@ static void dlg_on_close(struct server *s, struct conn *c)
         next = h->next;
         free(h);
     }
-    dlg_save(d);
+    if (!dlg_save(d) && d->resumable)
+        session_release(c->client_id);
     dlg_unlist(d);
     turn_free(d->sess);
     free(d->v000_audio);
@@ -892,6 +904,7 @@ void dialect_setup(const struct turn_config *turn, struct ai *ai)
 {
     dlg_g.turn = turn;
     dlg_g.ai = ai;
+    session_on_taken(dlg_taken_elsewhere);
 }
 
 #undef DLG_MAX_CHUNK_SAMPLES

@@ -151,6 +151,7 @@ static struct {
     struct session_entry *oldest, *newest;
     struct session_remote remote;
     bool have_remote;
+    void (*taken)(const char *id);
     struct session_stats st;
 } sess_g;
 
@@ -326,6 +327,23 @@ void session_del(const char *id)
 }
 
 void session_stats(struct session_stats *out) { *out = sess_g.st; }
+
+void session_release(const char *id)
+{
+    if (sess_g.have_remote && sess_g.remote.release)
+        sess_g.remote.release(sess_g.remote.ctx, id);
+}
+
+void session_on_taken(void (*fn)(const char *id)) { sess_g.taken = fn; }
+
+void session_remote_taken(const char *id)
+{
+    if (sess_g.taken)
+        sess_g.taken(id); /* a live connection here is saved (to the remote too) and closed */
+    struct session_entry **slot = sess_g.buckets ? session_slot(id, session_hash(id)) : NULL;
+    if (slot && *slot)
+        session_unlink(slot); /* stale from now on */
+}
 
 #undef SESSION_VERSION
 #undef SESSION_BUCKETS_MAX

@@ -57,6 +57,8 @@ struct session_remote {
     void (*take)(void *ctx, const char *id, session_got_fn cb, void *arg); /* get and delete */
     void (*cancel)(void *ctx, void *arg);
     void (*del)(void *ctx, const char *id);
+    /* id's connection went without an interview to save: nobody holds it */
+    void (*release)(void *ctx, const char *id);
 };
 
 struct session_config {
@@ -83,4 +85,13 @@ void session_del(const char *id);
 /* Drop expired entries (a tick). */
 void session_expire(uint64_t now_ms);
 void session_stats(struct session_stats *out);
+/* id's connection went and nothing was saved (tells the remote). */
+void session_release(const char *id);
+
+/* Another instance took id (a client reconnected there): fn (the dialect)
+ * saves and closes a live connection of id here; the local copy goes (the
+ * other instance now holds the newer one). The remote calls
+ * session_remote_taken. */
+void session_on_taken(void (*fn)(const char *id));
+void session_remote_taken(const char *id);
 #endif

@@ -178,6 +178,207 @@ def test_single():
             asyncio.run(reply_at_sigterm(srv, mock))
 
 
+# ---- three instances, Redis, HAProxy ----------------------------------------------
+
+class RedisServer:
+    """Debian's redis-server on a loopback port, no persistence; stop() and
+    start() again on the same port (the outage test)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.tmp = tempfile.mkdtemp(prefix="interview-redis-")
+        self.proc = None
+
+    def start(self):
+        conf = os.path.join(self.tmp, "redis.conf")
+        with open(conf, "w") as f:
+            f.write(f"port {self.port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {self.tmp}\n")
+        self.proc = subprocess.Popen(["redis-server", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.cli("PING") == "PONG":
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=5)
+        return r.stdout.strip()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+class HAProxy:
+    """haproxy -db -f deploy/haproxy.cfg, addresses from the environment as the file says."""
+
+    def __init__(self, backends):
+        self.port = free_port()
+        self.env = dict(os.environ, LISTEN=f"127.0.0.1:{self.port}",
+                        **{f"APP{i + 1}": f"127.0.0.1:{b.port}" for i, b in enumerate(backends)})
+        self.log = tempfile.TemporaryFile()
+
+    def __enter__(self):
+        cfg = os.path.join(HERE, "..", "..", "deploy", "haproxy.cfg")
+        self.proc = subprocess.Popen(["haproxy", "-db", "-f", cfg], env=self.env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                import urllib.request
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("haproxy did not start")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def url(self, path):
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+
+def holder(srvs, cid):
+    """The instance whose log shows the WebSocket for /ws/cid."""
+    for i, s in enumerate(srvs):
+        if f"id={cid} " in s.log():
+            return i
+    return -1
+
+
+def wait_log(srv, text, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        if text in srv.log():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+async def rolling_restart(srvs, hap, mock):
+    cid = "rolling-candidate-0042"
+    async with websockets.connect(hap.url(f"/ws/{cid}"), max_size=None) as ws:
+        check("through HAProxy: greeting", await greet(ws))
+        await ws.send(json.dumps({"type": "start_interview"}))
+        await until(ws, {"interview_started"})
+        for k in (1, 2):
+            ev = await answer(ws)
+            check(f"through HAProxy: turn {k}", ev[-1]["type"] == "ai_response_complete", ev[-1])
+        first = holder(srvs, cid)
+        check("one instance holds the interview", first >= 0)
+        srvs[first].proc.send_signal(signal.SIGTERM)
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        except websockets.ConnectionClosed:
+            pass
+        check("SIGTERM: the idle interview is closed with 1001", ws.close_code == 1001, ws.close_code)
+    check("the stopped instance exits cleanly", srvs[first].proc.wait(15) == 0)
+    t0 = time.time()
+    async with websockets.connect(hap.url(f"/ws/{cid}"), max_size=None) as ws:
+        g = await recv_json(ws)
+        r = await recv_json(ws)
+        measure("reconnect_to_resumed_ms", int((time.time() - t0) * 1000))
+        check("reconnect through HAProxy: greeting then session_resumed with turns 2",
+              g.get("type") == "greeting" and r.get("type") == "session_resumed" and r.get("turns") == 2, (g, r))
+        second = next((i for i, s in enumerate(srvs) if i != first and f"id={cid} " in s.log()), -1)
+        check("the client landed on another instance", second >= 0 and second != first, (first, second))
+        ev = await answer(ws)
+        check("turn 3 on the other instance completes", ev[-1]["type"] == "ai_response_complete", ev[-1])
+        hist = chat_history(mock)
+        check(f"turn 3's chat request (instance {second + 1}) carries the first two turns (made on instance {first + 1})",
+              [m["role"] for m in hist] == ["assistant", "user", "assistant", "user", "assistant", "user"] and
+              hist[2]["content"].strip() == REPLY, [m["role"] for m in hist])
+        await ws.send(json.dumps({"type": "end_interview"}))
+        await until(ws, {"interview_ended"})
+    return first
+
+
+async def cross_replace(a, b, mock):
+    """A live connection on instance a, a second one with the same id on b."""
+    cid = "replace-candidate-0077"
+    async with websockets.connect(a.url(f"/ws/{cid}"), max_size=None) as wa:
+        await greet(wa)
+        await wa.send(json.dumps({"type": "start_interview"}))
+        await until(wa, {"interview_started"})
+        ev = await answer(wa)
+        check("instance A: one turn", ev[-1]["type"] == "ai_response_complete")
+        async with websockets.connect(b.url(f"/ws/{cid}"), max_size=None) as wb:
+            g = await recv_json(wb)
+            r = await recv_json(wb)
+            check("the same id on instance B: session_resumed with turns 1 (handed over through Redis)",
+                  r.get("type") == "session_resumed" and r.get("turns") == 1, (g, r))
+            try:
+                while True:
+                    await asyncio.wait_for(wa.recv(), 5)
+            except websockets.ConnectionClosed:
+                pass
+            check("instance A closed its connection with 4000", wa.close_code == 4000, wa.close_code)
+            await wb.send(json.dumps({"type": "end_interview"}))
+            await until(wb, {"interview_ended"})
+
+
+async def redis_outage(a, b, redis, mock):
+    cid = "outage-candidate-0099"
+    redis.stop()
+    check("Redis stopped: the instances notice", wait_log(a, "redis_down") and wait_log(b, "redis_down"))
+    async with websockets.connect(a.url(f"/ws/{cid}"), max_size=None) as ws:
+        await greet(ws)
+        await ws.send(json.dumps({"type": "start_interview"}))
+        ev = await until(ws, {"interview_started", "error"})
+        check("Redis down: a new interview starts", ev[-1]["type"] == "interview_started", ev[-1])
+        ev = await answer(ws)
+        check("Redis down: its turn completes", ev[-1]["type"] == "ai_response_complete", ev[-1])
+    async with websockets.connect(a.url(f"/ws/{cid}"), max_size=None) as ws:
+        await recv_json(ws)
+        r = await recv_json(ws)
+        check("Redis down: a reconnect to the same instance resumes from its memory",
+              r.get("type") == "session_resumed" and r.get("turns") == 1, r)
+        ev = await answer(ws)
+        check("Redis down: the resumed interview continues", ev[-1]["type"] == "ai_response_complete", ev[-1])
+    redis.start()
+    check("Redis back: the instances reconnect", wait_log(a, "redis_up", 30) and wait_log(b, "redis_up", 30))
+    cid = "after-outage-candidate-01"
+    async with websockets.connect(a.url(f"/ws/{cid}"), max_size=None) as ws:
+        await greet(ws)
+        await ws.send(json.dumps({"type": "start_interview"}))
+        await until(ws, {"interview_started"})
+        await answer(ws)
+    async with websockets.connect(b.url(f"/ws/{cid}"), max_size=None) as ws:
+        await recv_json(ws)
+        r = await recv_json(ws)
+        check("Redis back: an interview saved on one instance resumes on another",
+              r.get("type") == "session_resumed" and r.get("turns") == 1, r)
+
+
+def test_scaleout():
+    if not shutil.which("redis-server") or not shutil.which("haproxy"):
+        check("redis-server and haproxy are installed (build.sh test_tools installs them)", False)
+        return
+    redis = RedisServer().start()
+    try:
+        with MockOpenAI(cert_dir=CERTS) as mock:
+            mock.configure(reply=REPLY, delays={"token_ms": 20})
+            env = {"REDIS_URL": redis.url(), "TRUSTED_PROXIES": "127.0.0.1"}
+            with server_for(mock, **env) as s1, server_for(mock, **env) as s2, server_for(mock, **env) as s3:
+                srvs = [s1, s2, s3]
+                with HAProxy(srvs) as hap:
+                    gone = asyncio.run(rolling_restart(srvs, hap, mock))
+                live = [s for i, s in enumerate(srvs) if i != gone]
+                asyncio.run(cross_replace(live[0], live[1], mock))
+                asyncio.run(redis_outage(live[0], live[1], redis, mock))
+    finally:
+        redis.stop()
+
+
 if __name__ == "__main__":
     test_single()
+    test_scaleout()
     finish()
