@@ -137,7 +137,7 @@ static void test_store(void)
 
 /* A remote backend that records its calls; take answers later. */
 static struct {
-    int puts, takes, dels, cancels;
+    int puts, takes, dels, cancels, releases;
     char last_id[80];
     session_got_fn cb;
     void *arg;
@@ -169,10 +169,22 @@ static void rem_del(void *ctx, const char *id)
     rem.dels++;
 }
 
+static void rem_release(void *ctx, const char *id)
+{
+    (void)ctx, (void)id;
+    rem.releases++;
+}
+
+static void taken_fn(const char *id)
+{
+    /* the dialect saves its live connection of id: here, as if it did */
+    session_put(id, "live", 4, 2);
+}
+
 static void test_remote(void)
 {
     CHECK(session_init(&(struct session_config){.ttl_ms = 1000, .max_entries = 10, .max_bytes = 1 << 20}) == 0);
-    session_set_remote(&(struct session_remote){NULL, rem_put, rem_take, rem_cancel, rem_del});
+    session_set_remote(&(struct session_remote){NULL, rem_put, rem_take, rem_cancel, rem_del, rem_release});
     CHECK(session_put("hhhhhhhhhhhhhhhh", "h", 1, 0));
     CHECK(rem.puts == 1 && strcmp(rem.last_id, "hhhhhhhhhhhhhhhh") == 0);
     got_calls = 0;
@@ -185,6 +197,18 @@ static void test_remote(void)
     session_take("jjjjjjjjjjjjjjjj", got, &rem, 1);
     session_take_cancel(&rem);
     CHECK(rem.cancels == 1 && rem.cb == NULL);
+    session_release("kkkkkkkkkkkkkkkk");
+    CHECK(rem.releases == 1);
+    /* another instance took an id: the live connection here is saved (to the
+     * remote too), and the local copy goes, since the other instance holds the newer one */
+    session_on_taken(taken_fn);
+    int puts = rem.puts;
+    session_remote_taken("llllllllllllllll");
+    CHECK(rem.puts == puts + 1);
+    struct session_stats st;
+    session_stats(&st);
+    CHECK(st.entries == 0);
+    session_on_taken(NULL);
     session_set_remote(NULL);
     session_free();
 }
