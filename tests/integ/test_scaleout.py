@@ -245,6 +245,65 @@ class HAProxy:
         return f"ws://127.0.0.1:{self.port}{path}"
 
 
+class Nginx:
+    """nginx running deploy/nginx.conf (an http-context file, as the official
+    image's templates are), ${VARS} filled in as envsubst would."""
+
+    def __init__(self, backends):
+        self.port = free_port()
+        self.tmp = tempfile.mkdtemp(prefix="interview-nginx-")
+        with open(os.path.join(HERE, "..", "..", "deploy", "nginx.conf")) as f:
+            text = f.read()
+        subst = {"LISTEN": f"127.0.0.1:{self.port}",
+                 **{f"APP{i + 1}": f"127.0.0.1:{b}" for i, b in enumerate(backends)}}
+        for k, v in subst.items():
+            text = text.replace("${" + k + "}", v)
+        with open(os.path.join(self.tmp, "site.conf"), "w") as f:
+            f.write(text)
+        with open(os.path.join(self.tmp, "nginx.conf"), "w") as f:
+            f.write(f"pid {self.tmp}/nginx.pid;\nerror_log {self.tmp}/error.log;\nevents {{ worker_connections 256; }}\n"
+                    f"http {{ client_body_temp_path {self.tmp}; proxy_temp_path {self.tmp}; "
+                    f"include {self.tmp}/site.conf; }}\n")
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(["nginx", "-p", self.tmp, "-c", os.path.join(self.tmp, "nginx.conf"),
+                                      "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                import urllib.request
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("nginx did not start")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def url(self, path):
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+
+async def through_nginx(ngx, mock):
+    """deploy/nginx.conf with one instance gone (passive checks): an
+    interview, a reconnect through nginx, resumed."""
+    cid = "nginx-candidate-000123"
+    async with websockets.connect(ngx.url(f"/ws/{cid}"), max_size=None) as ws:
+        check("through nginx: greeting", await greet(ws))
+        await ws.send(json.dumps({"type": "start_interview"}))
+        await until(ws, {"interview_started"})
+        ev = await answer(ws)
+        check("through nginx: a turn", ev[-1]["type"] == "ai_response_complete", ev[-1])
+    async with websockets.connect(ngx.url(f"/ws/{cid}"), max_size=None) as ws:
+        await recv_json(ws)
+        r = await recv_json(ws)
+        check("through nginx: the reconnect resumes with turns 1",
+              r.get("type") == "session_resumed" and r.get("turns") == 1, r)
+
+
 def holder(srvs, cid):
     """The instance whose log shows the WebSocket for /ws/cid."""
     for i, s in enumerate(srvs):
@@ -372,6 +431,11 @@ def test_scaleout():
                 with HAProxy(srvs) as hap:
                     gone = asyncio.run(rolling_restart(srvs, hap, mock))
                 live = [s for i, s in enumerate(srvs) if i != gone]
+                if shutil.which("nginx"):
+                    with Nginx([s.port for s in srvs]) as ngx:
+                        asyncio.run(through_nginx(ngx, mock))
+                else:
+                    check("nginx is installed (build.sh test_tools installs it)", False)
                 asyncio.run(cross_replace(live[0], live[1], mock))
                 asyncio.run(redis_outage(live[0], live[1], redis, mock))
     finally:
