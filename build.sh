@@ -33,6 +33,7 @@ build_tools() { apt_install musl-tools gcc binutils ca-certificates dpkg-dev xz-
 test_tools() {
     apt_install clang libclang-rt-14-dev python3 python3-websockets procps coreutils openssl \
         valgrind cppcheck clang-tidy nginx-light haproxy
+    apt_install redis-server # the Redis client's tests: tests/unit/test_redis.c, tests/integ/test_redis.py
 }
 
 # vendor/fetch.sh downloads, verifies and builds mbedTLS and cJSON (see vendor/MANIFEST).

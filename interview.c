@@ -21,6 +21,7 @@
 
 #include "parse/cfgval.h"
 #include "io/clock.h"
+#include "io/guard.h"
 #include "io/log.h"
 #include "io/rand.h"
 #include "io/server.h"
@@ -789,6 +790,12 @@ static int wire_dialects(struct program *p)
     });
     p->srv.routes = program_routes;
     p->srv.nroutes = ARRAY_LEN(program_routes);
+    if (p->redis) {
+        stream_set_bus(&p->bus);
+        guard_set_bus(&p->srv, &p->bus);
+        if (server_add_tick(&p->srv, stream_tick, NULL) != 0)
+            return -1;
+    }
     return server_add_tick(&p->srv, sio_tick, &p->srv);
 }
 

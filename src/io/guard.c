@@ -7,8 +7,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "parse/access.h"
+#include "io/bus.h"
 #include "io/log.h"
 #include "parse/ratelimit.h"
 #include "parse/route.h"
@@ -27,6 +29,10 @@
 #define GUARD_PEERS_PER_CONN 2
 #define GUARD_PROBE 16             /* entries looked at per address: bounded work per lookup */
 #define GUARD_AUTH_WINDOW_MS 60000 /* AUTH_FAILURES_PER_MINUTE's minute, from the first failure */
+/* Shared counters (several instances): one Redis key per address, limit and
+ * wall-clock minute (instances agree on it), kept two minutes so a late
+ * instance still finds the current one. */
+#define GUARD_SHARED_TTL_MS 120000
 
 /* What the server keeps per client address (IPv6: per /64, the smallest
  * block one subscriber gets, so rotating addresses inside it gains nothing). */
@@ -39,7 +45,20 @@ struct guard_peer {
     struct rl_bucket turns; /* AI_TURNS_PER_MINUTE_PER_IP */
     uint64_t auth_since_ms; /* first failure of the current minute */
     uint32_t auth_fails;
+    /* across instances (guard_set_bus): the counts Redis last returned for
+     * shared_minute, this instance's own increments included */
+    uint32_t gen; /* bumped when the entry is given to another address: late answers are dropped */
+    uint64_t shared_minute;
+    uint32_t shared[2]; /* enum guard_counter */
 };
+
+enum guard_counter { GUARD_C_TURNS, GUARD_C_AUTH };
+
+/* The bus to Redis (NULL: this instance counts alone) and the one server. */
+static struct {
+    const struct shared_bus *bus;
+    struct server *srv;
+} guard_g;
 
 static uint64_t guard_seed; /* keys the hash: an attacker cannot aim addresses at one neighbourhood */
 
@@ -106,8 +125,64 @@ static struct guard_peer *guard_find(struct server *s, const struct access_addr 
     struct guard_peer *p = empty ? empty : victim;
     if (!create || !p)
         return NULL;
-    *p = (struct guard_peer){.key = k, .used = true, .seen_ms = now};
+    *p = (struct guard_peer){.key = k, .used = true, .seen_ms = now, .gen = p->gen + 1};
     return p;
+}
+
+/* ---- counts shared between instances ---- */
+
+void guard_set_bus(struct server *s, const struct shared_bus *bus)
+{
+    guard_g.srv = s;
+    guard_g.bus = bus;
+}
+
+static uint64_t guard_minute(void) { return (uint64_t)time(NULL) / 60; }
+
+/* The count of `which` for p's address this minute across instances (0
+ * when unknown: Redis down or not asked yet). */
+static uint32_t guard_shared(const struct guard_peer *p, enum guard_counter which)
+{
+    return p && p->shared_minute == guard_minute() ? p->shared[which] : 0;
+}
+
+/* Redis's answer to an increment: ud packs the entry's slot, its generation
+ * and the counter (no allocation per increment). */
+static void guard_shared_counted(void *ud, int64_t value)
+{
+    uint64_t u = (uint64_t)(uintptr_t)ud;
+    uint32_t slot = (uint32_t)(u >> 33), gen = (uint32_t)u;
+    enum guard_counter which = (enum guard_counter)((u >> 32) & 1);
+    struct server *s = guard_g.srv;
+    if (value < 0 || !s || slot >= s->npeers)
+        return;
+    struct guard_peer *p = &s->peers[slot];
+    if (!p->used || p->gen != gen)
+        return;
+    uint64_t minute = guard_minute();
+    if (p->shared_minute != minute) {
+        p->shared_minute = minute;
+        p->shared[0] = p->shared[1] = 0;
+    }
+    if ((uint64_t)value > p->shared[which])
+        p->shared[which] = value > UINT32_MAX ? UINT32_MAX : (uint32_t)value;
+}
+
+/* One more of `which` for p's address, counted in Redis; the total comes
+ * back later (guard_shared_counted). Redis down: nothing, local counts rule. */
+static void guard_shared_add(struct server *s, struct guard_peer *p, enum guard_counter which)
+{
+    const struct shared_bus *bus = guard_g.bus;
+    if (!bus || !p || sizeof(uintptr_t) < 8 || !bus->up(bus->ctx))
+        return;
+    /* the address (IPv6: its /64) as 32 hex digits: fixed width, no ':' */
+    char addr[2 * sizeof p->key.b + 1], key[128];
+    for (size_t i = 0; i < sizeof p->key.b; i++)
+        snprintf(addr + 2 * i, 3, "%02x", p->key.b[i]);
+    snprintf(key, sizeof key, "limit:%s:%s:%llu", which == GUARD_C_TURNS ? "ai" : "auth", addr,
+             (unsigned long long)guard_minute());
+    uint64_t ud = ((uint64_t)(p - s->peers) << 33) | ((uint64_t)which << 32) | p->gen;
+    (void)bus->incr(bus->ctx, key, 1, GUARD_SHARED_TTL_MS, guard_shared_counted, (void *)(uintptr_t)ud);
 }
 
 bool guard_accept(struct server *s, struct conn *c, const char **why)
@@ -270,6 +345,10 @@ static size_t guard_credentials(const struct httpq_request *req)
 static bool guard_auth_budget(struct server *s, struct guard_peer *p, char *retry, size_t cap)
 {
     uint64_t now = s->loop.now_ms, max = s->cfg.auth_failures_per_minute;
+    if (p && max && guard_shared(p, GUARD_C_AUTH) >= max) { /* other instances saw them */
+        snprintf(retry, cap, "Retry-After: %llu\r\n", (unsigned long long)(60 - (uint64_t)time(NULL) % 60));
+        return false;
+    }
     if (!p || !max || p->auth_fails < max)
         return true;
     if (now - p->auth_since_ms >= GUARD_AUTH_WINDOW_MS) {
@@ -296,8 +375,8 @@ static int guard_auth(struct server *s, struct conn *c, const struct httpq_reque
     }
     struct guard_peer *p = guard_find(s, &c->guard.addr, true);
     if (!guard_auth_budget(s, p, retry, sizeof retry)) {
-        log_event(LOG_WARN, c->id, "auth_throttled", "peer=%s failures=%u max=%llu", c->peer, p->auth_fails,
-                  (unsigned long long)s->cfg.auth_failures_per_minute);
+        log_event(LOG_WARN, c->id, "auth_throttled", "peer=%s failures=%u shared=%u max=%llu", c->peer,
+                  p->auth_fails, guard_shared(p, GUARD_C_AUTH), (unsigned long long)s->cfg.auth_failures_per_minute);
         *why = "too many failed credentials from this address (AUTH_FAILURES_PER_MINUTE)";
         *extra = retry;
         return 429;
@@ -306,6 +385,8 @@ static int guard_auth(struct server *s, struct conn *c, const struct httpq_reque
         return 0;
     if (p && seen && p->auth_fails++ == 0) /* a wrong credential is a guess; none is not */
         p->auth_since_ms = s->loop.now_ms;
+    if (p && seen)
+        guard_shared_add(s, p, GUARD_C_AUTH);
     /* The token itself never reaches a log line. */
     log_event(LOG_WARN, c->id, "auth_refused", "peer=%s %s", c->peer,
               seen ? "wrong token" : "no token");
@@ -417,11 +498,14 @@ bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap)
     const struct server_config *cfg = &s->cfg;
     uint64_t ip_rate = cfg->ai_turns_per_minute_per_ip;
     struct guard_peer *p = ip_rate ? guard_find(s, &c->guard.addr, true) : NULL;
-    if (p && !rl_take(&p->turns, ip_rate, 60000, ip_rate, 1, s->loop.now_ms)) {
+    /* across instances: the minute's count Redis last returned */
+    if ((p && guard_shared(p, GUARD_C_TURNS) >= ip_rate) ||
+        (p && !rl_take(&p->turns, ip_rate, 60000, ip_rate, 1, s->loop.now_ms))) {
         snprintf(what, cap, "over %llu AI requests per minute from this address (AI_TURNS_PER_MINUTE_PER_IP)",
                  (unsigned long long)ip_rate);
         return false;
     }
+    guard_shared_add(s, p, GUARD_C_TURNS);
     if (rl_take(&c->guard.turns, cfg->ai_turns_per_minute, 60000, cfg->ai_turns_per_minute, 1, s->loop.now_ms))
         return true;
     snprintf(what, cap, "over %llu AI requests per minute (AI_TURNS_PER_MINUTE)",
@@ -435,3 +519,4 @@ bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap)
 #undef GUARD_PEERS_PER_CONN
 #undef GUARD_PROBE
 #undef GUARD_AUTH_WINDOW_MS
+#undef GUARD_SHARED_TTL_MS

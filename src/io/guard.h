@@ -16,6 +16,15 @@ struct server;
 struct conn;
 struct sockaddr_storage;
 
+struct shared_bus;
+/* Count AI_TURNS_PER_MINUTE_PER_IP and AUTH_FAILURES_PER_MINUTE across
+ * instances too (bus != NULL, wired by interview.c over Redis): each taken
+ * turn and each failed credential increments a Redis key per address and
+ * wall-clock minute; the total that comes back refuses the address here
+ * once it reaches the limit, whichever instance counted it. The local
+ * budgets stay and are the only ones while Redis is down. */
+void guard_set_bus(struct server *s, const struct shared_bus *bus);
+
 /* The per-address table (server_init): GUARD_PEERS_PER_CONN entries per
  * connection slot, rounded up to a power of two; 0, or -1 out of memory. */
 int guard_init(struct server *s);

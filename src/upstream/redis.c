@@ -23,8 +23,9 @@
 #define REDIS_RBUF_CAP (1024u * 1024u)
 /* Commands not yet written: the same bound for the values written. */
 #define REDIS_WBUF_CAP (1024u * 1024u)
-/* The pub/sub connection only carries chat lines and commands for sessions. */
-#define REDIS_SUB_BUF_CAP (64u * 1024u)
+/* The pub/sub connection carries chat broadcasts (seed 004 caps what it
+ * publishes at half of this) and session events. */
+#define REDIS_SUB_BUF_CAP (1024u * 1024u)
 /* Value slots of one parsed reply (SCAN pages, MGET of a few hundred keys). */
 #define REDIS_VALUES_MAX 1024
 /* Reconnect backoff: quick first retry (a restart), capped so a returning
@@ -64,6 +65,7 @@ struct redis_conn {
     uint64_t next_ping;   /* sub: when to PING next */
     uint64_t down_since;  /* 0: up (or never up yet and not logged) */
     bool logged_down;
+    bool ever_up;
 };
 
 struct redis_pending {
@@ -345,10 +347,11 @@ static void redis_conn_ready(struct redis_conn *c)
     c->st = RS_READY;
     c->deadline = 0;
     c->backoff_ms = REDIS_BACKOFF_MIN_MS;
-    if (c->logged_down) {
+    if (c->logged_down || !c->ever_up) { /* the first connect, and the end of each outage */
         log_event(LOG_INFO, 0, "redis_up", "conn=%s host=%s port=%u down_ms=%llu", redis_conn_name(c),
-                  r->cfg.host, r->cfg.port, (unsigned long long)(redis_now(r) - c->down_since));
+                  r->cfg.host, r->cfg.port, c->logged_down ? (unsigned long long)(redis_now(r) - c->down_since) : 0ull);
         c->logged_down = false;
+        c->ever_up = true;
     }
     if (c->is_sub)
         c->next_ping = redis_now(r) + REDIS_SUB_PING_MS;
