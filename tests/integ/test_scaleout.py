@@ -442,7 +442,16 @@ def test_scaleout():
         redis.stop()
 
 
+def test_readme():
+    root = os.path.join(HERE, "..", "..")
+    with open(os.path.join(root, "deploy", "haproxy.cfg")) as f:
+        body = f.read().strip()
+    with open(os.path.join(root, "README.md")) as f:
+        check("README.md quotes deploy/haproxy.cfg verbatim", body in f.read())
+
+
 if __name__ == "__main__":
+    test_readme()
     test_single()
     test_scaleout()
     finish()
