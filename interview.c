@@ -772,7 +772,7 @@ static int wire_dialects(struct program *p)
                                               .max_bytes = cfg->session_store_bytes}) != 0 ||
         server_add_tick(&p->srv, program_tick_sessions, p) != 0)
         return -1;
-    if (p->redis && session_redis_attach(p->redis, p->bus.instance) != 0) {
+    if (p->redis && session_redis_attach(p->redis, p->bus.instance, cfg->session_ttl_ms) != 0) {
         log_event(LOG_ERROR, 0, "start_failed", "Redis: no subscription left for the session hand-off");
         return -1;
     }

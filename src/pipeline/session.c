@@ -296,9 +296,10 @@ void session_take(const char *id, session_got_fn cb, void *arg, uint64_t now_ms)
     if (slot && *slot) {
         struct session_entry *e = session_detach(slot);
         sess_g.st.taken++;
-        /* The remote copy goes too: nobody else may resume this interview. */
+        /* The remote copy goes too, and a live connection of id on another
+         * instance is told: nobody else may resume this interview. */
         if (sess_g.have_remote)
-            sess_g.remote.del(sess_g.remote.ctx, id);
+            sess_g.remote.claim(sess_g.remote.ctx, id);
         cb(arg, e->blob, e->len);
         free(e);
         return;

@@ -55,6 +55,8 @@ struct session_remote {
     void *ctx;
     void (*put)(void *ctx, const char *id, const char *blob, size_t n, uint64_t ttl_ms);
     void (*take)(void *ctx, const char *id, session_got_fn cb, void *arg); /* get and delete */
+    /* the local store had id: tell the others and delete the remote copy */
+    void (*claim)(void *ctx, const char *id);
     void (*cancel)(void *ctx, void *arg);
     void (*del)(void *ctx, const char *id);
     /* id's connection went without an interview to save: nobody holds it */

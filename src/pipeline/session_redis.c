@@ -13,9 +13,6 @@
 
 #define SR_KEY_MAX (64 + 16 + ROUTE_ID_MAX + 1) /* REDIS_PREFIX + "session:" + id */
 #define SR_INSTANCE_MAX 32
-/* owner:<id> lives this long: it matters only for a hand-off, and a stale one
- * costs a fresh interview at most SESSION_REDIS_HANDOFF_MS of waiting. */
-#define SR_OWNER_TTL_MS 3600000
 
 /* A take waiting for Redis. */
 struct sr_take {
@@ -32,6 +29,10 @@ static struct {
     struct redis *r;
     char instance[SR_INSTANCE_MAX + 1];
     struct sr_take *takes;
+    /* owner:<id> lives SESSION_TTL, as the blob: it matters only for a
+     * hand-off, and a stale one costs a fresh interview at most
+     * SESSION_REDIS_HANDOFF_MS of waiting */
+    uint64_t ttl_ms;
 } sr_g;
 
 static bool sr_key(char *out, const char *kind, const char *id)
@@ -152,11 +153,27 @@ static void sr_take(void *ctx, const char *id, session_got_fn cb, void *arg)
     snprintf(msg, sizeof msg, "%s %s", sr_g.instance, id);
     const char *pub[] = {"PUBLISH", ch, msg};
     redis_command(sr_g.r, 3, pub, NULL, NULL, NULL);
-    sr_ttl(ttl, sizeof ttl, SR_OWNER_TTL_MS);
+    sr_ttl(ttl, sizeof ttl, sr_g.ttl_ms);
     const char *own[] = {"SET", key, sr_g.instance, "PX", ttl, "GET"};
     redis_command(sr_g.r, 6, own, NULL, sr_on_owner, t);
     if (!sr_getdel(t))
         sr_answer(t, NULL, 0, true);
+}
+
+/* The local store had id: announce it, claim it, and the Redis copy goes. */
+static void sr_claim(void *ctx, const char *id)
+{
+    char key[SR_KEY_MAX], ttl[24], msg[SR_INSTANCE_MAX + ROUTE_ID_MAX + 2], ch[SR_KEY_MAX];
+    (void)ctx;
+    if (!sr_key(key, "owner:", id) || !sr_key(ch, "sessions:taken", ""))
+        return;
+    snprintf(msg, sizeof msg, "%s %s", sr_g.instance, id);
+    const char *pub[] = {"PUBLISH", ch, msg};
+    redis_command(sr_g.r, 3, pub, NULL, NULL, NULL); /* refused: Redis is down, nobody to tell */
+    sr_ttl(ttl, sizeof ttl, sr_g.ttl_ms);
+    const char *own[] = {"SET", key, sr_g.instance, "PX", ttl};
+    redis_command(sr_g.r, 5, own, NULL, NULL, NULL);
+    sr_del_key("session:", id);
 }
 
 static void sr_cancel(void *ctx, void *arg)
@@ -196,14 +213,15 @@ static void sr_on_taken(void *ud, const char *channel, size_t chlen, const char 
     session_remote_taken(id);
 }
 
-int session_redis_attach(struct redis *r, const char *instance)
+int session_redis_attach(struct redis *r, const char *instance, uint64_t ttl_ms)
 {
     char ch[SR_KEY_MAX];
     sr_g.r = r;
+    sr_g.ttl_ms = ttl_ms;
     snprintf(sr_g.instance, sizeof sr_g.instance, "%s", instance);
     if (!sr_key(ch, "sessions:taken", "") || redis_subscribe(r, ch, sr_on_taken, NULL) != 0)
         return -1;
-    session_set_remote(&(struct session_remote){.put = sr_put, .take = sr_take, .cancel = sr_cancel,
+    session_set_remote(&(struct session_remote){.put = sr_put, .take = sr_take, .claim = sr_claim, .cancel = sr_cancel,
                                                 .del = sr_del, .release = sr_release});
     return 0;
 }
@@ -221,4 +239,3 @@ void session_redis_detach(void)
 
 #undef SR_KEY_MAX
 #undef SR_INSTANCE_MAX
-#undef SR_OWNER_TTL_MS

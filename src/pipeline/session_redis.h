@@ -20,7 +20,8 @@ struct redis;
 #define SESSION_REDIS_RETRY_MS 100    /* between asks during a hand-off (the tick rounds up to 250 ms) */
 
 /* Plug Redis in as session.c's remote; instance is this process's id. */
-int session_redis_attach(struct redis *r, const char *instance);
+/* ttl_ms (SESSION_TTL) bounds the blobs and the owner keys. */
+int session_redis_attach(struct redis *r, const char *instance, uint64_t ttl_ms);
 /* Every tick: takes waiting for a hand-off ask again. */
 void session_redis_tick(uint64_t now_ms);
 void session_redis_detach(void);

@@ -137,7 +137,7 @@ static void test_store(void)
 
 /* A remote backend that records its calls; take answers later. */
 static struct {
-    int puts, takes, dels, cancels, releases;
+    int puts, takes, claims, dels, cancels, releases;
     char last_id[80];
     session_got_fn cb;
     void *arg;
@@ -169,6 +169,12 @@ static void rem_del(void *ctx, const char *id)
     rem.dels++;
 }
 
+static void rem_claim(void *ctx, const char *id)
+{
+    (void)ctx, (void)id;
+    rem.claims++;
+}
+
 static void rem_release(void *ctx, const char *id)
 {
     (void)ctx, (void)id;
@@ -184,12 +190,12 @@ static void taken_fn(const char *id)
 static void test_remote(void)
 {
     CHECK(session_init(&(struct session_config){.ttl_ms = 1000, .max_entries = 10, .max_bytes = 1 << 20}) == 0);
-    session_set_remote(&(struct session_remote){NULL, rem_put, rem_take, rem_cancel, rem_del, rem_release});
+    session_set_remote(&(struct session_remote){NULL, rem_put, rem_take, rem_claim, rem_cancel, rem_del, rem_release});
     CHECK(session_put("hhhhhhhhhhhhhhhh", "h", 1, 0));
     CHECK(rem.puts == 1 && strcmp(rem.last_id, "hhhhhhhhhhhhhhhh") == 0);
     got_calls = 0;
-    session_take("hhhhhhhhhhhhhhhh", got, NULL, 1); /* local hit: remote copy deleted */
-    CHECK(got_calls == 1 && got_blob && rem.dels == 1 && rem.takes == 0);
+    session_take("hhhhhhhhhhhhhhhh", got, NULL, 1); /* local hit: claimed (remote copy deleted) */
+    CHECK(got_calls == 1 && got_blob && rem.claims == 1 && rem.takes == 0);
     session_take("iiiiiiiiiiiiiiii", got, &rem, 1); /* local miss: asks the remote */
     CHECK(got_calls == 1 && rem.takes == 1 && rem.cb == got);
     rem.cb(rem.arg, "remote", 6);
