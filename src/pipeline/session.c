@@ -337,6 +337,15 @@ void session_release(const char *id)
 
 void session_on_taken(void (*fn)(const char *id)) { sess_g.taken = fn; }
 
+void session_resync(uint64_t now_ms)
+{
+    session_expire(now_ms);
+    if (!sess_g.have_remote)
+        return;
+    for (const struct session_entry *e = sess_g.oldest; e; e = e->newer)
+        sess_g.remote.put(sess_g.remote.ctx, e->id, e->blob, e->len, e->expires_ms - now_ms);
+}
+
 void session_remote_taken(const char *id)
 {
     if (sess_g.taken)

@@ -95,5 +95,8 @@ void session_release(const char *id);
  * other instance now holds the newer one). The remote calls
  * session_remote_taken. */
 void session_on_taken(void (*fn)(const char *id));
+/* The remote is back after an outage: every local entry is put there again
+ * with the time it has left (saves made while it was down). */
+void session_resync(uint64_t now_ms);
 void session_remote_taken(const char *id);
 #endif

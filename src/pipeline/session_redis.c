@@ -213,13 +213,23 @@ static void sr_on_taken(void *ud, const char *channel, size_t chlen, const char 
     session_remote_taken(id);
 }
 
+/* Redis is back: what was saved here meanwhile goes there (beyond the
+ * client's queue of 4096 commands the rest stays local only). */
+static void sr_on_state(void *ud, bool up)
+{
+    (void)ud;
+    if (up)
+        session_resync(clock_mono_ms());
+}
+
 int session_redis_attach(struct redis *r, const char *instance, uint64_t ttl_ms)
 {
     char ch[SR_KEY_MAX];
     sr_g.r = r;
     sr_g.ttl_ms = ttl_ms;
     snprintf(sr_g.instance, sizeof sr_g.instance, "%s", instance);
-    if (!sr_key(ch, "sessions:taken", "") || redis_subscribe(r, ch, sr_on_taken, NULL) != 0)
+    if (!sr_key(ch, "sessions:taken", "") || redis_subscribe(r, ch, sr_on_taken, NULL) != 0 ||
+        redis_on_state(r, sr_on_state, NULL) != 0)
         return -1;
     session_set_remote(&(struct session_remote){.put = sr_put, .take = sr_take, .claim = sr_claim, .cancel = sr_cancel,
                                                 .del = sr_del, .release = sr_release});

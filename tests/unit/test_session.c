@@ -139,14 +139,16 @@ static void test_store(void)
 static struct {
     int puts, takes, claims, dels, cancels, releases;
     char last_id[80];
+    uint64_t last_ttl;
     session_got_fn cb;
     void *arg;
 } rem;
 
 static void rem_put(void *ctx, const char *id, const char *blob, size_t n, uint64_t ttl_ms)
 {
-    (void)ctx, (void)blob, (void)n, (void)ttl_ms;
+    (void)ctx, (void)blob, (void)n;
     rem.puts++;
+    rem.last_ttl = ttl_ms;
     snprintf(rem.last_id, sizeof rem.last_id, "%s", id);
 }
 static void rem_take(void *ctx, const char *id, session_got_fn cb, void *arg)
@@ -203,17 +205,27 @@ static void test_remote(void)
     session_take("jjjjjjjjjjjjjjjj", got, &rem, 1);
     session_take_cancel(&rem);
     CHECK(rem.cancels == 1 && rem.cb == NULL);
+    /* resync: every local entry is put again, with the time it has left */
+    int before = rem.puts;
+    CHECK(session_put("mmmmmmmmmmmmmmmm", "m", 1, 100));
+    CHECK(session_put("nnnnnnnnnnnnnnnn", "n", 1, 200));
+    session_resync(500);
+    CHECK(rem.puts == before + 4 && strcmp(rem.last_id, "nnnnnnnnnnnnnnnn") == 0 && rem.last_ttl == 700);
+    session_resync(1150); /* m expired at 1100 */
+    CHECK(rem.puts == before + 5 && rem.last_ttl == 50);
     session_release("kkkkkkkkkkkkkkkk");
     CHECK(rem.releases == 1);
     /* another instance took an id: the live connection here is saved (to the
      * remote too), and the local copy goes, since the other instance holds the newer one */
     session_on_taken(taken_fn);
     int puts = rem.puts;
-    session_remote_taken("llllllllllllllll");
-    CHECK(rem.puts == puts + 1);
     struct session_stats st;
     session_stats(&st);
-    CHECK(st.entries == 0);
+    uint64_t entries = st.entries;
+    session_remote_taken("llllllllllllllll");
+    CHECK(rem.puts == puts + 1);
+    session_stats(&st);
+    CHECK(st.entries == entries);
     session_on_taken(NULL);
     session_set_remote(NULL);
     session_free();
