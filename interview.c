@@ -955,6 +955,23 @@ static int wire_redis(struct program *p)
     return 0;
 }
 
+/* The interviews saved at shutdown may still sit in the Redis client's
+ * buffer: a few more loop passes (each ends at the next 250 ms tick) until
+ * Redis has answered every command, REDIS_TIMEOUT bounding each. */
+#define PROGRAM_REDIS_FLUSH_PASSES 4
+static void program_flush_redis(struct program *p)
+{
+    struct redis_stats st;
+    for (int i = 0; p->redis && i < PROGRAM_REDIS_FLUSH_PASSES; i++) {
+        redis_get_stats(p->redis, &st);
+        if (!st.pending || !st.up)
+            return;
+        p->srv.loop.stop = false;
+        loop_run(&p->srv.loop);
+    }
+}
+#undef PROGRAM_REDIS_FLUSH_PASSES
+
 /* Everything from a checked configuration to a listening server. */
 static int program_start(struct program *p)
 {
@@ -999,6 +1016,7 @@ int main(int argc, char **argv)
     explicit_bzero(prog.cfg.server.auth_token, sizeof prog.cfg.server.auth_token);
     explicit_bzero(prog.cfg.redis.password, sizeof prog.cfg.redis.password);
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
+    program_flush_redis(&prog);
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
     ai_destroy(prog.ai);
