@@ -1154,6 +1154,20 @@ void conn_on_listen(void *ctx, short revents)
 }
 
 /* Called every loop tick: deadlines, heartbeats, stalled senders. */
+/* A dialect that let a reply finish after SIGTERM (its shutdown handler)
+ * still closes with 1001: this long before the drain ends, whatever is
+ * open gets the close, so the peers' answers and the dialects' last saves
+ * (their close handlers) fit before the loop stops. Half the drain when it
+ * is shorter than two of these. */
+#define CONN_SHUTDOWN_MARGIN_MS 1000
+
+static bool conn_shutdown_due(const struct server *s, uint64_t now)
+{
+    uint64_t margin = s->cfg.shutdown_timeout_ms < 2 * CONN_SHUTDOWN_MARGIN_MS ? s->cfg.shutdown_timeout_ms / 2
+                                                                                : CONN_SHUTDOWN_MARGIN_MS;
+    return s->shutting_down && now + margin >= s->shutdown_deadline_ms;
+}
+
 void conn_sweep(struct server *s)
 {
     uint64_t now = s->loop.now_ms;
@@ -1180,7 +1194,9 @@ void conn_sweep(struct server *s)
             }
             break;
         case CONN_WS:
-            if (cfg->idle_timeout_ms && now - c->last_msg_ms >= cfg->idle_timeout_ms) {
+            if (conn_shutdown_due(s, now)) {
+                conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+            } else if (cfg->idle_timeout_ms && now - c->last_msg_ms >= cfg->idle_timeout_ms) {
                 conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "idle timeout");
             } else if (c->ping_out && now - c->ping_sent_ms >= cfg->pong_timeout_ms) {
                 conn_close_ws(s, c, WS_CLOSE_INTERNAL, "keepalive ping timeout");
@@ -1227,3 +1243,4 @@ void conn_shutdown_all(struct server *s)
 #undef CONN_HTTP_OUT_MAX
 #undef CONN_INLINE_BODY
 #undef CONN_QUEUE_MAX
+#undef CONN_SHUTDOWN_MARGIN_MS

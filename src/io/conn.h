@@ -41,8 +41,9 @@ struct conn_handlers {
     void (*refused)(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
                     const char *message);
     /* Optional: the server is stopping (SIGTERM). The dialect closes c with
-     * 1001 when it is ready (a reply still being sent may finish first;
-     * the loop ends at SHUTDOWN_TIMEOUT regardless). NULL: 1001 at once. */
+     * 1001 when it is ready (a reply still being sent may finish first);
+     * 1 s before SHUTDOWN_TIMEOUT ends (half of it when shorter than 2 s)
+     * conn.c closes what is still open with 1001. NULL: 1001 at once. */
     void (*shutdown)(struct server *s, struct conn *c);
 };
 
