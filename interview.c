@@ -793,6 +793,8 @@ static int wire_dialects(struct program *p)
     if (p->redis) {
         stream_set_bus(&p->bus);
         guard_set_bus(&p->srv, &p->bus);
+        if (server_add_tick(&p->srv, guard_tick, &p->srv) != 0)
+            return -1;
         if (server_add_tick(&p->srv, stream_tick, NULL) != 0)
             return -1;
     }
@@ -875,8 +877,41 @@ struct program_bus_count {
     struct program_bus_count *prev, *next;
     bus_count_fn cb;
     void *ud;
+    bool gauge; /* the answer is an HGETALL of shares, not an integer */
 };
 static struct program_bus_count *program_bus_counts;
+static char program_bus_instance[BUS_INSTANCE_LEN + 1]; /* the gauge's field: this instance's share */
+
+static uint64_t program_epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* HGETALL of a gauge: the other instances' shares ("<count>:<expiry epoch
+ * ms>") that have not lapsed, summed. */
+static int64_t program_gauge_sum(const struct resp_value *v)
+{
+    int64_t sum = 0;
+    uint64_t now = program_epoch_ms();
+    for (uint32_t i = 0; i + 1 < v->count; i += 2) {
+        const struct resp_value *field = resp_child(v, i), *val = resp_child(v, i + 1);
+        char text[48], *colon, *end;
+        if (resp_is(field, program_bus_instance, strlen(program_bus_instance)) || val->type != RESP_BULK ||
+            val->len >= sizeof text)
+            continue;
+        memcpy(text, val->str, val->len);
+        text[val->len] = '\0';
+        unsigned long long n = strtoull(text, &colon, 10);
+        if (*colon != ':')
+            continue;
+        unsigned long long until = strtoull(colon + 1, &end, 10);
+        if (*end == '\0' && until > now && n < UINT32_MAX)
+            sum += (int64_t)n;
+    }
+    return sum;
+}
 
 static void program_bus_counted(void *ud, int status, const struct resp_value *v)
 {
@@ -887,9 +922,23 @@ static void program_bus_counted(void *ud, int status, const struct resp_value *v
         program_bus_counts = pc->next;
     if (pc->next)
         pc->next->prev = pc->prev;
+    int64_t value = -1;
+    if (status == REDIS_OK && pc->gauge && (v->type == RESP_ARRAY || v->type == RESP_MAP))
+        value = program_gauge_sum(v);
+    else if (status == REDIS_OK && !pc->gauge && v->type == RESP_INT)
+        value = v->integer;
     if (pc->cb)
-        pc->cb(pc->ud, status == REDIS_OK && v->type == RESP_INT ? v->integer : -1);
+        pc->cb(pc->ud, value);
     free(pc);
+}
+
+/* Lists a waiting answer (forget() finds it by ud). */
+static void program_bus_wait(struct program_bus_count *pc, bus_count_fn cb, void *ud, bool gauge)
+{
+    *pc = (struct program_bus_count){NULL, program_bus_counts, cb, ud, gauge};
+    if (program_bus_counts)
+        program_bus_counts->prev = pc;
+    program_bus_counts = pc;
 }
 
 /* INCRBY then PEXPIRE, pipelined: the window is in the key's name, so
@@ -908,11 +957,33 @@ static bool program_bus_incr(void *ctx, const char *key, int64_t by, uint64_t tt
         free(pc);
         return false;
     }
-    *pc = (struct program_bus_count){NULL, program_bus_counts, cb, ud};
-    if (program_bus_counts)
-        program_bus_counts->prev = pc;
-    program_bus_counts = pc;
+    program_bus_wait(pc, cb, ud, false);
     (void)redis_command(ctx, 3, a2, NULL, NULL, NULL); /* refused only when the queue is full: the next one sets it */
+    return true;
+}
+
+/* HSET key <instance> "<value>:<expiry>" (HDEL for 0), PEXPIRE, HGETALL:
+ * pipelined, the answer of the last one summed. */
+static bool program_bus_gauge(void *ctx, const char *key, uint32_t value, uint64_t ttl_ms, bus_count_fn cb, void *ud)
+{
+    char k[512], share[48], ttl[24];
+    if (!program_bus_name(ctx, key, k, sizeof k))
+        return false;
+    uint64_t until = program_epoch_ms() + ttl_ms;
+    snprintf(share, sizeof share, "%u:%llu", value, (unsigned long long)until);
+    snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)ttl_ms);
+    const char *set[4] = {"HSET", k, program_bus_instance, share}, *del[3] = {"HDEL", k, program_bus_instance};
+    const char *exp[3] = {"PEXPIRE", k, ttl}, *get[2] = {"HGETALL", k};
+    struct program_bus_count *pc = calloc(1, sizeof *pc);
+    if (!pc)
+        return false;
+    bool ok = value ? redis_command(ctx, 4, set, NULL, NULL, NULL) == 0 && redis_command(ctx, 3, exp, NULL, NULL, NULL) == 0
+                    : redis_command(ctx, 3, del, NULL, NULL, NULL) == 0;
+    if (!ok || redis_command(ctx, 2, get, NULL, program_bus_counted, pc) != 0) {
+        free(pc);
+        return false;
+    }
+    program_bus_wait(pc, cb, ud, true);
     return true;
 }
 
@@ -943,7 +1014,7 @@ static int wire_redis(struct program *p)
     p->bus = (struct shared_bus){
         .ctx = p->redis, .up = program_bus_up, .publish = program_bus_publish, .subscribe = program_bus_subscribe,
         .on_state = program_bus_on_state, .set = program_bus_set, .del = program_bus_del, .incr = program_bus_incr,
-        .forget = program_bus_forget,
+        .gauge = program_bus_gauge, .forget = program_bus_forget,
     };
     uint8_t id[BUS_INSTANCE_LEN / 2];
     if (rand_bytes(id, sizeof id) != 0) {
@@ -952,6 +1023,7 @@ static int wire_redis(struct program *p)
     }
     for (size_t i = 0; i < sizeof id; i++)
         snprintf(p->bus.instance + 2 * i, 3, "%02x", id[i]);
+    memcpy(program_bus_instance, p->bus.instance, sizeof program_bus_instance);
     return 0;
 }
 

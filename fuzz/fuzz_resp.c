@@ -27,7 +27,7 @@ static uint32_t fz_tree(const struct resp_value *v, size_t n, const char *buf, s
     if (v->str)
         FZ_CHECK(v->str >= buf && v->str + v->len <= buf + len);
     if (v->type != RESP_ARRAY && v->type != RESP_MAP && v->type != RESP_PUSH) {
-        FZ_CHECK(v->size == 1);
+        FZ_CHECK(v->size == 1 && resp_child(v, 0) == NULL);
         return 1;
     }
     uint32_t total = 1;
@@ -36,7 +36,7 @@ static uint32_t fz_tree(const struct resp_value *v, size_t n, const char *buf, s
         FZ_CHECK(c == v + total);
         total += fz_tree(c, n - total, buf, len);
     }
-    FZ_CHECK(total == v->size);
+    FZ_CHECK(total == v->size && resp_child(v, v->count) == NULL);
     return total;
 }
 
@@ -63,7 +63,7 @@ static void fz_roundtrip(const struct resp_value *v)
     size_t used = 0;
     FZ_CHECK(resp_parse(out, need, fz_w, FZ_SLOTS, &used) == (ssize_t)need && used == v->count + 1);
     for (uint32_t k = 0; k < v->count; k++)
-        FZ_CHECK(fz_w[1 + k].len == lens[k] && memcmp(fz_w[1 + k].str, argv[k], lens[k]) == 0);
+        FZ_CHECK(resp_is(&fz_w[1 + k], argv[k], lens[k]));
     free(out);
 }
 

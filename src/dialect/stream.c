@@ -48,6 +48,11 @@
  * for STREAM_REMOTE_TTL_MS is forgotten (its instance died or lost Redis). */
 #define STREAM_REFRESH_MS 5000
 #define STREAM_REMOTE_TTL_MS (3 * STREAM_REFRESH_MS)
+/* Sessions republished per server tick (250 ms) at most: 2 Redis commands
+ * each, so a burst (Redis back, an instance joining) stays far below the
+ * client's queue; past 5,000 sessions an instance's refresh just stretches
+ * (still within STREAM_REMOTE_TTL_MS up to about 15,000). */
+#define STREAM_REFRESH_PER_TICK 256
 /* Sessions of other instances kept in the mirror: beyond it the stalest is
  * dropped (status then says 404 for it until its next refresh). */
 #define STREAM_REMOTE_MAX 4096
@@ -63,6 +68,7 @@ struct stream {
     char connected_at[CLOCK_ISO_LEN];
     uint64_t received, sent;
     bool replaced_remotely; /* the id lives on elsewhere: its key and mirror entries are not ours to drop */
+    uint64_t refresh_at;    /* clock_mono_ms when its registry key and stats are due again */
     uint8_t *audio; /* audio messages kept for a transcription_request without data */
     size_t audio_len;
     /* one transcription at a time */
@@ -88,7 +94,6 @@ static struct {
     const struct shared_bus *bus; /* NULL: one instance */
     struct stream_remote *remote; /* most recently heard first */
     size_t nremote;
-    uint64_t next_refresh_ms;
 } stream_g;
 
 static struct conn *stream_find(const char *id)
@@ -351,6 +356,7 @@ static void stream_bus_announce(struct stream *st, const char *op)
         (void)stream_g.bus->set(stream_g.bus->ctx, key, text, strlen(text), STREAM_REMOTE_TTL_MS);
     free(text);
     (void)stream_bus_send(o);
+    st->refresh_at = clock_mono_ms() + STREAM_REFRESH_MS;
 }
 
 static struct stream_remote *stream_remote_find(const char *id)
@@ -415,11 +421,11 @@ static struct stream *stream_local(const char *id)
     return c ? c->app : NULL;
 }
 
+/* Every session is due now: the tick republishes them, STREAM_REFRESH_PER_TICK at a time. */
 static void stream_republish_all(void)
 {
     for (struct stream *st = stream_g.live; st; st = st->next)
-        if (conn_is_open(st->conn))
-            stream_bus_announce(st, "stats");
+        st->refresh_at = 0;
 }
 
 /* One event from the bus (our own ones come back too: skipped). */
@@ -488,10 +494,14 @@ void stream_tick(void *ctx)
 {
     (void)ctx;
     uint64_t now = clock_mono_ms();
-    if (!stream_g.bus || now < stream_g.next_refresh_ms)
+    if (!stream_g.bus)
         return;
-    stream_g.next_refresh_ms = now + STREAM_REFRESH_MS;
-    stream_republish_all();
+    unsigned budget = STREAM_REFRESH_PER_TICK;
+    for (struct stream *st = stream_g.live; st && budget; st = st->next)
+        if (st->refresh_at <= now && conn_is_open(st->conn)) {
+            stream_bus_announce(st, "stats");
+            budget--;
+        }
     for (struct stream_remote *r = stream_g.remote, *next; r; r = next) {
         next = r->next;
         if (now - r->seen_ms > STREAM_REMOTE_TTL_MS)
@@ -728,5 +738,6 @@ int stream_disconnect(struct server *s, const char *id, char *out, size_t cap)
 #undef STREAM_CHANNEL
 #undef STREAM_REFRESH_MS
 #undef STREAM_REMOTE_TTL_MS
+#undef STREAM_REFRESH_PER_TICK
 #undef STREAM_REMOTE_MAX
 #undef STREAM_BUS_MSG_MAX

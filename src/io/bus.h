@@ -35,6 +35,11 @@ struct shared_bus {
     bool (*del)(void *ctx, const char *key);
     /* INCRBY key by, PEXPIRE key ttl_ms when it was created; cb (may be NULL) with the value */
     bool (*incr)(void *ctx, const char *key, int64_t by, uint64_t ttl_ms, bus_count_fn cb, void *ud);
+    /* this instance's share of a count kept by several (the WebSockets of an
+     * address): value for ttl_ms (0 = none); cb (may be NULL) with the sum of
+     * the other instances' live shares. Shares carry a wall-clock expiry, so
+     * a crashed instance's share lapses after ttl_ms */
+    bool (*gauge)(void *ctx, const char *key, uint32_t value, uint64_t ttl_ms, bus_count_fn cb, void *ud);
     /* drop the pending callbacks of ud (before freeing it) */
     void (*forget)(void *ctx, void *ud);
 };

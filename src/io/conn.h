@@ -130,6 +130,7 @@ struct conn {
         struct access_addr addr;   /* TCP peer, or the X-Forwarded-For client behind a trusted proxy */
         struct rl_bucket msgs, bytes, turns, strikes;
         uint32_t peer;             /* entry in the per-address table counting this connection + 1; 0 none */
+        uint32_t ws_peer;          /* entry counting this WebSocket for other instances + 1; 0 none */
     } guard;
     void *app; /* dialect state */
 };

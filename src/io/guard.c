@@ -33,6 +33,13 @@
  * wall-clock minute (instances agree on it), kept two minutes so a late
  * instance still finds the current one. */
 #define GUARD_SHARED_TTL_MS 120000
+/* WebSockets per address across instances: each instance's share lives this
+ * long unless refreshed; the whole table is walked for refreshes once per
+ * GUARD_WS_REFRESH_MS (a slice per tick), and the others' total Redis last
+ * returned is believed for GUARD_WS_TTL_MS. */
+#define GUARD_WS_TTL_MS 60000
+#define GUARD_WS_REFRESH_MS 20000
+#define GUARD_TICK_MS 250 /* the server tick guard_tick runs on */
 
 /* What the server keeps per client address (IPv6: per /64, the smallest
  * block one subscriber gets, so rotating addresses inside it gains nothing). */
@@ -50,14 +57,18 @@ struct guard_peer {
     uint32_t gen; /* bumped when the entry is given to another address: late answers are dropped */
     uint64_t shared_minute;
     uint32_t shared[2]; /* enum guard_counter */
+    uint32_t ws;        /* WebSockets of the address here, counted for the others (with a bus) */
+    uint32_t ws_others; /* theirs, as Redis last said at ws_others_ms */
+    uint64_t ws_others_ms;
 };
 
-enum guard_counter { GUARD_C_TURNS, GUARD_C_AUTH };
+enum guard_counter { GUARD_C_TURNS, GUARD_C_AUTH, GUARD_C_WS };
 
 /* The bus to Redis (NULL: this instance counts alone) and the one server. */
 static struct {
     const struct shared_bus *bus;
     struct server *srv;
+    uint32_t refresh_cursor; /* guard_tick's place in the peer table */
 } guard_g;
 
 static uint64_t guard_seed; /* keys the hash: an attacker cannot aim addresses at one neighbourhood */
@@ -119,7 +130,7 @@ static struct guard_peer *guard_find(struct server *s, const struct access_addr 
         }
         if (!p->used && !empty)
             empty = p;
-        else if (p->used && !p->conns && !p->sessions && (!victim || p->seen_ms < victim->seen_ms))
+        else if (p->used && !p->conns && !p->sessions && !p->ws && (!victim || p->seen_ms < victim->seen_ms))
             victim = p;
     }
     struct guard_peer *p = empty ? empty : victim;
@@ -146,18 +157,33 @@ static uint32_t guard_shared(const struct guard_peer *p, enum guard_counter whic
     return p && p->shared_minute == guard_minute() ? p->shared[which] : 0;
 }
 
-/* Redis's answer to an increment: ud packs the entry's slot, its generation
- * and the counter (no allocation per increment). */
-static void guard_shared_counted(void *ud, int64_t value)
+/* The callback data of a Redis answer about entry p: its slot, its
+ * generation and the counter, packed (no allocation per increment). */
+static void *guard_ud(const struct server *s, const struct guard_peer *p, enum guard_counter which)
+{
+    uint64_t u = ((uint64_t)(p - s->peers) << 34) | ((uint64_t)which << 32) | p->gen;
+    return (void *)(uintptr_t)u;
+}
+
+/* The entry an answer is about, or NULL when it went to another address since. */
+static struct guard_peer *guard_unpack(void *ud, enum guard_counter *which)
 {
     uint64_t u = (uint64_t)(uintptr_t)ud;
-    uint32_t slot = (uint32_t)(u >> 33), gen = (uint32_t)u;
-    enum guard_counter which = (enum guard_counter)((u >> 32) & 1);
+    uint32_t slot = (uint32_t)(u >> 34), gen = (uint32_t)u;
+    *which = (enum guard_counter)((u >> 32) & 3);
     struct server *s = guard_g.srv;
-    if (value < 0 || !s || slot >= s->npeers)
-        return;
+    if (!s || slot >= s->npeers)
+        return NULL;
     struct guard_peer *p = &s->peers[slot];
-    if (!p->used || p->gen != gen)
+    return p->used && p->gen == gen ? p : NULL;
+}
+
+/* Redis's answer to an increment. */
+static void guard_shared_counted(void *ud, int64_t value)
+{
+    enum guard_counter which;
+    struct guard_peer *p = guard_unpack(ud, &which);
+    if (value < 0 || !p || which > GUARD_C_AUTH)
         return;
     uint64_t minute = guard_minute();
     if (p->shared_minute != minute) {
@@ -181,8 +207,52 @@ static void guard_shared_add(struct server *s, struct guard_peer *p, enum guard_
         snprintf(addr + 2 * i, 3, "%02x", p->key.b[i]);
     snprintf(key, sizeof key, "limit:%s:%s:%llu", which == GUARD_C_TURNS ? "ai" : "auth", addr,
              (unsigned long long)guard_minute());
-    uint64_t ud = ((uint64_t)(p - s->peers) << 33) | ((uint64_t)which << 32) | p->gen;
-    (void)bus->incr(bus->ctx, key, 1, GUARD_SHARED_TTL_MS, guard_shared_counted, (void *)(uintptr_t)ud);
+    (void)bus->incr(bus->ctx, key, 1, GUARD_SHARED_TTL_MS, guard_shared_counted, guard_ud(s, p, which));
+}
+
+/* The other instances' WebSockets from p's address, when recently heard. */
+static uint32_t guard_ws_others(const struct server *s, const struct guard_peer *p)
+{
+    return p && p->ws_others_ms && s->loop.now_ms - p->ws_others_ms < GUARD_WS_TTL_MS ? p->ws_others : 0;
+}
+
+static void guard_ws_counted(void *ud, int64_t value)
+{
+    enum guard_counter which;
+    struct guard_peer *p = guard_unpack(ud, &which);
+    if (value < 0 || !p || which != GUARD_C_WS)
+        return;
+    p->ws_others = value > UINT32_MAX ? UINT32_MAX : (uint32_t)value;
+    p->ws_others_ms = guard_g.srv->loop.now_ms ? guard_g.srv->loop.now_ms : 1;
+}
+
+/* This instance's WebSocket count for p's address, to Redis; the others'
+ * total comes back. */
+static void guard_ws_publish(struct server *s, struct guard_peer *p)
+{
+    const struct shared_bus *bus = guard_g.bus;
+    if (!bus || sizeof(uintptr_t) < 8 || !bus->up(bus->ctx))
+        return;
+    char addr[2 * sizeof p->key.b + 1], key[96];
+    for (size_t i = 0; i < sizeof p->key.b; i++)
+        snprintf(addr + 2 * i, 3, "%02x", p->key.b[i]);
+    snprintf(key, sizeof key, "limit:ws:%s", addr);
+    (void)bus->gauge(bus->ctx, key, p->ws, GUARD_WS_TTL_MS, guard_ws_counted, guard_ud(s, p, GUARD_C_WS));
+}
+
+void guard_tick(void *ctx)
+{
+    struct server *s = ctx;
+    if (!guard_g.bus || !s->npeers)
+        return;
+    /* a slice per tick: the whole table once per GUARD_WS_REFRESH_MS */
+    uint32_t slice = s->npeers / (GUARD_WS_REFRESH_MS / GUARD_TICK_MS) + 1;
+    for (uint32_t i = 0; i < slice; i++) {
+        struct guard_peer *p = &s->peers[guard_g.refresh_cursor];
+        guard_g.refresh_cursor = (guard_g.refresh_cursor + 1) % s->npeers;
+        if (p->used && p->ws)
+            guard_ws_publish(s, p);
+    }
 }
 
 bool guard_accept(struct server *s, struct conn *c, const char **why)
@@ -204,6 +274,13 @@ bool guard_accept(struct server *s, struct conn *c, const char **why)
 
 void guard_on_close(struct server *s, struct conn *c)
 {
+    if (c->guard.ws_peer) {
+        struct guard_peer *p = &s->peers[c->guard.ws_peer - 1];
+        if (p->ws)
+            p->ws--;
+        guard_ws_publish(s, p);
+        c->guard.ws_peer = 0;
+    }
     if (c->guard.peer) {
         struct guard_peer *p = &s->peers[c->guard.peer - 1];
         p->conns--;
@@ -445,12 +522,21 @@ int guard_upgrade(struct server *s, struct conn *c, const struct httpq_request *
     if (st)
         return st;
     uint32_t have = guard_ws_from(s, &c->guard.addr);
-    if (have >= s->cfg.max_websockets_per_ip) {
-        log_event(LOG_WARN, c->id, "per_ip_limit", "peer=%s websockets=%u max=%llu", c->peer, have,
-                  (unsigned long long)s->cfg.max_websockets_per_ip);
+    struct guard_peer *p = guard_g.bus ? guard_find(s, &c->guard.addr, true) : NULL;
+    uint32_t others = guard_ws_others(s, p); /* on other instances */
+    if (have + others >= s->cfg.max_websockets_per_ip) {
+        log_event(LOG_WARN, c->id, "per_ip_limit", "peer=%s websockets=%u others=%u max=%llu", c->peer, have,
+                  others, (unsigned long long)s->cfg.max_websockets_per_ip);
+        if (others && have < s->cfg.max_websockets_per_ip)
+            guard_ws_publish(s, p); /* refused for the others' count: have it fresh for the next try */
         *why = "too many WebSocket connections from this address";
         *extra = GUARD_RETRY_AFTER;
         return 429;
+    }
+    if (p) {
+        p->ws++;
+        c->guard.ws_peer = (uint32_t)(p - s->peers) + 1;
+        guard_ws_publish(s, p);
     }
     return 0;
 }
@@ -520,3 +606,6 @@ bool guard_ai_turn(struct server *s, struct conn *c, char *what, size_t cap)
 #undef GUARD_PROBE
 #undef GUARD_AUTH_WINDOW_MS
 #undef GUARD_SHARED_TTL_MS
+#undef GUARD_WS_TTL_MS
+#undef GUARD_WS_REFRESH_MS
+#undef GUARD_TICK_MS

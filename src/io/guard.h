@@ -24,6 +24,11 @@ struct shared_bus;
  * once it reaches the limit, whichever instance counted it. The local
  * budgets stay and are the only ones while Redis is down. */
 void guard_set_bus(struct server *s, const struct shared_bus *bus);
+/* With a bus, MAX_WEBSOCKETS_PER_IP counts the address's WebSockets on the
+ * other instances too: each instance keeps its share in Redis (refreshed by
+ * this, every server tick, a slice of the table at a time) and refuses once
+ * its own plus the others' last known reach the limit. */
+void guard_tick(void *ctx);
 
 /* The per-address table (server_init): GUARD_PEERS_PER_CONN entries per
  * connection slot, rounded up to a power of two; 0, or -1 out of memory. */

@@ -494,7 +494,8 @@ static void redis_sub_reply(struct redis_conn *c, const struct resp_value *v)
             }
         return;
     }
-    if (resp_is(kind, "pong", 4)) /* PING in subscribed mode answers ["pong", ""] */
+    /* PING answers ["pong", ""] once subscribed, +PONG before any SUBSCRIBE */
+    if (resp_is(kind, "pong", 4) || resp_is(v, "PONG", 4))
         c->deadline = 0;
     /* "subscribe" confirmations need nothing */
 }
@@ -806,6 +807,7 @@ void redis_destroy(struct redis *r)
     if (!r)
         return;
     r->nlisteners = 0;
+    r->cmd.st = RS_WAIT; /* a callback below that asks again is refused */
     if (r->pend)
         redis_fail_pending(r, REDIS_DOWN);
     redis_conn_free(r, &r->cmd);

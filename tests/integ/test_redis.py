@@ -18,7 +18,7 @@ import websockets
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
-from wsutil import Server, check, finish, free_port, measure  # noqa: E402
+from wsutil import BIN, Server, check, finish, free_port, measure  # noqa: E402
 
 PASS = "redis-test-pw"
 
@@ -205,6 +205,38 @@ async def limits(a, b):
           m["type"] == "error" and m["code"] == "RATE_LIMITED", m)
 
 
+async def ws_limits(a, b):
+    held = [await connect(a, "ws-a0"), await connect(a, "ws-a1"), await connect(b, "ws-b0")]
+    await asyncio.sleep(0.2)
+    try:
+        extra = await connect(b, "ws-b1")
+        await extra.close()
+        refused = None
+    except Exception as e:  # websockets raises on a non-101 answer
+        refused = str(e)
+    check("MAX_WEBSOCKETS_PER_IP=3 across instances: 2 on instance 1 + 1 on instance 2, the 4th on instance 2 "
+          "gets 429", refused is not None and "429" in refused, refused)
+    await held[0].close()
+    await asyncio.sleep(0.3)
+    # instance 2's view of the others is refreshed by its own opens, closes and
+    # refusals (and every 20 s): a refusal on a stale count brings it up to date
+    tries, ok = 0, None
+    while ok is not True and tries < 3:
+        tries += 1
+        try:
+            again = await connect(b, "ws-b1")
+            await again.close()
+            ok = True
+        except Exception as e:
+            ok = str(e)
+            await asyncio.sleep(0.2)
+    measure("ws_limit_tries_after_close_elsewhere", tries)
+    check("after one closes on instance 1, instance 2 admits one more (within two tries)", ok is True and tries <= 2,
+          (tries, ok))
+    for w in held[1:]:
+        await w.close()
+
+
 def auth_limits(a, b):
     avoid_minute_edge()
 
@@ -224,6 +256,30 @@ def auth_limits(a, b):
           "(AUTH_FAILURES_PER_MINUTE=3 across instances)", got == [401, 401, 401, 429], got)
 
 
+def config(redis, tmp):
+    env = {"PATH": "/usr/bin:/bin", "HOST": "127.0.0.1", "PORT": str(free_port())}
+    r = subprocess.run([BIN], env={**env, "REDIS_URL": "redis://:topsecret@h:99999"}, capture_output=True,
+                       timeout=10)
+    err = r.stderr.decode()
+    check("a bad REDIS_URL exits 2 naming it, without the password",
+          r.returncode == 2 and "REDIS_URL" in err and "topsecret" not in err, err)
+    r = subprocess.run([BIN], env={**env, "REDIS_URL": f"redis://:{PASS}@127.0.0.1:{redis.port}",
+                                   "REDIS_PASSWORD_FILE": os.path.join(tmp, "pw")}, capture_output=True, timeout=10)
+    check("a password in REDIS_URL and REDIS_PASSWORD_FILE both: exit 2", r.returncode == 2, r.stderr)
+    port = free_port()
+    p = subprocess.Popen([BIN, "--redis-url", f"redis://:{PASS}@127.0.0.1:{redis.port}"],
+                         env={**env, "PORT": str(port)}, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    time.sleep(2.0)  # connected to Redis by then (a few ms normally)
+    with open(f"/proc/{p.pid}/cmdline", "rb") as f:
+        cmdline = f.read()
+    p.terminate()
+    _, err = p.communicate(timeout=20)
+    err = err.decode()
+    check("--redis-url is wiped from /proc/PID/cmdline and warned about, the password never logged",
+          PASS.encode() not in cmdline and "secret_on_command_line" in err and "REDIS_URL" in err and
+          PASS not in err and "redis_up" in err, err[-800:])
+
+
 def main():
     if not shutil.which("redis-server"):
         check("redis-server installed (apt-get install -y redis-server)", False)
@@ -233,6 +289,7 @@ def main():
     redis.start()
     try:
         plain = f"redis://:{PASS}@127.0.0.1:{redis.port}/0"
+        config(redis, tmp)
         with Server(REDIS_URL=plain) as a, Server(REDIS_URL=plain) as b, Server(REDIS_URL=plain) as c:
             for s in (a, b, c):
                 wait_log(s, "redis_up") or time.sleep(0.5)
@@ -243,6 +300,10 @@ def main():
         with Server(**lim) as a, Server(**lim) as b:
             wait_log(a, "redis_up") and wait_log(b, "redis_up")
             asyncio.run(limits(a, b))
+        lim = {"REDIS_URL": plain, "MAX_WEBSOCKETS_PER_IP": 3}
+        with Server(**lim) as a, Server(**lim) as b:
+            wait_log(a, "redis_up") and wait_log(b, "redis_up")
+            asyncio.run(ws_limits(a, b))
         tok = {"REDIS_URL": plain, "INTERVIEW_AUTH_TOKEN": "good-token-0123456789", "AUTH_FAILURES_PER_MINUTE": 3}
         with Server(**tok) as a, Server(**tok) as b:
             wait_log(a, "redis_up") and wait_log(b, "redis_up")

@@ -334,6 +334,14 @@ static void test_auth(void)
     CHECK(cmd(R, "ACL", "WHOAMI", NULL) == 0);
     want_recs = 1;
     CHECK(run_until(have_recs, 2000) && strcmp(recs[0].str, "alice") == 0);
+    /* no subscription: the pub/sub connection's PING (every 5 s) gets +PONG,
+     * which must count as an answer too */
+    struct redis_stats st;
+    redis_get_stats(R, &st);
+    uint64_t connects = st.connects;
+    run_until(NULL, 5600);
+    redis_get_stats(R, &st);
+    CHECK(st.sub_up && st.up && st.outages == 0 && st.connects == connects);
     redis_destroy(R);
     /* a wrong password: never up */
     R = client("redis://alice:wrong@127.0.0.1:26379");
