@@ -6,12 +6,17 @@ interview", "Running more than one instance"), with the real engines:
   chat request carries the first two in its history; a second live
   connection with the same id closes the first with 4000; a short id is not
   resumed; a reply in flight at SIGTERM finishes before the 1001 close.
-- three instances behind Debian's haproxy (deploy/haproxy.cfg's /ws/ rules):
-  two turns, SIGTERM to the instance that holds the interview, the client
-  reconnects through HAProxy, lands on another instance and the third turn's
-  request to the mock OpenAI carries the first two turns (needs REDIS_URL
-  support in the binary and redis-server; skipped with a visible note when
-  either is missing).
+- three instances, Debian's redis-server and haproxy running
+  deploy/haproxy.cfg: two turns, SIGTERM to the instance that holds the
+  interview, the client reconnects through HAProxy, lands on another instance
+  and the third turn's request to the mock OpenAI carries the first two
+  turns; nginx running deploy/nginx.conf with one instance gone; a second
+  live connection with the same id on another instance (4000, hand-off);
+  Redis stopped (interviews go on from memory) and started again (the saves
+  made meanwhile are put back, sharing resumes);
+- rediss:// (test_redis.py's Redis with a TLS port) with REDIS_PASSWORD_FILE:
+  SIGTERM on one instance, the interview resumes on another;
+- the README quotes deploy/haproxy.cfg.
 The mock OpenAI (tests/mock_openai.py) records every chat request's messages."""
 import asyncio
 import json
@@ -485,6 +490,57 @@ def test_scaleout():
         redis.stop()
 
 
+async def rediss_restart(a, b, mock):
+    """SIGTERM on a, the interview resumes on b, over rediss:// with the password from a file."""
+    cid = "rediss-candidate-000555"
+    async with websockets.connect(a.url(f"/ws/{cid}"), max_size=None) as ws:
+        await greet(ws)
+        await ws.send(json.dumps({"type": "start_interview"}))
+        await until(ws, {"interview_started"})
+        ev = await answer(ws)
+        check("rediss://: a turn on instance A", ev[-1]["type"] == "ai_response_complete", ev[-1])
+        a.proc.send_signal(signal.SIGTERM)
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        except websockets.ConnectionClosed:
+            pass
+    check("rediss://: instance A exits cleanly after saving", a.proc.wait(15) == 0)
+    async with websockets.connect(b.url(f"/ws/{cid}"), max_size=None) as ws:
+        await recv_json(ws)
+        r = await recv_json(ws)
+        check("rediss://: the interview resumes on instance B with turns 1",
+              r.get("type") == "session_resumed" and r.get("turns") == 1, r)
+        ev = await answer(ws)
+        hist = chat_history(mock)
+        check("rediss://: B's next chat request carries A's turn",
+              ev[-1]["type"] == "ai_response_complete" and
+              [m["role"] for m in hist] == ["assistant", "user", "assistant", "user"], [m["role"] for m in hist])
+
+
+def test_rediss():
+    """The Redis of test_redis.py (requirepass, a TLS port with a throwaway CA)."""
+    from test_redis import Redis as TlsRedis
+    tmp = tempfile.mkdtemp(prefix="interview-rediss-")
+    redis = TlsRedis(tmp)
+    redis.start()
+    try:
+        with MockOpenAI(cert_dir=CERTS) as mock:
+            mock.configure(reply=REPLY, delays={"token_ms": 20})
+            bundle = os.path.join(tmp, "bundle.pem")  # one CA source per process: the mock's and Redis's
+            with open(bundle, "w") as out, open(mock.ca) as m, open(os.path.join(tmp, "ca.pem")) as r:
+                out.write(m.read() + r.read())
+            env = {"REDIS_URL": f"rediss://localhost:{redis.tls_port}/2", "REDIS_PASSWORD_FILE": os.path.join(tmp, "pw"),
+                   "SSL_CERT_FILE": bundle}
+            with server_for(mock, **env) as a, server_for(mock, **env) as b:
+                check("rediss://: both instances connect", wait_log(a, "redis_up conn=commands") and
+                      wait_log(b, "redis_up conn=commands"))
+                run("rediss://", rediss_restart(a, b, mock), [a, b])
+    finally:
+        redis.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_readme():
     root = os.path.join(HERE, "..", "..")
     with open(os.path.join(root, "deploy", "haproxy.cfg")) as f:
@@ -497,4 +553,5 @@ if __name__ == "__main__":
     test_readme()
     test_single()
     test_scaleout()
+    test_rediss()
     finish()
