@@ -20,6 +20,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "parse/cfgval.h"
+#include "io/clock.h"
 #include "io/guard.h"
 #include "io/log.h"
 #include "io/metrics.h"
@@ -31,6 +32,8 @@
 #include "upstream/redis.h"
 #include "io/bus.h"
 #include "pipeline/ai.h"
+#include "pipeline/session.h"
+#include "pipeline/session_redis.h"
 #include "pipeline/turn.h"
 #include "dialect/coach.h"
 #include "dialect/dialect.h"
@@ -86,6 +89,8 @@ struct config {
     uint64_t transcribe_pause_ms, max_segment_seconds, vad_barge_in_min_ms;
     unsigned incremental_transcription; /* enum turn_incremental */
     unsigned segment_audio_format;      /* 0 mulaw, 1 pcm16 */
+    /* resumable /ws/ interviews (session.c) */
+    uint64_t session_ttl_ms, session_store_max, session_store_bytes;
     unsigned log_format; /* enum log_format */
     unsigned log_level;  /* enum log_level */
     /* providers (README "Providers"): model parameters, Azure / SDK headers, one service per job */
@@ -230,6 +235,10 @@ static const struct cfg_opt cfg_opts[] = {
     {"TRANSCRIBE_PAUSE", "transcribe-pause", CFG_MS, O(transcribe_pause_ms), 100, TURN_SILENCE_MAX_MS, "300ms", "incremental transcription: a pause this long closes a segment", NULL, 0, false},
     {"INCREMENTAL_TRANSCRIPTION", "incremental-transcription", CFG_ENUM, O(incremental_transcription), 0, 0, "auto", "transcribe while the candidate speaks: auto (on with server_vad), 0 or 1", cfg_incremental, 3, false},
     {"SEGMENT_AUDIO_FORMAT", "segment-audio-format", CFG_ENUM, O(segment_audio_format), 0, 0, "mulaw", "with segments or server_vad: speech held and uploaded as mulaw (8-bit G.711, half the memory) or pcm16", cfg_segment_audio, 2, false},
+    /* resumable interviews: see README "Resuming an interview" */
+    {"SESSION_TTL", "session-ttl", CFG_MS, O(session_ttl_ms), 1 * SEC, 604800 * SEC /* 7 days */, "30m", "a /ws/ interview (client_id of 16+ chars) outlives its connection this long", NULL, 0, false},
+    {"SESSION_STORE_MAX", "session-store-max", CFG_UINT, O(session_store_max), 0, 1000000, "10000", "saved interviews kept in memory; at the cap the least recently saved goes (0 = none)", NULL, 0, false},
+    {"SESSION_STORE_BYTES", "session-store-bytes", CFG_SIZE, O(session_store_bytes), 64 * K, 64 * K * K * K, "256m", "bytes of saved interviews kept in memory; at the cap the least recently saved go", NULL, 0, false},
     {"MAX_SEGMENT_SECONDS", "max-segment-seconds", CFG_UINT, O(max_segment_seconds), 2, 600, "30", "a segment without a pause is cut at its quietest 100 ms after this long", NULL, 0, false},
     {"VAD_BARGE_IN_MIN", "vad-barge-in-min", CFG_MS, O(vad_barge_in_min_ms), 0, 5 * SEC, "250ms", "speech shorter than this does not interrupt (coughs, clicks)", NULL, 0, false},
     /* metrics: see README "Metrics" */
@@ -767,6 +776,13 @@ static void program_collect_up(void *ctx)
     metrics_set(M_UP_INFLIGHT, 0, 0, st.inflight);
 }
 static void program_tick_jobs(void *ctx) { jobfetch_tick(ctx); }
+static void program_tick_sessions(void *ctx)
+{
+    uint64_t now = clock_mono_ms();
+    session_expire(now);
+    if (((struct program *)ctx)->redis)
+        session_redis_tick(now);
+}
 
 /* The pipeline's settings and the OpenAI client, from the configuration. */
 static int wire_openai(struct program *p)
@@ -901,6 +917,14 @@ static int wire_dialects(struct program *p)
 {
     const struct config *cfg = &p->cfg;
     dialect_setup(&p->turn, p->ai);
+    if (session_init(&(struct session_config){.ttl_ms = cfg->session_ttl_ms, .max_entries = cfg->session_store_max,
+                                              .max_bytes = cfg->session_store_bytes}) != 0 ||
+        server_add_tick(&p->srv, program_tick_sessions, p) != 0)
+        return -1;
+    if (p->redis && session_redis_attach(p->redis, p->bus.instance, cfg->session_ttl_ms) != 0) {
+        log_event(LOG_ERROR, 0, "start_failed", "Redis: no subscription left for the session hand-off");
+        return -1;
+    }
     stream_setup(&p->turn, p->ai);
     sio_setup(&(struct sio_config){
         .app = &coach_app, .ping_interval_ms = cfg->sio_ping_interval_ms, .ping_timeout_ms = cfg->sio_ping_timeout_ms,
@@ -1158,6 +1182,23 @@ static int wire_redis(struct program *p)
     return 0;
 }
 
+/* The interviews saved at shutdown may still sit in the Redis client's
+ * buffer: a few more loop passes (each ends at the next 250 ms tick) until
+ * Redis has answered every command, REDIS_TIMEOUT bounding each. */
+#define PROGRAM_REDIS_FLUSH_PASSES 4
+static void program_flush_redis(struct program *p)
+{
+    struct redis_stats st;
+    for (int i = 0; p->redis && i < PROGRAM_REDIS_FLUSH_PASSES; i++) {
+        redis_get_stats(p->redis, &st);
+        if (!st.pending || !st.up)
+            return;
+        p->srv.loop.stop = false;
+        loop_run(&p->srv.loop);
+    }
+}
+#undef PROGRAM_REDIS_FLUSH_PASSES
+
 /* Everything from a checked configuration to a listening server. */
 static int program_start(struct program *p)
 {
@@ -1211,6 +1252,7 @@ int main(int argc, char **argv)
     explicit_bzero(prog.cfg.metrics_token, sizeof prog.cfg.metrics_token);
     explicit_bzero(prog.cfg.redis.password, sizeof prog.cfg.redis.password);
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
+    program_flush_redis(&prog);
     /* Joins the resolver thread, so a clean exit leaves nothing behind
      * (glibc keeps per-thread resolver state that valgrind counts as lost). */
     ai_destroy(prog.ai);
@@ -1219,7 +1261,9 @@ int main(int argc, char **argv)
         up_destroy(prog.svc[i]);
     jobfetch_destroy(prog.jobs);
     prog.jobs = NULL;
+    session_redis_detach();
     redis_destroy(prog.redis);
+    session_free(); /* what was saved locally dies with this process */
     tls_free(); /* after every TLS client */
     rand_free();
     return rc;
@@ -1266,6 +1310,8 @@ int main(int argc, char **argv)
 #include "src/pipeline/oai.c"
 #include "src/pipeline/ai.c"
 #include "src/pipeline/turn.c"
+#include "src/pipeline/session.c"
+#include "src/pipeline/session_redis.c"
 #include "src/dialect/message.c"
 #include "src/dialect/coach.c"
 #include "src/dialect/dialect.c"

@@ -19,12 +19,17 @@
 #include "io/clock.h"
 #include "io/log.h"
 #include "io/server.h"
+#include "pipeline/session.h"
 #include "pipeline/turn.h"
 #include "dialect/message.h"
 
 #define DLG_MAX_CHUNK_SAMPLES DIALECT_MAX_CHUNK_SAMPLES
 #define DLG_V000_AUDIO_MAX (2u << 20) /* seed 000: reply audio held for one base64 message */
 #define DLG_OUT_MAX 768 /* one validation error or pong, well under CONN_REPLY_RESERVE */
+/* Messages held while a saved interview is fetched (a remote store answers
+ * within REDIS_TIMEOUT: 200 ms is ~4 seed 001 audio chunks); past this the
+ * interview starts fresh rather than hold more. */
+#define DLG_HOLD_MAX 64
 
 /* What every /ws/ connection shares (dialect_setup). */
 static struct {
@@ -34,6 +39,13 @@ static struct {
 
 static const struct turn_sink dlg_sink_ref;
 
+/* A message that came while the saved interview was being fetched. */
+struct dlg_held {
+    struct dlg_held *next;
+    size_t n;
+    uint8_t p[];
+};
+
 struct dlg {
     struct server *srv;
     struct conn *conn;
@@ -42,9 +54,20 @@ struct dlg {
     bool speaking;    /* seed 000: last isSpeaking */
     bool ending;      /* end_interview received */
     bool metrics;     /* start_interview "metrics": true: a turn_metrics event after each turn */
+    bool resumable;   /* id long enough: listed in dlg_live, saved when the connection goes */
+    bool restoring;   /* session_take asked, not answered: messages wait in held */
+    bool stopping;    /* server shutdown: close with 1001 once the reply is out */
     uint8_t *v000_audio;
     size_t v000_len;
+    struct dlg *live_prev, *live_next;
+    struct dlg_held *held, **held_tail;
+    uint32_t nheld;
 };
+
+/* The resumable connections of this process, to find the one a newer
+ * connection with the same id replaces (a linear walk per connect: ids are
+ * compared only among connections with long ids). */
+static struct dlg *dlg_live;
 
 /* One loop thread: a single decode buffer serves every client. */
 static int16_t dlg_samples[DLG_MAX_CHUNK_SAMPLES];
@@ -60,6 +83,173 @@ static struct turn *dlg_sess(struct dlg *d)
     else
         turn_set_log_id(d->sess, d->conn->id);
     return d->sess;
+}
+
+/* ---- resuming (README "Resuming an interview") ------------------------- */
+
+/* Save the interview under the connection's id (the turn stays). A turn in
+ * flight is not in it: history holds the completed turns, and an answer
+ * whose reply had not finished is kept as unanswered (the next
+ * send_for_AI_processing without new audio asks again). */
+static bool dlg_save(struct dlg *d)
+{
+    if (!d->resumable || !d->sess)
+        return false;
+    struct session_rec *r = calloc(1, sizeof *r);
+    if (!r)
+        return false;
+    r->turns = turn_answers(d->sess);
+    r->v000 = d->v000;
+    r->has_det = true;
+    r->det = *turn_get_detection(d->sess);
+    r->unanswered = turn_unanswered(d->sess);
+    uint32_t n = turn_history_len(d->sess);
+    for (uint32_t i = n > SESSION_HIST_MAX ? n - SESSION_HIST_MAX : 0; i < n; i++) {
+        struct session_msg *m = &r->hist[r->nhist++];
+        turn_history_at(d->sess, i, &m->role, &m->content, &m->ts);
+    }
+    size_t len = 0;
+    char *blob = session_encode(r, &len);
+    free(r);
+    if (!blob || !session_put(d->conn->client_id, blob, len, clock_mono_ms()))
+        log_event(LOG_WARN, d->conn->id, "session_not_saved", "%s", blob ? "over SESSION_STORE_BYTES" : "out of memory");
+    else
+        log_event(LOG_INFO, d->conn->id, "session_saved", "turns=%u bytes=%zu", turn_answers(d->sess), len);
+    free(blob);
+    return true;
+}
+
+static void dlg_unlist(struct dlg *d)
+{
+    if (!d->resumable)
+        return;
+    if (d->live_prev)
+        d->live_prev->live_next = d->live_next;
+    else
+        dlg_live = d->live_next;
+    if (d->live_next)
+        d->live_next->live_prev = d->live_prev;
+    d->live_prev = d->live_next = NULL;
+    d->resumable = false;
+}
+
+static void dlg_send(struct dlg *d, cJSON *o);
+static cJSON *dlg_event(const char *type);
+static void dlg_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n);
+
+static void dlg_restore(struct dlg *d, const struct session_rec *r)
+{
+    if (!dlg_sess(d))
+        return;
+    d->v000 = r->v000;
+    if (r->has_det)
+        turn_set_detection(d->sess, &r->det);
+    for (uint32_t i = 0; i < r->nhist; i++)
+        turn_history_add(d->sess, r->hist[i].role, r->hist[i].content, r->hist[i].ts);
+    turn_set_answers(d->sess, r->turns);
+    turn_set_unanswered(d->sess, r->unanswered);
+    log_event(LOG_INFO, d->conn->id, "session_resumed", "turns=%u messages=%u", r->turns, r->nhist);
+    cJSON *o = dlg_event("session_resumed");
+    if (o)
+        cJSON_AddNumberToObject(o, "turns", r->turns);
+    dlg_send(d, o);
+}
+
+/* The messages that waited for the restore, in order. */
+static void dlg_replay(struct dlg *d)
+{
+    struct dlg_held *h = d->held;
+    d->held = NULL;
+    d->held_tail = &d->held;
+    d->nheld = 0;
+    while (h) {
+        struct dlg_held *next = h->next;
+        if (d->conn->app == d && conn_is_open(d->conn))
+            dlg_on_text(d->srv, d->conn, h->p, h->n);
+        free(h);
+        h = next;
+    }
+}
+
+static void dlg_on_taken(void *arg, const char *blob, size_t n)
+{
+    struct dlg *d = arg;
+    d->restoring = false;
+    if (blob) {
+        struct session_rec *r = calloc(1, sizeof *r);
+        void *tree = r ? session_decode(blob, n, r) : NULL;
+        if (tree)
+            dlg_restore(d, r);
+        else
+            log_event(LOG_WARN, d->conn->id, "session_unreadable", "%zu bytes: the interview starts afresh", n);
+        session_decoded_free(tree);
+        free(r);
+    }
+    dlg_replay(d);
+}
+
+/* Hold a message until the restore answers; false when the hold is full
+ * (the restore is given up: the interview starts afresh). */
+static bool dlg_hold(struct dlg *d, const uint8_t *p, size_t n)
+{
+    struct dlg_held *h = d->nheld < DLG_HOLD_MAX ? malloc(sizeof *h + n) : NULL;
+    if (!h) {
+        log_event(LOG_WARN, d->conn->id, "session_restore_abandoned", "%u messages waited", d->nheld);
+        session_take_cancel(d);
+        dlg_on_taken(d, NULL, 0);
+        return false;
+    }
+    h->next = NULL;
+    h->n = n;
+    memcpy(h->p, p, n);
+    *d->held_tail = h;
+    d->held_tail = &h->next;
+    d->nheld++;
+    return true;
+}
+
+/* A newer connection with this id: the older one is saved and closed 4000. */
+static void dlg_replace(struct dlg *old)
+{
+    log_event(LOG_INFO, old->conn->id, "session_replaced", "a newer connection took this client_id");
+    if (old->restoring) {
+        session_take_cancel(old);
+        old->restoring = false;
+    }
+    dlg_save(old);
+    turn_free(old->sess);
+    old->sess = NULL;
+    dlg_unlist(old);
+    conn_close_ws(old->srv, old->conn, WS_CLOSE_REPLACED, "replaced by a newer connection for this client_id");
+}
+
+/* Another instance took id: a live connection of it here is saved and closed. */
+static void dlg_taken_elsewhere(const char *id)
+{
+    for (struct dlg *o = dlg_live; o; o = o->live_next)
+        if (strcmp(o->conn->client_id, id) == 0) {
+            dlg_replace(o);
+            return;
+        }
+}
+
+static void dlg_resume(struct dlg *d)
+{
+    const char *id = d->conn->client_id;
+    if (strlen(id) < SESSION_ID_MIN)
+        return;
+    for (struct dlg *o = dlg_live; o; o = o->live_next)
+        if (strcmp(o->conn->client_id, id) == 0) {
+            dlg_replace(o);
+            break;
+        }
+    d->resumable = true;
+    d->live_next = dlg_live;
+    if (dlg_live)
+        dlg_live->live_prev = d;
+    dlg_live = d;
+    d->restoring = true;
+    session_take(id, dlg_on_taken, d, clock_mono_ms());
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -193,16 +383,19 @@ static void dlg_send_v000_reply(struct dlg *d, const char *text)
         log_event(LOG_WARN, d->conn->id, "event_not_sent", "ai_response");
 }
 
+static void dlg_stop_now(struct dlg *d);
+
 static void dlg_on_reply_done(void *ctx, enum turn_kind kind, const char *text, bool audio_ok)
 {
     struct dlg *d = ctx;
     (void)audio_ok;
-    if (d->v000 && kind == TURN_ANSWER) {
+    if (d->v000 && kind == TURN_ANSWER)
         dlg_send_v000_reply(d, text);
-        return;
-    }
-    dlg_simple(d, kind == TURN_OPENING ? "interview_started" : "ai_response_complete",
-               kind == TURN_OPENING ? "message" : "text", text);
+    else
+        dlg_simple(d, kind == TURN_OPENING ? "interview_started" : "ai_response_complete",
+                   kind == TURN_OPENING ? "message" : "text", text);
+    if (d->stopping)
+        dlg_stop_now(d);
 }
 
 static void dlg_on_error(void *ctx, enum turn_error e, const char *message)
@@ -215,6 +408,9 @@ static void dlg_on_error(void *ctx, enum turn_error e, const char *message)
         [TURN_E_AI_RESPONSE] = "AI_RESPONSE_ERROR", [TURN_E_TTS] = "TTS_ERROR",
     };
     dlg_error(ctx, codes[e], message);
+    struct dlg *d = ctx;
+    if (d->stopping && !turn_busy(d->sess))
+        dlg_stop_now(d);
 }
 
 static void dlg_on_speech(void *ctx, bool started, uint64_t ms)
@@ -436,6 +632,8 @@ static void dlg_on_open(struct server *s, struct conn *c)
         cJSON_AddStringToObject(o, "message", "Connected to AI Interview Backend");
     }
     dlg_send(d, o);
+    d->held_tail = &d->held;
+    dlg_resume(d);
 }
 
 /* start_interview's "turn_detection" and "incremental_transcription" over
@@ -543,6 +741,8 @@ static bool dlg_on_message(struct server *s, struct conn *c, struct dlg *d, cons
     else if (strcmp(type, "end_interview") == 0) {
         turn_free(d->sess); /* cancels anything in flight */
         d->sess = NULL;
+        if (d->resumable) /* over: nothing to resume */
+            session_del(c->client_id);
         dlg_send(d, dlg_event("interview_ended"));
         conn_close_ws(s, c, WS_CLOSE_NORMAL, "interview ended");
     } else
@@ -577,10 +777,43 @@ static void dlg_on_close(struct server *s, struct conn *c)
     (void)s;
     if (!d)
         return;
+    if (d->restoring)
+        session_take_cancel(d);
+    for (struct dlg_held *h = d->held, *next; h; h = next) {
+        next = h->next;
+        free(h);
+    }
+    if (!dlg_save(d) && d->resumable)
+        session_release(c->client_id);
+    dlg_unlist(d);
     turn_free(d->sess);
     free(d->v000_audio);
     free(d);
     c->app = NULL;
+}
+
+/* Save, then the 1001 close (after what is queued). */
+static void dlg_stop_now(struct dlg *d)
+{
+    d->stopping = false;
+    dlg_save(d);
+    conn_close_ws(d->srv, d->conn, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+/* SIGTERM: an interview whose reply is being sent finishes it (by
+ * SHUTDOWN_TIMEOUT: then the loop ends); it is saved now, as the reply
+ * stands, and again when the reply is out. */
+static void dlg_on_shutdown(struct server *s, struct conn *c)
+{
+    struct dlg *d = c->app;
+    if (!d || !d->sess || !turn_busy(d->sess)) {
+        if (d)
+            dlg_save(d);
+        conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        return;
+    }
+    dlg_save(d);
+    d->stopping = true;
 }
 
 
@@ -667,6 +900,8 @@ static bool dlg_fast(struct server *s, struct conn *c, struct dlg *d, const uint
 static void dlg_on_text(struct server *s, struct conn *c, const uint8_t *p, size_t n)
 {
     struct dlg *d = c->app;
+    if (d && d->restoring && dlg_hold(d, p, n))
+        return;
     if (!d || dlg_fast(s, c, d, p, n))
         return;
     const char *type;
@@ -698,15 +933,17 @@ static void dlg_on_binary(struct server *s, struct conn *c, const uint8_t *p, si
 
 const struct conn_handlers dialect_handlers = {
     .open = dlg_on_open, .text = dlg_on_text, .binary = dlg_on_binary,
-    .drain = dlg_on_drain, .close = dlg_on_close, .refused = dlg_on_refused,
+    .drain = dlg_on_drain, .close = dlg_on_close, .refused = dlg_on_refused, .shutdown = dlg_on_shutdown,
 };
 
 void dialect_setup(const struct turn_config *turn, struct ai *ai)
 {
     dlg_g.turn = turn;
     dlg_g.ai = ai;
+    session_on_taken(dlg_taken_elsewhere);
 }
 
 #undef DLG_MAX_CHUNK_SAMPLES
 #undef DLG_V000_AUDIO_MAX
 #undef DLG_OUT_MAX
+#undef DLG_HOLD_MAX

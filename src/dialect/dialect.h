@@ -1,6 +1,6 @@
 /* Seed 000/001/002 interview dialects on /ws/{client_id}: the connection's
  * handlers (registered by interview.c's route table); answers through
- * conn_send_* only. deps: turn.c message.c fastmsg.c b64.c audio.c, cJSON */
+ * conn_send_* only. deps: turn.c session.c message.c fastmsg.c b64.c audio.c, cJSON */
 #ifndef DIALECT_H
 #define DIALECT_H
 #include "parse/base.h"

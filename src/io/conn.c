@@ -1229,6 +1229,20 @@ void conn_on_listen(void *ctx, short revents)
 }
 
 /* Called every loop tick: deadlines, heartbeats, stalled senders. */
+/* A dialect that let a reply finish after SIGTERM (its shutdown handler)
+ * still closes with 1001: this long before the drain ends, whatever is
+ * open gets the close, so the peers' answers and the dialects' last saves
+ * (their close handlers) fit before the loop stops. Half the drain when it
+ * is shorter than two of these. */
+#define CONN_SHUTDOWN_MARGIN_MS 1000
+
+static bool conn_shutdown_due(const struct server *s, uint64_t now)
+{
+    uint64_t margin = s->cfg.shutdown_timeout_ms < 2 * CONN_SHUTDOWN_MARGIN_MS ? s->cfg.shutdown_timeout_ms / 2
+                                                                                : CONN_SHUTDOWN_MARGIN_MS;
+    return s->shutting_down && now + margin >= s->shutdown_deadline_ms;
+}
+
 void conn_sweep(struct server *s)
 {
     uint64_t now = s->loop.now_ms;
@@ -1255,7 +1269,9 @@ void conn_sweep(struct server *s)
             }
             break;
         case CONN_WS:
-            if (cfg->idle_timeout_ms && now - c->last_msg_ms >= cfg->idle_timeout_ms) {
+            if (conn_shutdown_due(s, now)) {
+                conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+            } else if (cfg->idle_timeout_ms && now - c->last_msg_ms >= cfg->idle_timeout_ms) {
                 conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "idle timeout");
             } else if (c->ping_out && now - c->ping_sent_ms >= cfg->pong_timeout_ms) {
                 conn_close_ws(s, c, WS_CLOSE_INTERNAL, "keepalive ping timeout");
@@ -1286,7 +1302,9 @@ void conn_shutdown_all(struct server *s)
         struct conn *c = &s->conns[i];
         if (!c->srv)
             continue;
-        if (c->state == CONN_WS)
+        if (c->state == CONN_WS && c->h && c->h->shutdown)
+            c->h->shutdown(s, c);
+        else if (c->state == CONN_WS)
             conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "server shutting down");
         else if (c->state == CONN_HTTP && !(c->rx.buf && ring_len(&c->rx)) &&
                  !(c->tx.buf && ring_len(&c->tx)))
@@ -1317,3 +1335,4 @@ void conn_collect_metrics(void *srv)
 #undef CONN_INLINE_BODY
 #undef CONN_QUEUE_MAX
 #undef CONN_RENDERS_MAX
+#undef CONN_SHUTDOWN_MARGIN_MS

@@ -27,7 +27,7 @@ struct conn;
 
 /* A dialect: what happens on an upgraded connection. Every handler is
  * required but drain, which a dialect that never calls conn_want_drain()
- * leaves NULL. */
+ * leaves NULL, and shutdown. */
 struct conn_handlers {
     void (*open)(struct server *s, struct conn *c);
     void (*text)(struct server *s, struct conn *c, const uint8_t *p, size_t n);
@@ -40,6 +40,11 @@ struct conn_handlers {
      * the dialect's own shape. The message was not processed. */
     void (*refused)(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
                     const char *message);
+    /* Optional: the server is stopping (SIGTERM). The dialect closes c with
+     * 1001 when it is ready (a reply still being sent may finish first);
+     * 1 s before SHUTDOWN_TIMEOUT ends (half of it when shorter than 2 s)
+     * conn.c closes what is still open with 1001. NULL: 1001 at once. */
+    void (*shutdown)(struct server *s, struct conn *c);
 };
 
 /* A JSON endpoint on an id (/api/stream/status/{id}): writes the body into

@@ -59,6 +59,7 @@ struct turn {
     char *user_text;    /* transcript of the turn in progress */
     struct turn_msg *hist;
     uint32_t nhist, hist_cap;
+    uint32_t answers;   /* answers the interviewer replied to (a resumed interview's "turns") */
     /* speech-to-text */
     struct ai_call *stt;
     uint8_t wav_hdr[44];
@@ -384,8 +385,10 @@ static void turn_fail(struct turn *s, enum turn_error e, const char *msg)
 
 static void turn_finish(struct turn *s)
 {
-    if (s->kind == TURN_ANSWER && s->user_text)
+    if (s->kind == TURN_ANSWER && s->user_text) {
         turn_hist_add(s, "user", s->user_text);
+        s->answers++;
+    }
     turn_hist_add(s, "assistant", s->reply);
     s->reply_hist = (int32_t)s->nhist - 1;
     free(s->user_text);
@@ -901,8 +904,10 @@ static void turn_interrupt(struct turn *s)
     bool replying = s->stage == TURN_REPLYING;
     if (s->stage == TURN_REPLYING) {
         turn_cancel_reply(s);
-        if (s->kind == TURN_ANSWER && s->user_text)
+        if (s->kind == TURN_ANSWER && s->user_text) {
             turn_hist_add(s, "user", s->user_text);
+            s->answers++;
+        }
         if (heard[0])
             turn_hist_add(s, "assistant", heard);
         free(s->user_text);
@@ -1325,6 +1330,41 @@ void turn_answer_vad(struct turn *s)
         turn_answer_segments(s, s->stop_end);
     else if (!s->det.incremental)
         turn_answer(s);
+}
+
+/* ---- what outlives the connection (session.c) --------------------------- */
+
+uint32_t turn_history_len(const struct turn *s) { return s->nhist; }
+
+void turn_history_at(const struct turn *s, uint32_t i, const char **role, const char **content, const char **ts)
+{
+    *role = s->hist[i].role;
+    *content = s->hist[i].content;
+    *ts = s->hist[i].ts;
+}
+
+void turn_history_add(struct turn *s, const char *role, const char *content, const char *ts)
+{
+    uint32_t before = s->nhist;
+    turn_hist_add(s, role, content);
+    if (ts && ts[0] && s->nhist > before)
+        snprintf(s->hist[s->nhist - 1].ts, sizeof s->hist[0].ts, "%s", ts);
+}
+
+uint32_t turn_answers(const struct turn *s) { return s->answers; }
+void turn_set_answers(struct turn *s, uint32_t n) { s->answers = n; }
+
+const char *turn_unanswered(const struct turn *s)
+{
+    if (s->pending_user)
+        return s->pending_user;
+    return s->stage != TURN_IDLE && s->kind == TURN_ANSWER ? s->user_text : NULL;
+}
+
+void turn_set_unanswered(struct turn *s, const char *text)
+{
+    free(s->pending_user);
+    s->pending_user = text ? strdup(text) : NULL;
 }
 
 void turn_drain(struct turn *s)

@@ -136,4 +136,19 @@ const struct turn_detection *turn_get_detection(const struct turn *s);
 /* The client's playback position in the current reply's audio (ms). */
 void turn_playback(struct turn *s, uint64_t ms);
 void turn_drain(struct turn *s);   /* the client's send ring has room again */
+
+/* What outlives the connection (session.c saves it, README "Resuming an
+ * interview"): the history, oldest first (role "user" or "assistant", ts
+ * ISO 8601), the count of answers replied to, and the transcript of an
+ * answer whose reply never finished (a failed one, or one a disconnect
+ * cancelled), which the next answer request retries. */
+uint32_t turn_history_len(const struct turn *s);
+void turn_history_at(const struct turn *s, uint32_t i, const char **role, const char **content, const char **ts);
+/* Restore: appended as turn.c appends (the oldest goes past the cap); ts
+ * NULL or "" = now. */
+void turn_history_add(struct turn *s, const char *role, const char *content, const char *ts);
+uint32_t turn_answers(const struct turn *s);
+void turn_set_answers(struct turn *s, uint32_t n);
+const char *turn_unanswered(const struct turn *s);
+void turn_set_unanswered(struct turn *s, const char *text); /* NULL = none */
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/log.h"
@@ -22,7 +23,7 @@
 #define BIG_MSG (16u << 20) /* more than both socket buffers hold: still streaming when the peer closes */
 
 static struct {
-    int opens, texts, binaries, closes, refused, refused_null, dropped;
+    int opens, texts, binaries, closes, refused, refused_null, dropped, shutdowns;
     char last_refusal[256];
 } stub;
 
@@ -83,6 +84,8 @@ static void stub_binary(struct server *s, struct conn *c, const uint8_t *p, size
 }
 
 static void stub_close(struct server *s, struct conn *c) { (void)s, (void)c, stub.closes++; }
+/* A dialect finishing a reply at SIGTERM: it does not close; conn.c does, before the drain ends. */
+static void stub_shutdown(struct server *s, struct conn *c) { (void)s, (void)c, stub.shutdowns++; }
 
 static void stub_refused(struct server *s, struct conn *c, bool binary, const uint8_t *p, size_t n,
                          const char *message)
@@ -96,6 +99,7 @@ static void stub_refused(struct server *s, struct conn *c, bool binary, const ui
 
 static const struct conn_handlers stub_handlers = {
     .open = stub_open, .text = stub_text, .binary = stub_binary, .close = stub_close, .refused = stub_refused,
+    .shutdown = stub_shutdown,
 };
 
 static int stub_api(struct server *s, const char *id, char *out, size_t cap)
@@ -319,6 +323,7 @@ int main(void)
     CHECK(qn > 200000 && memmem(qbuf, qn, "k1", 2) && memmem(qbuf, qn, "k2", 2));
     CHECK(memmem(qbuf, qn, "dropme", 6) == NULL);
     CHECK((char *)memmem(qbuf, qn, "k1", 2) < (char *)memmem(qbuf, qn, "k2", 2));
+    close(fd);
     /* The peer's close arrives while ours waits behind a streamed message:
      * the whole message, then our close, then the end of the connection. */
     fd = dial();
@@ -347,9 +352,26 @@ int main(void)
           memcmp(tail + 5, "bye", 3) == 0);
     close(fd);
 
+    /* SIGTERM with a WebSocket open whose dialect has a shutdown handler:
+     * the handler is called, the connection stays open, and conn.c closes it
+     * with 1001 half the 1 s drain before its end (the margin for drains
+     * under 2 s); the peer's answer ends the loop. */
+    fd = dial();
+    CHECK(write(fd, up, sizeof up - 1) == (ssize_t)(sizeof up - 1));
+    read_until(fd, buf, sizeof buf, "hello");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     kill(getpid(), SIGTERM); /* the self-pipe stops the loop */
+    n = read_until(fd, buf, sizeof buf, "\x03\xe9");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(stub.shutdowns == 1);
+    CHECK(n >= 4 && (uint8_t)buf[0] == 0x88 && buf[2] == 0x03 && (uint8_t)buf[3] == 0xe9); /* close 1001 */
+    CHECK(ms >= 200 && ms < 900);
+    send_frame(fd, 8, "\x03\xe9", 2);
     pthread_join(th, NULL);
-    CHECK(stub.opens == 3 && stub.closes == 3 && stub.binaries == 1);
+    close(fd);
+    CHECK(stub.opens == 4 && stub.closes == 4 && stub.binaries == 1);
     CHECK(stub.texts == 6); /* abc, ai, ai, x (y was refused before it), q, big */
     return T_DONE();
 }
