@@ -1011,10 +1011,10 @@ def main():
                     help="expected key (default $MOCK_OPENAI_API_KEY or a built-in test key)")
     a = ap.parse_args()
     m = MockOpenAI(a.port, a.host, a.cert_dir, not a.http, a.cert, a.api_key, a.prefix, a.profile).start()
-    print(json.dumps({"port": m.port, "ca": m.ca, "base_url": m.base_url}), flush=True)
     done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before the line: a caller may stop us right after reading it
         signal.signal(sig, lambda *_: done.set())
+    print(json.dumps({"port": m.port, "ca": m.ca, "base_url": m.base_url}), flush=True)
     done.wait()
     m.stop()
 
