@@ -322,22 +322,30 @@ static void ai_chat_event(struct ai_call *c, const struct sse_event *ev)
     }
 }
 
-static size_t ai_chat_body(struct ai_call *c, const uint8_t *p, size_t n)
+/* An event stream's bytes: each whole event to on_event, until the answer
+ * ended (done, broken or cancelled). Runs inside in_cb; the caller leaves. */
+static void ai_sse_body(struct ai_call *c, const uint8_t *p, size_t n,
+                        void (*on_event)(struct ai_call *, const struct sse_event *), const char *what)
 {
     size_t used = 0;
-    c->in_cb++;
     while (used < n && !c->ended && !c->cancelled) {
         struct sse_event ev;
         ssize_t r = sse_feed(&c->sse, p + used, n - used, &ev);
         if (r < 0) {
             c->ended = c->broken = true;
-            log_event(LOG_WARN, c->log_id, "chat_stream_error", "malformed event stream");
+            log_event(LOG_WARN, c->log_id, what, "malformed event stream");
             break;
         }
         used += (size_t)r;
         if (ev.ready)
-            ai_chat_event(c, &ev);
+            on_event(c, &ev);
     }
+}
+
+static size_t ai_chat_body(struct ai_call *c, const uint8_t *p, size_t n)
+{
+    c->in_cb++;
+    ai_sse_body(c, p, n, ai_chat_event, "chat_stream_error");
     if (!c->cancelled)
         c->chat->on_batch(c->ctx, c->ended);
     ai_leave(c);
@@ -369,20 +377,8 @@ static void ai_stt_event(struct ai_call *c, const struct sse_event *ev)
 
 static size_t ai_stt_sse_body(struct ai_call *c, const uint8_t *p, size_t n)
 {
-    size_t used = 0;
     c->in_cb++;
-    while (used < n && !c->ended && !c->cancelled) {
-        struct sse_event ev;
-        ssize_t r = sse_feed(&c->sse, p + used, n - used, &ev);
-        if (r < 0) {
-            c->ended = c->broken = true;
-            log_event(LOG_WARN, c->log_id, "stt_stream_error", "malformed event stream");
-            break;
-        }
-        used += (size_t)r;
-        if (ev.ready)
-            ai_stt_event(c, &ev);
-    }
+    ai_sse_body(c, p, n, ai_stt_event, "stt_stream_error");
     ai_leave(c);
     return n;
 }
