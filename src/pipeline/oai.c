@@ -470,6 +470,8 @@ int oai_body_fix(char *body, size_t len, size_t cap, const char *param, const ch
     cJSON *root = oai_parse(body, len);
     cJSON *v = cJSON_IsObject(root) && param ? cJSON_DetachItemFromObjectCaseSensitive(root, param) : NULL;
     bool ok = v != NULL;
+    for (cJSON *dup; ok && (dup = cJSON_DetachItemFromObjectCaseSensitive(root, param));)
+        cJSON_Delete(dup); /* a key given twice goes entirely (found by fuzz_oai) */
     if (ok && replacement && replacement[0]) {
         ok = oai_str_ok(replacement) && !cJSON_GetObjectItemCaseSensitive(root, replacement) &&
              cJSON_AddItemToObject(root, replacement, v);

@@ -351,6 +351,9 @@ static void test_fix(void)
     CHECK(oai_body_fix(body, (size_t)n, sizeof body, "model", "max_completion_tokens") == -1); /* taken */
     CHECK(oai_body_fix(body, (size_t)n, (size_t)n, "stream", "streaming_longer_name") == -1); /* no room */
     CHECK(oai_body_fix("[1]", 3, 4, "x", NULL) == -1);
+    n = snprintf(body, sizeof body, "{\"max_tokens\":1,\"model\":\"o3\",\"max_tokens\":2}"); /* a key twice */
+    n = oai_body_fix(body, (size_t)n, sizeof body, "max_tokens", "max_completion_tokens");
+    CHECK(n > 0 && strcmp(body, "{\"model\":\"o3\",\"max_completion_tokens\":1}") == 0);
 }
 
 /* Streamed transcription events (gpt-4o*-transcribe, stream=true). */
