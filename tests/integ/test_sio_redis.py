@@ -6,7 +6,8 @@ socket (recovery state, replay buffer, the coach) to Redis and, once the
 missed q3 audio is in the saved copy, is killed (SIGKILL); the client
 reconnects to B with {pid, offset}: recovered, offsets continue, q3 is
 answered on B and the report covers all three answers. Then the saved key is
-gone (claimed), and with Redis down recovery stays local as before."""
+gone (claimed); again with A alive (the claim frees A's copy); an unknown pid
+gets a new socket; with Redis down recovery stays local as before."""
 import importlib.util
 import json
 import os
@@ -46,7 +47,7 @@ def has_q3_audio(saved):
                for s in saved.values())
 
 
-def across(redis, mock, webm):
+def across(redis, mock, webm, kill):
     plain = f"redis://:{PASS}@127.0.0.1:{redis.port}/0"
     env = {"REDIS_URL": plain, "OPENAI_API_KEY": mock.api_key, "OPENAI_BASE_URL": mock.base_url,
            "SSL_CERT_FILE": mock.ca}
@@ -74,8 +75,9 @@ def across(redis, mock, webm):
                       isinstance(s, dict) and len(s["app"]["q"]) == 8 and
                       [q["id"] for q in s["app"]["q"] if "analysis" in q] == ["q1", "q2"], str(s)[:300])
                 measure("sio_saved_bytes", len(json.dumps(s)))
-                a.proc.kill()  # A is gone for good: B has only Redis
-                a.proc.wait()
+                if kill:  # A is gone for good: B has only Redis
+                    a.proc.kill()
+                    a.proc.wait()
         node.wait(timeout=90)
         for line in lines:
             if line.startswith("ok   "):
@@ -87,6 +89,21 @@ def across(redis, mock, webm):
         check("sio_redis.mjs ran to the end", node.returncode == 0 and any(x.startswith("ok") for x in lines))
         check("B restored the socket from Redis", "recovered=redis replay=yes" in b.log(), b.log()[-1500:])
         check("B claimed it: the saved copy is deleted", saved_sockets(redis) == {}, saved_sockets(redis))
+        if not kill:
+            check("A alive: B's claim freed A's copy", wait_log(a, "sio_session_moved", 5), a.log()[-1500:])
+            unknown(b)
+
+
+def unknown(srv):
+    """A recovery CONNECT for a pid no instance saved: a new socket (no recovered pid)."""
+    ws = coach_run.raw_sio(srv)
+    ws.recv()  # the Engine.IO open packet
+    ws.send('40{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"3"}')
+    ans = ws.recv()
+    body = json.loads(ans[2:]) if isinstance(ans, str) and ans.startswith("40{") else {}
+    check("an unknown pid gets a new socket after the GET (not recovered)",
+          body.get("pid") not in (None, "AAAAAAAAAAAAAAAAAAAA") and "recovered=0" in srv.log(), ans)
+    ws.close()
 
 
 def redis_down(redis, mock, webm):
@@ -116,7 +133,8 @@ def main():
         webm = coach_run.make_webm(tmp)
         with MockOpenAI(cert_dir=tmp) as mock:
             mock.configure(transcript=coach_run.TRANSCRIPT)
-            across(redis, mock, webm)
+            across(redis, mock, webm, kill=True)
+            across(redis, mock, webm, kill=False)
             redis_down(redis, mock, webm)
     finally:
         redis.stop()
