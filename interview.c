@@ -948,6 +948,7 @@ static int wire_dialects(struct program *p)
     if (p->redis) {
         stream_set_bus(&p->bus);
         guard_set_bus(&p->srv, &p->bus);
+        sio_set_bus(&p->bus);
         if (server_add_tick(&p->srv, guard_tick, &p->srv) != 0)
             return -1;
         if (server_add_tick(&p->srv, stream_tick, NULL) != 0)
@@ -1033,6 +1034,7 @@ struct program_bus_count {
     bus_count_fn cb;
     void *ud;
     bool gauge; /* the answer is an HGETALL of shares, not an integer */
+    bus_value_fn value_cb; /* a GET: the answer is a string */
 };
 static struct program_bus_count *program_bus_counts;
 static char program_bus_instance[BUS_INSTANCE_LEN + 1]; /* the gauge's field: this instance's share */
@@ -1077,6 +1079,13 @@ static void program_bus_counted(void *ud, int status, const struct resp_value *v
         program_bus_counts = pc->next;
     if (pc->next)
         pc->next->prev = pc->prev;
+    if (pc->value_cb) {
+        bool have = status == REDIS_OK && v->type == RESP_BULK;
+        if (pc->ud)
+            pc->value_cb(pc->ud, have ? v->str : NULL, have ? v->len : 0);
+        free(pc);
+        return;
+    }
     int64_t value = -1;
     if (status == REDIS_OK && pc->gauge && (v->type == RESP_ARRAY || v->type == RESP_MAP))
         value = program_gauge_sum(v);
@@ -1090,7 +1099,7 @@ static void program_bus_counted(void *ud, int status, const struct resp_value *v
 /* Lists a waiting answer (forget() finds it by ud). */
 static void program_bus_wait(struct program_bus_count *pc, bus_count_fn cb, void *ud, bool gauge)
 {
-    *pc = (struct program_bus_count){NULL, program_bus_counts, cb, ud, gauge};
+    *pc = (struct program_bus_count){NULL, program_bus_counts, cb, ud, gauge, NULL};
     if (program_bus_counts)
         program_bus_counts->prev = pc;
     program_bus_counts = pc;
@@ -1142,12 +1151,31 @@ static bool program_bus_gauge(void *ctx, const char *key, uint32_t value, uint64
     return true;
 }
 
+/* GET: the value, or NULL, to cb. */
+static bool program_bus_get(void *ctx, const char *key, bus_value_fn cb, void *ud)
+{
+    char k[512];
+    if (!program_bus_name(ctx, key, k, sizeof k))
+        return false;
+    const char *argv[2] = {"GET", k};
+    struct program_bus_count *pc = calloc(1, sizeof *pc);
+    if (!pc || redis_command(ctx, 2, argv, NULL, program_bus_counted, pc) != 0) {
+        free(pc);
+        return false;
+    }
+    program_bus_wait(pc, NULL, ud, false);
+    pc->value_cb = cb;
+    return true;
+}
+
 static void program_bus_forget(void *ctx, void *ud)
 {
     (void)ctx;
     for (struct program_bus_count *pc = program_bus_counts; pc; pc = pc->next)
-        if (pc->ud == ud)
+        if (pc->ud == ud) {
             pc->cb = NULL;
+            pc->ud = NULL; /* a GET's callback is skipped */
+        }
 }
 
 /* The Redis client and the bus over it, handed to the modules that share
@@ -1168,7 +1196,7 @@ static int wire_redis(struct program *p)
               (unsigned long long)rc->timeout_ms, rc->prefix);
     p->bus = (struct shared_bus){
         .ctx = p->redis, .up = program_bus_up, .publish = program_bus_publish, .subscribe = program_bus_subscribe,
-        .on_state = program_bus_on_state, .set = program_bus_set, .del = program_bus_del, .incr = program_bus_incr,
+        .on_state = program_bus_on_state, .set = program_bus_set, .get = program_bus_get, .del = program_bus_del, .incr = program_bus_incr,
         .gauge = program_bus_gauge, .forget = program_bus_forget,
     };
     uint8_t id[BUS_INSTANCE_LEN / 2];

@@ -1093,17 +1093,85 @@ static void coach_free(struct coach *co)
     free(co);
 }
 
-#undef COACH_STT_RESP_MAX
-#undef COACH_TTS_MAX
-#undef COACH_TEXT_MAX
-#undef COACH_LIST_MAX
-#undef COACH_WORDS_MAX
-#undef COACH_KEYWORDS_MAX
-#undef COACH_TOKENS_QUESTIONS
-#undef COACH_TOKENS_ANALYSIS
-#undef COACH_TOKENS_REPORT
+
+/* ---- state for recovery on another instance ------------------------------------ */
+
+/* What a coach carries to another instance: the stage, the texts, the
+ * questions and their analyses. Work in flight stays behind (it may still
+ * finish on the old instance and be saved again, sio.c): a coach caught
+ * preparing is saved idle, one writing its report as asking, and an answer
+ * being analysed as not answered, so the client can send it again. */
+static cJSON *coach_save(const struct coach *co)
+{
+    static const enum coach_stage carried[] = {[COACH_IDLE] = COACH_IDLE, [COACH_PREPARING] = COACH_IDLE,
+                                               [COACH_ASKING] = COACH_ASKING, [COACH_REPORTING] = COACH_ASKING,
+                                               [COACH_DONE] = COACH_DONE};
+    cJSON *o = cJSON_CreateObject(), *qs = cJSON_CreateArray();
+    if (!o || !qs) {
+        cJSON_Delete(o);
+        cJSON_Delete(qs);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(o, "stage", carried[co->stage]);
+    cJSON_AddNumberToObject(o, "next", co->next);
+    cJSON_AddStringToObject(o, "posting", co->posting ? co->posting : "");
+    cJSON_AddStringToObject(o, "resume", co->resume ? co->resume : "");
+    for (int i = 0; i < COACH_QUESTIONS && co->q[i].text; i++) {
+        cJSON *q = coach_question_json(&co->q[i]);
+        if (q && co->q[i].analysis)
+            cJSON_AddItemToObject(q, "analysis", cJSON_Duplicate(co->q[i].analysis, 1));
+        cJSON_AddItemToArray(qs, q);
+    }
+    cJSON_AddItemToObject(o, "q", qs);
+    return o;
+}
+
+/* A saved question; false when it is not one this coach would have made. */
+static bool coach_restore_q(struct coach_question *q, const cJSON *j)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id"), *text = cJSON_GetObjectItemCaseSensitive(j, "text");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type"), *a = cJSON_GetObjectItemCaseSensitive(j, "analysis");
+    static const char *fields[] = {"score", "fillerWords"}, *texts[] = {"transcript", "feedback"};
+    if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof q->id || !coach_text_ok(text, COACH_TEXT_MAX) ||
+        !cJSON_IsString(type) || strlen(type->valuestring) >= sizeof q->type || (a && !cJSON_IsObject(a)))
+        return false;
+    for (int i = 0; a && i < 2; i++) /* what the report reads from an analysis */
+        if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(a, fields[i])) ||
+            !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(a, texts[i])))
+            return false;
+    snprintf(q->id, sizeof q->id, "%s", id->valuestring);
+    snprintf(q->type, sizeof q->type, "%s", type->valuestring);
+    q->text = strdup(text->valuestring);
+    q->analysis = a ? cJSON_Duplicate(a, 1) : NULL;
+    return q->text && (!a || q->analysis);
+}
+
+static bool coach_restore(struct coach *co, const cJSON *st)
+{
+    const cJSON *stage = cJSON_GetObjectItemCaseSensitive(st, "stage"), *next = cJSON_GetObjectItemCaseSensitive(st, "next");
+    const cJSON *posting = cJSON_GetObjectItemCaseSensitive(st, "posting");
+    const cJSON *resume = cJSON_GetObjectItemCaseSensitive(st, "resume"), *qs = cJSON_GetObjectItemCaseSensitive(st, "q");
+    int nq = cJSON_GetArraySize(qs);
+    if (!cJSON_IsNumber(stage) || (stage->valueint != COACH_IDLE && stage->valueint != COACH_ASKING &&
+                                   stage->valueint != COACH_DONE) ||
+        !cJSON_IsNumber(next) || next->valueint < 0 || next->valueint > COACH_QUESTIONS ||
+        !cJSON_IsString(posting) || strlen(posting->valuestring) > coach_cfg.max_posting || !cJSON_IsString(resume) ||
+        strlen(resume->valuestring) > coach_cfg.max_resume || !cJSON_IsArray(qs) ||
+        (stage->valueint != COACH_IDLE && nq != COACH_QUESTIONS))
+        return false;
+    for (int i = 0; i < nq && i < COACH_QUESTIONS; i++)
+        if (!coach_restore_q(&co->q[i], cJSON_GetArrayItem(qs, i)))
+            return false; /* the caller frees the coach with what was taken */
+    co->posting = strdup(posting->valuestring);
+    co->resume = strdup(resume->valuestring);
+    co->stage = (enum coach_stage)stage->valueint;
+    co->next = next->valueint;
+    return co->posting && co->resume;
+}
 
 static void *coach_app_create(struct server *s, struct sio_sock *k) { return coach_new(s, k); }
+static cJSON *coach_app_save(void *co) { return coach_save(co); }
+static bool coach_app_restore(void *co, const cJSON *st) { return coach_restore(co, st); }
 static void coach_app_destroy(void *co) { coach_free(co); }
 static void coach_app_event(void *co, const char *name, const cJSON *args, uint8_t **att, const size_t *att_len,
                             uint32_t natt)
@@ -1114,4 +1182,15 @@ static void coach_app_event(void *co, const char *name, const cJSON *args, uint8
 const struct sio_app coach_app = {
     .create = coach_app_create, .destroy = coach_app_destroy, .event_known = coach_event_known,
     .event_starts_ai = coach_event_starts_ai, .on_event = coach_app_event,
+    .save = coach_app_save, .restore = coach_app_restore,
 };
+
+#undef COACH_STT_RESP_MAX
+#undef COACH_TTS_MAX
+#undef COACH_TEXT_MAX
+#undef COACH_LIST_MAX
+#undef COACH_WORDS_MAX
+#undef COACH_KEYWORDS_MAX
+#undef COACH_TOKENS_QUESTIONS
+#undef COACH_TOKENS_ANALYSIS
+#undef COACH_TOKENS_REPORT

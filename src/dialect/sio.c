@@ -16,6 +16,13 @@
 #include "parse/sio_packet.h"
 
 #define SIO_ID_LEN 20 /* base64url of 15 random bytes */
+/* A socket saved to Redis: below the Redis client's 1 MiB read and write
+ * buffers (REDIS_RBUF_CAP, REDIS_WBUF_CAP) with room for the command; the
+ * oldest replay events are left out to fit (a client that missed them is
+ * then not recovered, as when SIO_REPLAY_BYTES drops them locally). */
+#define SIO_SAVE_MAX (768u * 1024u)
+#define SIO_SAVE_VERSION 1
+#define SIO_CLAIM_CHANNEL "sio:claim"
 
 /* One event kept for (re)sending: the Engine.IO text and its attachment. */
 struct sio_out {
@@ -41,6 +48,7 @@ struct sio_sock {
     size_t count, bytes;
     void *app; /* the coach of this socket (sio_cfg.app) */
     uint32_t ticket; /* its count on the client's address (conn_take_session) */
+    bool dirty; /* changed while dropped: saved to Redis again at the next tick */
 };
 
 /* One Engine.IO connection (conn->app). */
@@ -56,10 +64,15 @@ struct sio_conn {
     uint8_t *att[SIO_MAX_ATTACH];
     size_t att_len[SIO_MAX_ATTACH];
     struct sio_sock *sock;
+    /* a recovery CONNECT waiting for the socket from Redis (sio_fetched) */
+    bool recovering;
+    char want_pid[SIO_ID_LEN + 1];
+    uint64_t want_offset;
     char refused[200]; /* a rate-limited packet whose attachments are being dropped */
 };
 
 static struct sio_config sio_cfg; /* sio_setup */
+static const struct shared_bus *sio_bus; /* sio_set_bus; NULL: local only */
 
 static struct {
     struct sio_conn *conns; /* open Engine.IO connections */
@@ -212,6 +225,7 @@ bool sio_emit(struct sio_sock *k, const char *event, cJSON *data, uint8_t *att, 
         k->cursor = o;
     k->count++;
     k->bytes += o->text_len + o->att_len;
+    k->dirty = k->sc == NULL;
     log_event(LOG_DEBUG, sio_log_id(k), "sio_emit", "event=%s offset=%llu bytes=%zu", event,
               (unsigned long long)o->offset, o->text_len + o->att_len);
     sio_pump(k);
@@ -271,6 +285,228 @@ static struct sio_sock *sio_sock_new(struct server *s, uint32_t ticket)
     return k;
 }
 
+static struct sio_sock *sio_find_pid(const char *pid)
+{
+    for (struct sio_sock *k = sio_g.socks; k; k = k->next)
+        if (strcmp(k->pid, pid) == 0)
+            return k;
+    return NULL;
+}
+
+/* ---- sockets shared through Redis ------------------------------------------ */
+
+/* "sio:{pid}": the braces are a Redis Cluster hash tag (one session, one slot). */
+static void sio_key(const char *pid, char *out, size_t cap) { snprintf(out, cap, "sio:{%s}", pid); }
+
+/* One replay event as [offset, text, attachment base64 or null]. */
+static cJSON *sio_out_json(const struct sio_out *o)
+{
+    cJSON *e = cJSON_CreateArray();
+    char *text = malloc(o->text_len + 1), *att = NULL;
+    size_t alen = b64_encoded_len(o->att_len) + 1;
+    if (o->att && (att = malloc(alen)) != NULL && b64_encode(o->att, o->att_len, att, alen) < 0) {
+        free(att);
+        att = NULL;
+    }
+    bool ok = e && text && (!o->att || att);
+    if (ok) {
+        memcpy(text, o->text, o->text_len);
+        text[o->text_len] = '\0';
+        cJSON_AddItemToArray(e, cJSON_CreateNumber((double)o->offset));
+        cJSON_AddItemToArray(e, cJSON_CreateString(text));
+        cJSON_AddItemToArray(e, att ? cJSON_CreateString(att) : cJSON_CreateNull());
+        ok = cJSON_GetArraySize(e) == 3;
+    }
+    free(text);
+    free(att);
+    if (!ok) {
+        cJSON_Delete(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* The socket as JSON text within SIO_SAVE_MAX (oldest events left out), or NULL. */
+static char *sio_save_text(const struct sio_sock *k, size_t *len)
+{
+    cJSON *root = cJSON_CreateObject(), *outs = cJSON_CreateArray();
+    cJSON *app = sio_cfg.app->save ? sio_cfg.app->save(k->app) : NULL;
+    if (!root || !outs || !app) {
+        cJSON_Delete(root);
+        cJSON_Delete(outs);
+        cJSON_Delete(app);
+        return NULL;
+    }
+    uint64_t dropped = k->dropped_upto;
+    cJSON_AddNumberToObject(root, "v", SIO_SAVE_VERSION);
+    cJSON_AddStringToObject(root, "id", k->id);
+    cJSON_AddStringToObject(root, "pid", k->pid);
+    cJSON_AddNumberToObject(root, "next", (double)k->next_offset);
+    cJSON_AddItemToObject(root, "app", app);
+    for (const struct sio_out *o = k->head; o; o = o->next) {
+        cJSON *e = sio_out_json(o);
+        if (!e) {
+            cJSON_Delete(outs);
+            cJSON_Delete(root);
+            return NULL;
+        }
+        cJSON_AddItemToArray(outs, e);
+    }
+    cJSON_AddItemToObject(root, "out", outs);
+    cJSON *dnode = cJSON_AddNumberToObject(root, "dropped", (double)dropped);
+    char *text = cJSON_PrintUnformatted(root);
+    while (text && strlen(text) > SIO_SAVE_MAX && cJSON_GetArraySize(outs) > 0) {
+        cJSON *first = cJSON_DetachItemFromArray(outs, 0);
+        dropped = (uint64_t)cJSON_GetArrayItem(first, 0)->valuedouble;
+        cJSON_Delete(first);
+        cJSON_SetNumberValue(dnode, (double)dropped);
+        free(text);
+        text = cJSON_PrintUnformatted(root);
+    }
+    cJSON_Delete(root);
+    if (text && strlen(text) > SIO_SAVE_MAX) {
+        free(text);
+        return NULL;
+    }
+    *len = text ? strlen(text) : 0;
+    return text;
+}
+
+/* Saves a dropped socket for SIO_RECOVERY_WINDOW; refused (Redis down, queue
+ * full): it stays recoverable here only. */
+static void sio_save(struct sio_sock *k)
+{
+    k->dirty = false;
+    if (!sio_bus || !sio_bus->up(sio_bus->ctx))
+        return;
+    size_t len;
+    char key[64], *text = sio_save_text(k, &len);
+    sio_key(k->pid, key, sizeof key);
+    bool ok = text && sio_bus->set(sio_bus->ctx, key, text, len, sio_cfg.recovery_window_ms);
+    log_event(ok ? LOG_INFO : LOG_WARN, 0, ok ? "sio_saved" : "sio_save_failed", "socket=%s bytes=%zu", k->id,
+              text ? len : 0);
+    free(text);
+}
+
+/* The socket is gone for good (or live here again): its saved copy too. */
+static void sio_shared_drop(struct sio_sock *k)
+{
+    char key[64];
+    if (!sio_bus)
+        return;
+    sio_key(k->pid, key, sizeof key);
+    (void)sio_bus->del(sio_bus->ctx, key); /* refused: it lapses with its TTL */
+}
+
+/* Tell the other instances that k lives here now: they free their copy. */
+static void sio_claim(struct sio_sock *k)
+{
+    char msg[BUS_INSTANCE_LEN + SIO_ID_LEN + 2];
+    if (!sio_bus)
+        return;
+    sio_shared_drop(k);
+    int n = snprintf(msg, sizeof msg, "%s %s", sio_bus->instance, k->pid);
+    (void)sio_bus->publish(sio_bus->ctx, SIO_CLAIM_CHANNEL, msg, (size_t)n);
+}
+
+static void sio_on_claim(void *ud, const char *msg, size_t len)
+{
+    (void)ud;
+    char m[BUS_INSTANCE_LEN + SIO_ID_LEN + 2];
+    if (len >= sizeof m || len <= BUS_INSTANCE_LEN + 1 || msg[BUS_INSTANCE_LEN] != ' ')
+        return;
+    memcpy(m, msg, len);
+    m[len] = '\0';
+    if (memcmp(m, sio_bus->instance, BUS_INSTANCE_LEN) == 0)
+        return; /* our own claim */
+    struct sio_sock *k = sio_find_pid(m + BUS_INSTANCE_LEN + 1);
+    if (!k)
+        return;
+    log_event(LOG_INFO, sio_log_id(k), "sio_session_moved", "socket=%s recovered on another instance", k->id);
+    if (k->sc) { /* the old connection has not noticed its loss yet */
+        struct sio_conn *old = k->sc;
+        old->sock = NULL;
+        k->sc = NULL;
+        conn_close_ws(k->srv, old->conn, WS_CLOSE_REPLACED, "session recovered on another instance");
+    }
+    sio_sock_free(k);
+}
+
+void sio_set_bus(const struct shared_bus *bus)
+{
+    sio_bus = bus;
+    if (bus && !bus->subscribe(bus->ctx, SIO_CLAIM_CHANNEL, sio_on_claim, NULL))
+        log_event(LOG_WARN, 0, "sio_claim_unsubscribed", "stale copies of moved sessions expire by themselves");
+}
+
+/* A saved event back into k's replay buffer; false when malformed. */
+static bool sio_restore_out(struct sio_sock *k, const cJSON *e, uint64_t *last)
+{
+    const cJSON *off = cJSON_GetArrayItem(e, 0), *text = cJSON_GetArrayItem(e, 1), *att = cJSON_GetArrayItem(e, 2);
+    if (!cJSON_IsArray(e) || !cJSON_IsNumber(off) || !cJSON_IsString(text) || !(cJSON_IsString(att) || cJSON_IsNull(att)) ||
+        off->valuedouble <= (double)*last || off->valuedouble > (double)k->next_offset)
+        return false;
+    struct sio_out *o = calloc(1, sizeof *o);
+    if (!o)
+        return false;
+    o->offset = (uint64_t)off->valuedouble;
+    o->text_len = strlen(text->valuestring);
+    o->text = malloc(o->text_len + 1);
+    if (o->text)
+        memcpy(o->text, text->valuestring, o->text_len + 1);
+    if (o->text && cJSON_IsString(att)) {
+        size_t n = strlen(att->valuestring), cap = b64_decoded_max(n);
+        ssize_t got = (o->att = malloc(cap ? cap : 1)) ? b64_decode(att->valuestring, n, o->att, cap) : -1;
+        o->att_len = got > 0 ? (size_t)got : 0;
+        if (got < 0) {
+            sio_out_free(o);
+            return false;
+        }
+    }
+    if (!o->text) {
+        sio_out_free(o);
+        return false;
+    }
+    *last = o->offset;
+    if (k->tail)
+        k->tail->next = o;
+    else
+        k->head = o;
+    k->tail = o;
+    k->count++;
+    k->bytes += o->text_len + o->att_len;
+    return true;
+}
+
+/* A saved socket into the fresh socket k (ids, offsets, replay buffer, the
+ * app's state); false when the text is not a saved socket (k may then hold
+ * part of it: the caller frees k). */
+static bool sio_restore(struct sio_sock *k, const char *text, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "v"), *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(root, "pid"), *next = cJSON_GetObjectItemCaseSensitive(root, "next");
+    const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(root, "dropped");
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "out"), *app = cJSON_GetObjectItemCaseSensitive(root, "app");
+    bool ok = cJSON_IsNumber(v) && v->valueint == SIO_SAVE_VERSION && cJSON_IsString(id) &&
+              strlen(id->valuestring) == SIO_ID_LEN && cJSON_IsString(pid) && strlen(pid->valuestring) == SIO_ID_LEN &&
+              cJSON_IsNumber(next) && next->valuedouble >= 0 && next->valuedouble < 9e15 && cJSON_IsNumber(dropped) &&
+              dropped->valuedouble >= 0 && dropped->valuedouble <= next->valuedouble && cJSON_IsArray(outs) &&
+              cJSON_IsObject(app) && sio_cfg.app->restore;
+    if (ok) {
+        memcpy(k->id, id->valuestring, SIO_ID_LEN + 1);
+        memcpy(k->pid, pid->valuestring, SIO_ID_LEN + 1);
+        k->next_offset = (uint64_t)next->valuedouble;
+        k->dropped_upto = (uint64_t)dropped->valuedouble;
+        uint64_t last = k->dropped_upto;
+        for (const cJSON *e = outs->child; ok && e; e = e->next)
+            ok = sio_restore_out(k, e, &last);
+        ok = ok && sio_cfg.app->restore(k->app, app);
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
 static void sio_detach(struct sio_conn *sc, bool keep)
 {
     struct sio_sock *k = sc->sock;
@@ -280,42 +516,61 @@ static void sio_detach(struct sio_conn *sc, bool keep)
     k->sc = NULL;
     k->cursor = NULL; /* what was sent is unknown now: the client's offset tells */
     k->detached_ms = sc->srv->loop.now_ms;
-    if (!keep || sio_cfg.recovery_window_ms == 0)
+    if (!keep || sio_cfg.recovery_window_ms == 0) {
+        sio_shared_drop(k);
         sio_sock_free(k);
+        return;
+    }
+    sio_save(k);
 }
 
 /* The recoverable socket named by auth {pid, offset}, with cursor set to the
  * first event after offset; NULL when there is none or the events after
  * offset are no longer all kept. */
-static struct sio_sock *sio_recover(const cJSON *auth)
+/* auth {pid, offset}: false when it is not a recovery request. */
+static bool sio_auth_recovery(const cJSON *auth, const char **pid_out, uint64_t *offset_out)
 {
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(auth, "pid");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(auth, "offset");
     if (!cJSON_IsString(pid) || (off && !cJSON_IsString(off)))
-        return NULL;
+        return false;
     uint64_t offset = 0;
     if (off) {
         const char *p = off->valuestring;
         if (!*p || strlen(p) > 18 || (p[0] == '0' && p[1]))
-            return NULL;
+            return false;
         for (; *p; p++) {
             if (*p < '0' || *p > '9')
-                return NULL;
+                return false;
             offset = offset * 10 + (uint64_t)(*p - '0');
         }
     }
-    for (struct sio_sock *k = sio_g.socks; k; k = k->next) {
-        if (strcmp(k->pid, pid->valuestring) != 0)
-            continue;
-        if (offset < k->dropped_upto || offset > k->next_offset)
-            return NULL;
-        struct sio_out *o = k->head;
-        while (o && o->offset <= offset)
-            o = o->next;
-        k->cursor = o;
-        return k;
-    }
-    return NULL;
+    *pid_out = pid->valuestring;
+    *offset_out = offset;
+    return true;
+}
+
+/* Sets k's cursor to the first event after offset; false when the events
+ * after offset are no longer all kept. */
+static bool sio_seek(struct sio_sock *k, uint64_t offset)
+{
+    if (offset < k->dropped_upto || offset > k->next_offset)
+        return false;
+    struct sio_out *o = k->head;
+    while (o && o->offset <= offset)
+        o = o->next;
+    k->cursor = o;
+    return true;
+}
+
+static struct sio_sock *sio_recover(const cJSON *auth)
+{
+    const char *pid;
+    uint64_t offset;
+    if (!sio_auth_recovery(auth, &pid, &offset))
+        return NULL;
+    struct sio_sock *k = sio_find_pid(pid);
+    return k && sio_seek(k, offset) ? k : NULL;
 }
 
 /* ---- input --------------------------------------------------------------- */
@@ -356,29 +611,13 @@ static uint32_t sio_session_ticket(struct server *s, struct sio_conn *sc)
     return t;
 }
 
-static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, const cJSON *auth)
+/* A new socket for sc, within COACH_MAX_SESSIONS (evicting the
+ * longest-dropped one: a live client outranks a session that may never come
+ * back) and COACH_MAX_SESSIONS_PER_IP; NULL when refused (answered). */
+static struct sio_sock *sio_open_socket(struct sio_conn *sc)
 {
     struct server *s = sc->srv;
-    char out[SIO_NSP_MAX + 64];
-    if (!slice_eq(pkt->nsp, "/", 1)) {
-        int n = snprintf(out, sizeof out, "44%.*s,{\"message\":\"Invalid namespace\"}", (int)pkt->nsp.n, pkt->nsp.p);
-        sio_raw(sc, out, (size_t)n);
-        return;
-    }
-    if (sc->sock) {
-        sio_protocol_error(sc, "second CONNECT to /");
-        return;
-    }
-    struct sio_sock *k = auth ? sio_recover(auth) : NULL;
-    bool recovered = k != NULL;
-    if (k && k->sc) { /* the old connection has not noticed its loss yet */
-        struct sio_conn *old = k->sc;
-        old->sock = NULL;
-        k->sc = NULL;
-        conn_close_ws(s, old->conn, WS_CLOSE_REPLACED, "session recovered on another connection");
-    }
-    if (!k && sio_g.nsocks >= sio_cfg.max_sessions) {
-        /* a live client outranks a session that may never come back */
+    if (sio_g.nsocks >= sio_cfg.max_sessions) {
         struct sio_sock *old = NULL;
         for (struct sio_sock *o = sio_g.socks; o; o = o->next)
             if (!o->sc && (!old || o->detached_ms < old->detached_ms))
@@ -388,39 +627,127 @@ static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, co
             sio_sock_free(old);
         }
     }
-    if (!k) {
-        if (sio_g.nsocks >= sio_cfg.max_sessions) {
-            metrics_inc(M_CONN_REFUSED, MRS_SESSIONS, 0);
-            log_event(LOG_WARN, sc->conn->id, "sio_sessions_full", "limit=%llu",
-                      (unsigned long long)sio_cfg.max_sessions);
-            static const char full[] = "44{\"message\":\"server full: too many sessions\"}";
-            sio_raw(sc, full, sizeof full - 1);
-            return;
-        }
-        uint32_t ticket = sio_session_ticket(s, sc);
-        if (!ticket) {
-            metrics_inc(M_CONN_REFUSED, MRS_PER_IP, 0);
-            log_event(LOG_WARN, sc->conn->id, "per_ip_limit", "peer=%s coach sessions max=%llu", sc->conn->peer,
-                      (unsigned long long)sio_cfg.max_sessions_per_ip);
-            static const char many[] =
-                "44{\"message\":\"too many sessions from this address (COACH_MAX_SESSIONS_PER_IP)\"}";
-            sio_raw(sc, many, sizeof many - 1);
-            return;
-        }
-        k = sio_sock_new(s, ticket);
-        if (!k) {
-            conn_give_session(s, ticket);
-            static const char oom[] = "44{\"message\":\"server out of memory\"}";
-            sio_raw(sc, oom, sizeof oom - 1);
-            return;
-        }
+    if (sio_g.nsocks >= sio_cfg.max_sessions) {
+        metrics_inc(M_CONN_REFUSED, MRS_SESSIONS, 0);
+        log_event(LOG_WARN, sc->conn->id, "sio_sessions_full", "limit=%llu", (unsigned long long)sio_cfg.max_sessions);
+        static const char full[] = "44{\"message\":\"server full: too many sessions\"}";
+        sio_raw(sc, full, sizeof full - 1);
+        return NULL;
     }
+    uint32_t ticket = sio_session_ticket(s, sc);
+    if (!ticket) {
+        metrics_inc(M_CONN_REFUSED, MRS_PER_IP, 0);
+        log_event(LOG_WARN, sc->conn->id, "per_ip_limit", "peer=%s coach sessions max=%llu", sc->conn->peer,
+                  (unsigned long long)sio_cfg.max_sessions_per_ip);
+        static const char many[] = "44{\"message\":\"too many sessions from this address (COACH_MAX_SESSIONS_PER_IP)\"}";
+        sio_raw(sc, many, sizeof many - 1);
+        return NULL;
+    }
+    struct sio_sock *k = sio_sock_new(s, ticket);
+    if (!k) {
+        conn_give_session(s, ticket);
+        static const char oom[] = "44{\"message\":\"server out of memory\"}";
+        sio_raw(sc, oom, sizeof oom - 1);
+    }
+    return k;
+}
+
+/* sc's CONNECT answered with k (recovered: k's replay from its cursor follows). */
+static void sio_attach(struct sio_conn *sc, struct sio_sock *k, const char *recovered)
+{
     k->sc = sc;
     sc->sock = k;
-    log_event(LOG_INFO, sc->conn->id, "sio_connect", "socket=%s recovered=%d replay=%s", k->id, recovered,
+    k->dirty = false;
+    log_event(LOG_INFO, sc->conn->id, "sio_connect", "socket=%s recovered=%s replay=%s", k->id, recovered,
               k->cursor ? "yes" : "no");
     sio_connect_answer(sc, k);
     sio_pump(k);
+}
+
+/* The GET of a recovery CONNECT answered: the saved socket restored here,
+ * else a new one (the client sees recovered=false, as locally). */
+static void sio_fetched(void *ud, const char *val, size_t len)
+{
+    struct sio_conn *sc = ud;
+    sc->recovering = false;
+    if (!conn_is_open(sc->conn))
+        return;
+    struct sio_sock *stale = sio_find_pid(sc->want_pid);
+    if (val && stale && !stale->sc) /* our own older copy: the saved one is newer */
+        sio_sock_free(stale);
+    else if (val && stale) /* live here meanwhile: not ours to restore */
+        val = NULL;
+    struct sio_sock *k = sio_open_socket(sc);
+    if (!k)
+        return;
+    if (val && !sio_restore(k, val, len)) {
+        log_event(LOG_WARN, sc->conn->id, "sio_restore_failed", "saved socket malformed: a new one");
+        sio_sock_free(k);
+        if (!(k = sio_open_socket(sc)))
+            return;
+        val = NULL;
+    }
+    if (val && !sio_seek(k, sc->want_offset)) {
+        log_event(LOG_INFO, sc->conn->id, "sio_restore_gap", "offset=%llu before the saved replay: a new socket",
+                  (unsigned long long)sc->want_offset);
+        sio_sock_free(k);
+        if (!(k = sio_open_socket(sc)))
+            return;
+        val = NULL;
+    }
+    if (val)
+        sio_claim(k);
+    sio_attach(sc, k, val ? "redis" : "0");
+}
+
+/* A recovery CONNECT this instance cannot answer: ask Redis (answer later
+ * in sio_fetched, within REDIS_TIMEOUT). False when there is no asking. */
+static bool sio_fetch(struct sio_conn *sc, const cJSON *auth)
+{
+    const char *pid;
+    uint64_t offset;
+    char key[64];
+    if (!sio_bus || !auth || !sio_auth_recovery(auth, &pid, &offset) || strlen(pid) != SIO_ID_LEN ||
+        !sio_bus->up(sio_bus->ctx))
+        return false;
+    memcpy(sc->want_pid, pid, SIO_ID_LEN + 1);
+    sc->want_offset = offset;
+    sio_key(pid, key, sizeof key);
+    if (!sio_bus->get(sio_bus->ctx, key, sio_fetched, sc))
+        return false;
+    sc->recovering = true;
+    return true;
+}
+
+static void sio_on_connect(struct sio_conn *sc, const struct sio_packet *pkt, const cJSON *auth)
+{
+    struct server *s = sc->srv;
+    char out[SIO_NSP_MAX + 64];
+    if (!slice_eq(pkt->nsp, "/", 1)) {
+        int n = snprintf(out, sizeof out, "44%.*s,{\"message\":\"Invalid namespace\"}", (int)pkt->nsp.n, pkt->nsp.p);
+        sio_raw(sc, out, (size_t)n);
+        return;
+    }
+    if (sc->sock || sc->recovering) {
+        sio_protocol_error(sc, "second CONNECT to /");
+        return;
+    }
+    struct sio_sock *k = auth ? sio_recover(auth) : NULL;
+    if (k && k->sc) { /* the old connection has not noticed its loss yet */
+        struct sio_conn *old = k->sc;
+        old->sock = NULL;
+        k->sc = NULL;
+        conn_close_ws(s, old->conn, WS_CLOSE_REPLACED, "session recovered on another connection");
+    }
+    if (k) {
+        sio_shared_drop(k); /* live here again: the saved copy would be stale */
+        sio_attach(sc, k, "1");
+        return;
+    }
+    if (sio_fetch(sc, auth))
+        return;
+    if ((k = sio_open_socket(sc)) != NULL)
+        sio_attach(sc, k, "0");
 }
 
 static void sio_free_att(struct sio_conn *sc)
@@ -678,6 +1005,8 @@ static void sio_on_close(struct server *s, struct conn *c)
         sio_g.conns = sc->next;
     if (sc->next)
         sc->next->prev = sc->prev;
+    if (sc->recovering)
+        sio_bus->forget(sio_bus->ctx, sc);
     sio_detach(sc, true);
     sio_free_att(sc);
     cJSON_Delete(sc->pending);
@@ -726,9 +1055,14 @@ void sio_tick(void *ctx)
         next = k->next;
         if (!k->sc && now - k->detached_ms >= cfg->recovery_window_ms) {
             log_event(LOG_INFO, 0, "sio_session_expired", "socket=%s", k->id);
-            sio_sock_free(k);
+            sio_sock_free(k); /* its saved copy lapses with the same window */
+        } else if (!k->sc && k->dirty) {
+            sio_save(k);
         }
     }
 }
 
 #undef SIO_ID_LEN
+#undef SIO_SAVE_MAX
+#undef SIO_SAVE_VERSION
+#undef SIO_CLAIM_CHANNEL

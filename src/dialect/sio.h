@@ -16,6 +16,7 @@
 
 #include "parse/base.h"
 #include "io/conn.h"
+#include "io/bus.h"
 
 struct server;
 struct conn;
@@ -34,6 +35,11 @@ struct sio_app {
      * attachments (att[i] set to NULL); sio frees the rest. */
     void (*on_event)(void *app, const char *name, const cJSON *args, uint8_t **att, const size_t *att_len,
                      uint32_t natt);
+    /* Recovery on another instance (sio_set_bus): the app's state as JSON
+     * (NULL: out of memory), and that state put into a fresh app (false:
+     * malformed, the app left as created). Work in flight is not carried. */
+    cJSON *(*save)(void *app);
+    bool (*restore)(void *app, const cJSON *state);
 };
 
 struct sio_config {
@@ -50,6 +56,14 @@ struct sio_config {
 extern const struct conn_handlers sio_handlers;
 
 void sio_setup(const struct sio_config *cfg);
+
+/* Sockets shared through Redis (interview.c, when REDIS_URL is set): a
+ * dropped socket (recovery state, replay buffer, the app's save()) is kept
+ * under "sio:{pid}" for SIO_RECOVERY_WINDOW, saved again when it changes
+ * while dropped, so a recovery CONNECT on another instance restores it; the
+ * instance that restores it tells the others (channel "sio:claim") to free
+ * their copy. Without a bus, or with Redis down: local recovery only. */
+void sio_set_bus(const struct shared_bus *bus);
 
 /* The route's pre-upgrade check: NULL when the handshake query may upgrade,
  * else the Engine.IO JSON error body to send with 400 (e.g.

@@ -18,6 +18,9 @@ typedef void (*bus_message_fn)(void *ud, const char *msg, size_t len);
 typedef void (*bus_state_fn)(void *ud, bool up);
 /* The counter's value after the increment, or -1 when no answer came. */
 typedef void (*bus_count_fn)(void *ud, int64_t value);
+/* A GET's value (valid only during the call), or NULL when the key is
+ * missing or no answer came (Redis down, timeout). */
+typedef void (*bus_value_fn)(void *ud, const char *val, size_t len);
 
 struct shared_bus {
     void *ctx;
@@ -31,6 +34,8 @@ struct shared_bus {
     bool (*on_state)(void *ctx, bus_state_fn fn, void *ud);
     /* SET key val PX ttl_ms (fire and forget) */
     bool (*set)(void *ctx, const char *key, const char *val, size_t len, uint64_t ttl_ms);
+    /* GET key; cb called exactly once, later, from the loop (unless forgotten) */
+    bool (*get)(void *ctx, const char *key, bus_value_fn cb, void *ud);
     /* DEL key (fire and forget) */
     bool (*del)(void *ctx, const char *key);
     /* INCRBY key by, PEXPIRE key ttl_ms when it was created; cb (may be NULL) with the value */
