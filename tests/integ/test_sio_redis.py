@@ -50,7 +50,7 @@ def has_q3_audio(saved):
 def across(redis, mock, webm, kill):
     plain = f"redis://:{PASS}@127.0.0.1:{redis.port}/0"
     env = {"REDIS_URL": plain, "OPENAI_API_KEY": mock.api_key, "OPENAI_BASE_URL": mock.base_url,
-           "SSL_CERT_FILE": mock.ca, "LOG_LEVEL": os.environ.get("SIO_REDIS_LOG_LEVEL", "info")}
+           "SSL_CERT_FILE": mock.ca}
     with Server(**env) as a, Server(**env) as b:
         check("both instances reach Redis", wait_log(a, "redis_up", 30) and wait_log(b, "redis_up", 30))
         node = subprocess.Popen(["node", os.path.join(COACH, "sio_redis.mjs")], stdout=subprocess.PIPE, text=True,
@@ -87,8 +87,6 @@ def across(redis, mock, webm, kill):
             elif line.startswith("#"):
                 print(line, flush=True)
         check("sio_redis.mjs ran to the end", node.returncode == 0 and any(x.startswith("ok") for x in lines))
-        if os.environ.get("SIO_REDIS_DUMP"):
-            open(f"/tmp/sio_a{int(kill)}.log", "w").write(a.log()); open(f"/tmp/sio_b{int(kill)}.log", "w").write(b.log())
         check("B restored the socket from Redis", "recovered=redis replay=yes" in b.log(), b.log()[-1500:])
         check("B claimed it: the saved copy is deleted", saved_sockets(redis) == {}, saved_sockets(redis))
         if not kill:
