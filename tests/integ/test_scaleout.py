@@ -463,6 +463,53 @@ async def redis_outage(a, b, redis, mock):
               redis.cli("EXISTS", f"interview:owner:{cid}") == "1")
 
 
+async def stream_through_haproxy(srvs, hap):
+    """Seed 004 sessions spread over the three instances: a chat sent on one
+    reaches all; status and disconnect through HAProxy (which hashes the id,
+    so most land on an instance that does not hold the session) answer for
+    every session."""
+    import urllib.request
+
+    def http(method, path):
+        req = urllib.request.Request(f"http://127.0.0.1:{hap.port}{path}", method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, {}
+
+    async def first(ws, kind):
+        while True:
+            m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if m.get("type") == kind:
+                return m
+
+    ids = [f"haproxy-stream-{i}" for i in range(3)]
+    wss = []
+    for s, sid in zip(srvs, ids):
+        ws = await websockets.connect(s.url(f"/api/stream/ws/{sid}"))
+        await first(ws, "connection_established")
+        wss.append(ws)
+    await asyncio.sleep(1.0)  # the registry: each instance has published its session
+    await wss[0].send(json.dumps({"type": "chat", "message": "hello everyone"}))
+    got = [await first(ws, "chat_message") for ws in wss]
+    check("seed 004 over three instances: a chat sent on one reaches the sessions on all three",
+          all(m.get("message") == "hello everyone" for m in got), got)
+    st = [http("GET", f"/api/stream/status/{sid}") for sid in ids]
+    check("seed 004 status through HAProxy answers for every session (whichever instance holds it)",
+          all(code == 200 and body.get("session_id") == sid and body.get("connected") is True
+              for (code, body), sid in zip(st, ids)), st)
+    dc = [http("DELETE", f"/api/stream/disconnect/{sid}")[0] for sid in ids]
+    closed = []
+    for ws in wss:
+        try:
+            await asyncio.wait_for(ws.wait_closed(), 5)
+            closed.append(True)
+        except asyncio.TimeoutError:
+            closed.append(False)
+    check("seed 004 disconnect through HAProxy closes every session", dc == [200] * 3 and all(closed), (dc, closed))
+
+
 def test_scaleout():
     if not shutil.which("redis-server") or not shutil.which("haproxy"):
         check("redis-server and haproxy are installed (build.sh test_tools installs them)", False)
@@ -475,6 +522,7 @@ def test_scaleout():
             with server_for(mock, **env) as s1, server_for(mock, **env) as s2, server_for(mock, **env) as s3:
                 srvs = [s1, s2, s3]
                 with HAProxy(srvs) as hap:
+                    run("seed 004 through HAProxy", stream_through_haproxy(srvs, hap), srvs)
                     gone = run("rolling restart", rolling_restart(srvs, hap, mock), srvs)
                 if gone is None:
                     return
