@@ -36,6 +36,7 @@ test_tools() {
     # tests/integ/test_metrics.py (run by run_integ): promtool and a real Prometheus scraping the binary
     apt_install prometheus
     apt_install redis-server # the Redis client's tests: tests/unit/test_redis.c, tests/integ/test_redis.py
+    apt_install docker-compose # tests/integ/test_scaleout.py checks deploy/compose.yaml against the Compose schema
 }
 
 # vendor/fetch.sh downloads, verifies and builds mbedTLS and cJSON (see vendor/MANIFEST).

@@ -597,8 +597,36 @@ def test_readme():
         check("README.md quotes deploy/haproxy.cfg verbatim", body in f.read())
 
 
+def test_compose():
+    """deploy/compose.yaml against the Compose schema (docker-compose v1 from
+    Debian; no container engine or image registry here, so it is not run).
+    v1 predates the Compose Specification's top-level `name:`, so it checks a
+    copy without that line; the services, secrets and network are all checked."""
+    if not shutil.which("docker-compose"):
+        check("docker-compose is installed (build.sh test_tools installs it)", False)
+        return
+    root = os.path.join(HERE, "..", "..")
+    tmp = tempfile.mkdtemp(prefix="interview-compose-")
+    deploy = os.path.join(tmp, "deploy")
+    shutil.copytree(os.path.join(root, "deploy"), deploy)
+    with open(os.path.join(deploy, "compose.yaml")) as f:
+        text = "".join(x for x in f if not x.startswith("name:"))
+    with open(os.path.join(deploy, "compose.yaml"), "w") as f:
+        f.write(text)
+    for secret in ("openai_api_key", "redis_password"):
+        with open(os.path.join(deploy, secret), "w") as f:
+            f.write("x")
+    r = subprocess.run(["docker-compose", "-f", os.path.join(deploy, "compose.yaml"), "config"],
+                       capture_output=True, text=True, timeout=60)
+    services = r.stdout.split("\nservices:\n", 1)[-1] if r.returncode == 0 else ""
+    check("deploy/compose.yaml is a valid Compose file: Redis, three instances, HAProxy",
+          r.returncode == 0 and all(f"\n  {name}:\n" in "\n" + services for name in ("app1", "app2", "app3", "haproxy", "redis")),
+          r.stderr[-500:] or r.stdout[:500])
+
+
 if __name__ == "__main__":
     test_readme()
+    test_compose()
     test_single()
     test_scaleout()
     test_rediss()
