@@ -33,5 +33,18 @@ static inline bool slice_eq(struct slice a, const char *lit, size_t n)
     return true;
 }
 
+/* The value of one hex digit, or -1: the one decoder every %-escape, chunk
+ * size and \u escape uses. */
+static inline int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #endif

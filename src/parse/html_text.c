@@ -165,16 +165,11 @@ static uint32_t html_text_ref_value(const char *r, size_t n)
             return 0;
         uint32_t v = 0;
         for (; i < n; i++) {
-            char c = r[i];
-            unsigned d;
-            if (c >= '0' && c <= '9')
-                d = (unsigned)(c - '0');
-            else if (hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-                d = (unsigned)((c | 0x20) - 'a' + 10);
-            else
+            int d = hex_value((unsigned char)r[i]);
+            if (d < 0 || (!hex && d > 9))
                 return 0;
             if (v <= 0x10ffff)
-                v = v * (hex ? 16u : 10u) + d;
+                v = v * (hex ? 16u : 10u) + (unsigned)d;
         }
         if (v == 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
             return 0xfffd;

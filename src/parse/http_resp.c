@@ -82,17 +82,6 @@ static bool httpr_is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-static int httpr_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static unsigned char httpr_lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
@@ -385,7 +374,7 @@ static int httpr_chunk_size_line(struct httpr_parser *p)
     size_t n = p->line_len, i = 0;
     uint64_t v = 0;
     for (; i < n; i++) {
-        int d = httpr_hex((unsigned char)l[i]);
+        int d = hex_value((unsigned char)l[i]);
         if (d < 0)
             break;
         if (v > (HTTPR_SIZE_CAP - (uint64_t)d) / 16)

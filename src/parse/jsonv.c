@@ -60,17 +60,6 @@ static bool jsonv_is_digit(uint8_t b)
     return b >= '0' && b <= '9';
 }
 
-static int jsonv_hexval(uint8_t b)
-{
-    if (b >= '0' && b <= '9')
-        return b - '0';
-    if (b >= 'a' && b <= 'f')
-        return b - 'a' + 10;
-    if (b >= 'A' && b <= 'F')
-        return b - 'A' + 10;
-    return -1;
-}
-
 /* RFC 8259 whitespace only: no VT, FF, NBSP or other Unicode spaces. */
 static void jsonv_skip_ws(struct jsonv_ctx *c)
 {
@@ -91,7 +80,7 @@ static int jsonv_hex4(struct jsonv_ctx *c, size_t pos, uint32_t *u)
     for (size_t k = 0; k < 4; k++) {
         if (pos + k >= c->n)
             return jsonv_fail(c, JSONV_E_SYNTAX, c->n);
-        int h = jsonv_hexval(c->p[pos + k]);
+        int h = hex_value(c->p[pos + k]);
         if (h < 0)
             return jsonv_fail(c, JSONV_E_SYNTAX, pos + k);
         *u = (*u << 4) | (uint32_t)h;
@@ -208,7 +197,7 @@ static uint32_t jsonv_hex4_trusted(const uint8_t *p)
 {
     uint32_t u = 0;
     for (int k = 0; k < 4; k++)
-        u = (u << 4) | (uint32_t)jsonv_hexval(p[k]);
+        u = (u << 4) | (uint32_t)hex_value(p[k]);
     return u;
 }
 

@@ -15,25 +15,14 @@
  * id of ROUTE_ID_MAX plus one byte to tell "too long" from "exactly 64". */
 #define ROUTE_SEG_KEEP (ROUTE_ID_MAX + 1)
 
-static int route_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes "%XX" at p[i..n): returns the byte, or -1 when the escape is
  * truncated, not hex, or "%00" (a NUL would truncate C strings downstream). */
 static int route_pct(const char *p, size_t i, size_t n)
 {
     if (n - i < 3)
         return -1;
-    int hi = route_hexval((unsigned char)p[i + 1]);
-    int lo = route_hexval((unsigned char)p[i + 2]);
+    int hi = hex_value((unsigned char)p[i + 1]);
+    int lo = hex_value((unsigned char)p[i + 2]);
     if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
         return -1;
     return hi * 16 + lo;

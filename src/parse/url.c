@@ -7,7 +7,6 @@
 
 static bool url_is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 static bool url_is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static bool url_is_hex(unsigned char c) { return url_is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 static char url_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
 
 /* RFC 3986 pchar minus '%' (checked separately), plus '/' and '?'. */
@@ -52,7 +51,7 @@ static bool url_numeric_tail(const char *s, size_t n)
         return false;
     if (ln >= 2 && l[0] == '0' && (l[1] | 0x20) == 'x') {
         for (size_t i = 2; i < ln; i++)
-            if (!url_is_hex((unsigned char)l[i]))
+            if (hex_value((unsigned char)l[i]) < 0)
                 return false;
         return true;
     }
@@ -95,7 +94,7 @@ static int url_host(const char *s, size_t n, struct url *u)
         if (n - 2 == 0 || n - 2 >= sizeof tmp)
             return URL_E_HOST;
         for (size_t i = 1; i < n - 1; i++) /* no zone id, nothing inet_pton might tolerate */
-            if (!url_is_hex((unsigned char)s[i]) && s[i] != ':' && s[i] != '.')
+            if (hex_value((unsigned char)s[i]) < 0 && s[i] != ':' && s[i] != '.')
                 return URL_E_HOST;
         memcpy(tmp, s + 1, n - 2);
         tmp[n - 2] = '\0';
@@ -172,7 +171,7 @@ static int url_target(const char *s, size_t n, struct url *u)
         if (c == '%') {
             if (i + 2 >= n || (hash && i < tn && i + 2 >= tn))
                 return URL_E_PATH;
-            if (!url_is_hex((unsigned char)s[i + 1]) || !url_is_hex((unsigned char)s[i + 2]))
+            if (hex_value((unsigned char)s[i + 1]) < 0 || hex_value((unsigned char)s[i + 2]) < 0)
                 return URL_E_PATH;
             i += 2;
             continue;
