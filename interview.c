@@ -602,22 +602,23 @@ static void cfg_warn(const struct config *cfg)
 static void cfg_check_redis(struct config *cfg)
 {
     struct redis_config *rc = &cfg->redis;
-    char err[160];
     if (!cfg->redis_url[0]) {
         if (cfg->redis_password_file[0])
             cfg_fail("REDIS_PASSWORD_FILE needs REDIS_URL");
         return;
     }
-    if (redis_url_parse(cfg->redis_url, rc, err, sizeof err) != 0) {
-        fprintf(stderr, "interview: invalid REDIS_URL (not shown): %s\n", err);
+    int rc_url = redis_url_parse(cfg->redis_url, strlen(cfg->redis_url), &rc->url);
+    if (rc_url != RURL_OK) {
+        fprintf(stderr, "interview: invalid REDIS_URL (not shown): %s\n", redis_url_strerror(rc_url));
         exit(EXIT_CONFIG);
     }
     explicit_bzero(cfg->redis_url, sizeof cfg->redis_url);
     cfg->redis_url[0] = '-'; /* set, value gone */
     if (cfg->redis_password_file[0]) {
-        if (rc->password[0])
+        if (rc->url.password[0])
             cfg_fail("set the Redis password in REDIS_URL or REDIS_PASSWORD_FILE, not both");
-        cfg_read_secret("REDIS_PASSWORD_FILE", cfg->redis_password_file, rc->password, sizeof rc->password);
+        cfg_read_secret("REDIS_PASSWORD_FILE", cfg->redis_password_file, rc->url.password,
+                        sizeof rc->url.password);
     }
     size_t n = strlen(cfg->redis_prefix);
     if (n >= sizeof rc->prefix || !cfg_printable(cfg->redis_prefix))
@@ -1183,7 +1184,8 @@ static void program_bus_forget(void *ctx, void *ud)
 static int wire_redis(struct program *p)
 {
     const struct redis_config *rc = &p->cfg.redis;
-    if (!rc->host[0])
+    const struct redis_url *u = &rc->url;
+    if (!u->host[0])
         return 0;
     char err[256];
     p->redis = redis_new(&p->srv.loop, rc, err, sizeof err); /* CA: wire_tls */
@@ -1192,7 +1194,7 @@ static int wire_redis(struct program *p)
         return -1;
     }
     log_event(LOG_INFO, 0, "redis", "host=%s port=%u tls=%d db=%u user=%s password=%s timeout_ms=%llu prefix=%s",
-              rc->host, rc->port, rc->tls, rc->db, rc->user[0] ? "set" : "default", rc->password[0] ? "set" : "none",
+              u->host, u->port, u->tls, u->db, u->user[0] ? "set" : "default", u->password[0] ? "set" : "none",
               (unsigned long long)rc->timeout_ms, rc->prefix);
     p->bus = (struct shared_bus){
         .ctx = p->redis, .up = program_bus_up, .publish = program_bus_publish, .subscribe = program_bus_subscribe,
@@ -1278,7 +1280,7 @@ int main(int argc, char **argv)
     explicit_bzero(prog.cfg.svc_api_key, sizeof prog.cfg.svc_api_key);
     explicit_bzero(prog.cfg.server.auth_token, sizeof prog.cfg.server.auth_token);
     explicit_bzero(prog.cfg.metrics_token, sizeof prog.cfg.metrics_token);
-    explicit_bzero(prog.cfg.redis.password, sizeof prog.cfg.redis.password);
+    explicit_bzero(prog.cfg.redis.url.password, sizeof prog.cfg.redis.url.password);
     int rc = server_run(&prog.srv) == 0 ? 0 : 1;
     program_flush_redis(&prog);
     /* Joins the resolver thread, so a clean exit leaves nothing behind
@@ -1311,6 +1313,7 @@ int main(int argc, char **argv)
 #include "src/parse/media_dur.c"
 #include "src/parse/mp3.c"
 #include "src/parse/ratelimit.c"
+#include "src/parse/redis_url.c"
 #include "src/parse/resp.c"
 #include "src/parse/route.c"
 #include "src/parse/sentence.c"

@@ -107,145 +107,6 @@ static uint64_t redis_now(const struct redis *r)
     return clock_mono_ms();
 }
 
-/* ---- REDIS_URL ---------------------------------------------------------------- */
-
-static int redis_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* %-decode s[0..n) into out (cap incl. NUL); false when malformed or too long. */
-static bool redis_pct_decode(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= n || redis_hex(s[i + 1]) < 0 || redis_hex(s[i + 2]) < 0)
-                return false;
-            c = (char)(redis_hex(s[i + 1]) * 16 + redis_hex(s[i + 2]));
-            i += 2;
-        }
-        if (c == '\0' || o + 1 >= cap)
-            return false;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return true;
-}
-
-static bool redis_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-    if (n == 0 || n > 10)
-        return false;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        x = x * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (x > max)
-        return false;
-    *out = x;
-    return true;
-}
-
-/* host[:port] or [v6][:port] in s[0..n). */
-static bool redis_parse_hostport(const char *s, size_t n, struct redis_config *cfg)
-{
-    const char *h = s, *colon;
-    size_t hl;
-    if (n && s[0] == '[') {
-        const char *rb = memchr(s, ']', n);
-        if (!rb)
-            return false;
-        h = s + 1;
-        hl = (size_t)(rb - h);
-        colon = rb + 1 < s + n ? rb + 1 : NULL;
-        if (colon && *colon != ':')
-            return false;
-    } else {
-        colon = memchr(s, ':', n);
-        hl = colon ? (size_t)(colon - s) : n;
-    }
-    if (hl == 0 || hl >= sizeof cfg->host)
-        return false;
-    for (size_t i = 0; i < hl; i++)
-        if ((unsigned char)h[i] <= ' ' || h[i] == '@' || h[i] == '/' || h[i] == '%')
-            return false;
-    memcpy(cfg->host, h, hl);
-    cfg->host[hl] = '\0';
-    cfg->port = 6379;
-    if (colon) {
-        uint64_t port;
-        if (!redis_parse_uint(colon + 1, (size_t)(s + n - colon - 1), 65535, &port) || port == 0)
-            return false;
-        cfg->port = (uint16_t)port;
-    }
-    return true;
-}
-
-int redis_url_parse(const char *url, struct redis_config *cfg, char *err, size_t errlen)
-{
-    const char *p;
-    if (strncmp(url, "redis://", 8) == 0) {
-        cfg->tls = false;
-        p = url + 8;
-    } else if (strncmp(url, "rediss://", 9) == 0) {
-        cfg->tls = true;
-        p = url + 9;
-    } else {
-        snprintf(err, errlen, "must start with redis:// or rediss://");
-        return -1;
-    }
-    cfg->user[0] = cfg->password[0] = '\0';
-    cfg->db = 0;
-    size_t n = strcspn(p, "/?#");
-    if (p[n] == '?' || p[n] == '#') {
-        snprintf(err, errlen, "query strings and fragments are not supported");
-        return -1;
-    }
-    const char *at = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] == '@')
-            at = p + i; /* the last '@': a password may hold one %-encoded or not */
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ul = colon ? (size_t)(colon - p) : (size_t)(at - p);
-        /* redis://password@host (no colon) is how some tools write it: a password */
-        bool ok = colon ? redis_pct_decode(p, ul, cfg->user, sizeof cfg->user) &&
-                              redis_pct_decode(colon + 1, (size_t)(at - colon - 1), cfg->password,
-                                               sizeof cfg->password)
-                        : redis_pct_decode(p, ul, cfg->password, sizeof cfg->password);
-        if (!ok) {
-            snprintf(err, errlen, "malformed or overlong user or password (not shown)");
-            return -1;
-        }
-        n -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
-    if (!redis_parse_hostport(p, n, cfg)) {
-        snprintf(err, errlen, "malformed host or port");
-        return -1;
-    }
-    p += n;
-    if (*p == '/' && p[1]) {
-        uint64_t db;
-        if (!redis_parse_uint(p + 1, strlen(p + 1), 1000000, &db)) {
-            snprintf(err, errlen, "the database after '/' must be a number");
-            return -1;
-        }
-        cfg->db = (uint32_t)db;
-    }
-    return 0;
-}
-
 /* ---- timers ------------------------------------------------------------------------ */
 
 static uint64_t redis_min_nz(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
@@ -323,7 +184,7 @@ static void redis_conn_fail(struct redis_conn *c, int status, const char *why)
         c->logged_down = true;
         c->down_since = now;
         log_event(LOG_WARN, 0, "redis_down", "conn=%s host=%s port=%u reason=\"%s\"", redis_conn_name(c),
-                  r->cfg.host, r->cfg.port, why);
+                  r->cfg.url.host, r->cfg.url.port, why);
     }
     uint32_t jit = 0;
     (void)rand_bytes(&jit, sizeof jit);
@@ -349,7 +210,8 @@ static void redis_conn_ready(struct redis_conn *c)
     c->backoff_ms = REDIS_BACKOFF_MIN_MS;
     if (c->logged_down || !c->ever_up) { /* the first connect, and the end of each outage */
         log_event(LOG_INFO, 0, "redis_up", "conn=%s host=%s port=%u down_ms=%llu", redis_conn_name(c),
-                  r->cfg.host, r->cfg.port, c->logged_down ? (unsigned long long)(redis_now(r) - c->down_since) : 0ull);
+                  r->cfg.url.host, r->cfg.url.port,
+                  c->logged_down ? (unsigned long long)(redis_now(r) - c->down_since) : 0ull);
         c->logged_down = false;
         c->ever_up = true;
     }
@@ -391,15 +253,15 @@ static void redis_conn_hello(struct redis_conn *c)
     c->st = RS_HELLO;
     c->rlen = c->wlen = c->woff = 0;
     c->hello_left = 0;
-    if (r->cfg.password[0]) {
-        const char *a3[3] = {"AUTH", r->cfg.user, r->cfg.password};
-        const char *a2[2] = {"AUTH", r->cfg.password};
-        (void)(r->cfg.user[0] ? redis_conn_append(c, 3, a3, NULL) : redis_conn_append(c, 2, a2, NULL));
+    if (r->cfg.url.password[0]) {
+        const char *a3[3] = {"AUTH", r->cfg.url.user, r->cfg.url.password};
+        const char *a2[2] = {"AUTH", r->cfg.url.password};
+        (void)(r->cfg.url.user[0] ? redis_conn_append(c, 3, a3, NULL) : redis_conn_append(c, 2, a2, NULL));
         c->hello_left++;
     }
-    if (!c->is_sub && r->cfg.db) {
+    if (!c->is_sub && r->cfg.url.db) {
         char db[16];
-        snprintf(db, sizeof db, "%u", r->cfg.db);
+        snprintf(db, sizeof db, "%u", r->cfg.url.db);
         const char *a[2] = {"SELECT", db};
         (void)redis_conn_append(c, 2, a, NULL);
         c->hello_left++;
@@ -420,8 +282,8 @@ static void redis_connect_result(struct redis_conn *c, enum tls_connect res)
         c->st = RS_CONNECTING;
         return;
     case TLS_CONNECTED:
-        if (c->r->cfg.tls) {
-            if (tls_start(&c->t, c->r->tls, c->r->cfg.host) != 0) {
+        if (c->r->cfg.url.tls) {
+            if (tls_start(&c->t, c->r->tls, c->r->cfg.url.host) != 0) {
                 tls_error_text(&c->t, d, sizeof d);
                 redis_conn_fail(c, REDIS_DOWN, d);
                 return;
@@ -452,14 +314,14 @@ static void redis_on_resolved(void *ctx, struct resolver_query *q)
         return;
     }
     c->r->st.connects++;
-    redis_connect_result(c, tls_connect_start(&c->t, q->addrs, q->naddrs, c->r->cfg.port, NULL, NULL, NULL));
+    redis_connect_result(c, tls_connect_start(&c->t, q->addrs, q->naddrs, c->r->cfg.url.port, NULL, NULL, NULL));
 }
 
 static void redis_conn_start(struct redis_conn *c)
 {
     c->st = RS_RESOLVING;
     c->deadline = redis_now(c->r) + REDIS_CONNECT_TIMEOUT_MS;
-    if (resolver_lookup(c->r->res, &c->q, c->r->cfg.host, redis_on_resolved, c) != 0)
+    if (resolver_lookup(c->r->res, &c->q, c->r->cfg.url.host, redis_on_resolved, c) != 0)
         redis_conn_fail(c, REDIS_DOWN, "host name too long");
     redis_rearm(c->r);
 }
@@ -711,7 +573,7 @@ struct redis *redis_new(struct loop *loop, const struct redis_config *cfg, char 
         return NULL;
     }
     char m[200] = "";
-    if (cfg->tls && (tls_ca_load(m, sizeof m) != 0 || !(r->tls = tls_client_create(NULL, false, m, sizeof m)))) {
+    if (cfg->url.tls && (tls_ca_load(m, sizeof m) != 0 || !(r->tls = tls_client_create(NULL, false, m, sizeof m)))) {
         snprintf(err, errlen, "redis: TLS setup: %s", m);
         redis_destroy(r);
         return NULL;
@@ -821,6 +683,6 @@ void redis_destroy(struct redis *r)
     if (r->tls)
         tls_client_destroy(r->tls);
     free(r->pend);
-    memset(r->cfg.password, 0, sizeof r->cfg.password);
+    memset(r->cfg.url.password, 0, sizeof r->cfg.url.password);
     free(r);
 }

@@ -28,6 +28,7 @@
 #ifndef REDIS_H
 #define REDIS_H
 #include "parse/base.h"
+#include "parse/redis_url.h"
 #include "parse/resp.h"
 #include "io/loop.h"
 
@@ -50,20 +51,10 @@ enum redis_status {
 
 /* A parsed REDIS_URL. */
 struct redis_config {
-    bool tls;             /* rediss:// */
-    char host[256];
-    uint16_t port;        /* 6379 by default */
-    char user[128];       /* "" = AUTH password (the default user) */
-    char password[512];   /* "" = no AUTH; never logged */
-    uint32_t db;          /* SELECT when not 0 */
+    struct redis_url url; /* from REDIS_URL; url.password is never logged */
     uint64_t timeout_ms;  /* per command; REDIS_TIMEOUT, default 200 */
     char prefix[64];      /* key/channel prefix, REDIS_PREFIX, default "interview:" */
 };
-
-/* Parse redis://[[user]:password@]host[:port][/db] or rediss://...; user and
- * password may be %-encoded. 0, or -1 with a reason in err (never quoting the
- * password). Leaves timeout_ms and prefix alone. */
-int redis_url_parse(const char *url, struct redis_config *cfg, char *err, size_t errlen);
 
 struct redis;
 
