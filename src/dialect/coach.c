@@ -407,16 +407,36 @@ static const char *coach_fillers1[] = {"um", "umm", "uh", "uhh", "uhm", "er", "e
                                        "like", "basically", "actually", "literally"};
 static const char *coach_fillers2[][2] = {{"you", "know"}, {"i", "mean"}, {"kind", "of"}, {"sort", "of"}};
 
-/* Lower-case letters/digits/+/# of a word, the rest dropped ("Um," -> "um"). */
-static void coach_norm(const char *w, char *out, size_t cap)
+/* Bytes of a normalised word kept; a longer word is never a keyword. */
+#define COACH_WORD_CAP 64
+
+/* Lower-case letters/digits/+/# of w[0..n), the rest dropped ("Um," -> "um"),
+ * into out[COACH_WORD_CAP]. */
+static void coach_norm(const char *w, size_t n, char *out)
 {
     size_t o = 0;
-    for (; *w && o + 1 < cap; w++) {
-        unsigned char c = (unsigned char)*w;
+    for (size_t i = 0; i < n && o + 1 < COACH_WORD_CAP; i++) {
+        unsigned char c = (unsigned char)w[i];
         if (isalnum(c) || c == '+' || c == '#' || c >= 0x80)
             out[o++] = (char)(c < 0x80 ? tolower(c) : c);
     }
     out[o] = '\0';
+}
+
+/* The next whitespace-separated word of *p, normalised into
+ * out[COACH_WORD_CAP]; *p moves past it. Returns the word's length before
+ * normalising, 0 at the end of the text. */
+static size_t coach_next_word(const char **p, char *out)
+{
+    const char *s = *p;
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    const char *start = s;
+    while (*s && !isspace((unsigned char)*s))
+        s++;
+    *p = s;
+    coach_norm(start, (size_t)(s - start), out);
+    return (size_t)(s - start);
 }
 
 /* One word (normalised) into the counts; prev is the word before it. */
@@ -434,25 +454,10 @@ static void coach_count(struct coach_stats *st, const char *nw, char *prev, size
  * answers, servers that ignore timestamp_granularities). */
 static void coach_count_text(struct coach_stats *st, const char *p)
 {
-    char prev[64] = "";
-    while (*p && st->words < COACH_WORDS_MAX) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        const char *start = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        size_t len = (size_t)(p - start);
-        char raw[64], nw[64];
-        if (len == 0)
-            continue;
-        if (len >= sizeof raw)
-            len = sizeof raw - 1; /* a long token still counts as one word */
-        memcpy(raw, start, len);
-        raw[len] = '\0';
-        coach_norm(raw, nw, sizeof nw);
-        if (nw[0])
+    char prev[COACH_WORD_CAP] = "", nw[COACH_WORD_CAP];
+    while (st->words < COACH_WORDS_MAX && coach_next_word(&p, nw) > 0)
+        if (nw[0]) /* a long token still counts as one word */
             coach_count(st, nw, prev, sizeof prev);
-    }
 }
 
 /* The answer's length without word timestamps: the response's "duration",
@@ -509,7 +514,7 @@ static bool coach_take_transcript(struct coach *co, const cJSON *root, const uin
     }
     struct coach_stats st = {.source = "words"};
     double first = -1, last = 0, prev_start = 0;
-    char prev[64] = "";
+    char prev[COACH_WORD_CAP] = "";
     for (const cJSON *w = words ? words->child : NULL; w; w = w->next) {
         const cJSON *ww = cJSON_GetObjectItemCaseSensitive(w, "word");
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(w, "start");
@@ -521,8 +526,8 @@ static bool coach_take_transcript(struct coach *co, const cJSON *root, const uin
         if (first < 0)
             first = s->valuedouble;
         last = e->valuedouble;
-        char nw[64];
-        coach_norm(ww->valuestring, nw, sizeof nw);
+        char nw[COACH_WORD_CAP];
+        coach_norm(ww->valuestring, strlen(ww->valuestring), nw);
         if (nw[0])
             coach_count(&st, nw, prev, sizeof prev);
     }
@@ -556,24 +561,11 @@ static bool coach_is_stop(const char *w)
 /* Does text contain word as a whole token (same normalisation)? */
 static bool coach_has_token(const char *text, const char *word)
 {
-    char tok[64];
-    const char *p = text;
-    while (*p) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        const char *start = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        size_t len = (size_t)(p - start);
-        char raw[64];
-        if (len == 0 || len >= sizeof raw)
-            continue;
-        memcpy(raw, start, len);
-        raw[len] = '\0';
-        coach_norm(raw, tok, sizeof tok);
-        if (strcmp(tok, word) == 0)
+    char tok[COACH_WORD_CAP];
+    size_t len;
+    while ((len = coach_next_word(&text, tok)) > 0)
+        if (len < COACH_WORD_CAP && strcmp(tok, word) == 0)
             return true;
-    }
     return false;
 }
 
@@ -584,20 +576,10 @@ static cJSON *coach_keywords(const struct coach *co)
 {
     cJSON *arr = cJSON_CreateArray();
     const char *p = co->transcript;
-    while (arr && *p && cJSON_GetArraySize(arr) < COACH_KEYWORDS_MAX) {
-        while (*p && isspace((unsigned char)*p))
-            p++;
-        const char *start = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        size_t len = (size_t)(p - start);
-        char raw[64], w[64];
-        if (len == 0 || len >= sizeof raw)
-            continue;
-        memcpy(raw, start, len);
-        raw[len] = '\0';
-        coach_norm(raw, w, sizeof w);
-        if (strlen(w) < 4 || coach_is_stop(w) || !coach_has_token(co->posting, w))
+    char w[COACH_WORD_CAP];
+    size_t len;
+    while (arr && cJSON_GetArraySize(arr) < COACH_KEYWORDS_MAX && (len = coach_next_word(&p, w)) > 0) {
+        if (len >= COACH_WORD_CAP || strlen(w) < 4 || coach_is_stop(w) || !coach_has_token(co->posting, w))
             continue;
         bool dup = false;
         for (const cJSON *e = arr->child; e && !dup; e = e->next)
