@@ -785,12 +785,37 @@ static void program_tick_sessions(void *ctx)
         session_redis_tick(now);
 }
 
-/* The pipeline's settings and the OpenAI client, from the configuration. */
+/* One API client: the shared settings of base, the endpoint of base_url
+ * (validated at load) and its key; its pool swept by the server's tick. */
+static struct up_client *wire_api_client(struct program *p, const struct up_config *base, const char *base_url,
+                                  const char *api_key, const char *what)
+{
+    struct cfgval_url url;
+    cfgval_url(base_url, &url);
+    struct up_config uc = *base;
+    uc.https = url.https;
+    uc.port = url.port;
+    memcpy(uc.host, url.host, sizeof uc.host);
+    memcpy(uc.prefix, url.prefix, sizeof uc.prefix);
+    uc.api_key = api_key;
+    char err[256];
+    struct up_client *up = up_create(&p->srv.loop, &uc, err, sizeof err);
+    if (!up) {
+        fprintf(stderr, "interview: cannot set up the %s client: %s\n", what, err);
+        return NULL;
+    }
+    if (server_add_tick(&p->srv, program_tick_up, up) != 0) {
+        up_destroy(up);
+        return NULL;
+    }
+    return up;
+}
+
+/* The pipeline's settings and the API clients (one shared, one per service
+ * given its own base URL or key), from the configuration. */
 static int wire_openai(struct program *p)
 {
     const struct config *cfg = &p->cfg;
-    struct cfgval_url url;
-    cfgval_url(cfg->openai_base_url, &url); /* validated at load */
     p->turn = (struct turn_config){
         .system_prompt = cfg_system_prompt,
         .opening_instruction = "Begin the interview now: greet the candidate in one short sentence "
@@ -813,8 +838,7 @@ static int wire_openai(struct program *p)
         .incremental = (enum turn_incremental)cfg->incremental_transcription,
         .segment_ulaw = cfg->segment_audio_format == 0,
     };
-    struct up_config uc = {
-        .https = url.https, .port = url.port, .api_key = cfg->openai_api_key, /* CA: wire_tls */
+    const struct up_config uc = { /* CA: wire_tls */
         .key_header_api_key = cfg->api_key_header == 1, .org_id = cfg->openai_org_id,
         .project_id = cfg->openai_project_id,
         .max_inflight = (uint32_t)cfg->upstream_max_inflight, .pool_size = (uint32_t)cfg->upstream_pool_size,
@@ -824,32 +848,16 @@ static int wire_openai(struct program *p)
         .idle_timeout_ms = cfg->upstream_idle_timeout_ms, .total_timeout_ms = cfg->upstream_total_timeout_ms,
         .dns_cache_ms = cfg->dns_cache_ms,
     };
-    memcpy(uc.host, url.host, sizeof uc.host);
-    memcpy(uc.prefix, url.prefix, sizeof uc.prefix);
-    char err[256];
-    p->up = up_create(&p->srv.loop, &uc, err, sizeof err);
-    if (!p->up) {
-        fprintf(stderr, "interview: cannot set up the OpenAI client: %s\n", err);
+    p->up = wire_api_client(p, &uc, cfg->openai_base_url, cfg->openai_api_key, "OpenAI");
+    if (!p->up)
         return -1;
-    }
-    if (server_add_tick(&p->srv, program_tick_up, p->up) != 0)
-        return -1;
+    static const char *const names[AI_SVC_N] = {[AI_SVC_STT] = "STT", [AI_SVC_CHAT] = "chat", [AI_SVC_TTS] = "TTS"};
     for (int i = 0; i < AI_SVC_N; i++) {
         if (!cfg->svc_base_url[i][0] && !cfg->svc_api_key[i][0])
             continue; /* served by the shared client */
-        struct up_config sc = uc;
-        cfgval_url(cfg->svc_base_url[i][0] ? cfg->svc_base_url[i] : cfg->openai_base_url, &url); /* checked */
-        sc.https = url.https;
-        sc.port = url.port;
-        memcpy(sc.host, url.host, sizeof sc.host);
-        memcpy(sc.prefix, url.prefix, sizeof sc.prefix);
-        sc.api_key = cfg->svc_api_key[i][0] ? cfg->svc_api_key[i] : cfg->openai_api_key;
-        p->svc[i] = up_create(&p->srv.loop, &sc, err, sizeof err);
-        if (!p->svc[i]) {
-            fprintf(stderr, "interview: cannot set up the %s client: %s\n", i == AI_SVC_STT ? "STT" : i == AI_SVC_CHAT ? "chat" : "TTS", err);
-            return -1;
-        }
-        if (server_add_tick(&p->srv, program_tick_up, p->svc[i]) != 0)
+        p->svc[i] = wire_api_client(p, &uc, cfg->svc_base_url[i][0] ? cfg->svc_base_url[i] : cfg->openai_base_url,
+                                    cfg->svc_api_key[i][0] ? cfg->svc_api_key[i] : cfg->openai_api_key, names[i]);
+        if (!p->svc[i])
             return -1;
     }
     return 0;
@@ -867,8 +875,6 @@ static const char *wire_token_param(const struct config *cfg)
     return strcasecmp(url.host, "api.openai.com") == 0 ? "max_completion_tokens" : "max_tokens";
 }
 
-/* The AI calls of turns and dialects: the OpenAI client, the job-posting
- * fetch and the model settings. */
 /* The AI calls (models, voices, the key's presence) over the API client and
  * the job posting fetch. */
 static int wire_ai(struct program *p)
