@@ -8,6 +8,7 @@
  * now lexically valid head into *req and applies the semantic rules that need
  * the whole head (Host, Content-Length, Transfer-Encoding, duplicates). */
 #include "parse/http_req.h"
+#include "parse/http_grammar.h"
 
 #include <limits.h>
 
@@ -32,47 +33,6 @@ enum httpq_scan_state {
     HTTPQ_S_DONE,           /* head complete; scanned == head length */
 };
 
-/* RFC 9110 5.6.2 tchar. */
-static bool httpq_is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-    case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool httpq_is_vchar(unsigned char c)
-{
-    return c >= 0x21 && c <= 0x7E;
-}
-
-/* field-value bytes (RFC 9110 5.5): VCHAR, obs-text, SP, HTAB. */
-static bool httpq_is_value_byte(unsigned char c)
-{
-    return httpq_is_vchar(c) || c >= 0x80 || c == ' ' || c == '\t';
-}
-
-static unsigned char httpq_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-/* Case-insensitive equality of a slice and a NUL-terminated ASCII string. */
-static bool httpq_ieq(struct slice s, const char *lit)
-{
-    size_t i = 0;
-    for (; i < s.n; i++) {
-        if (lit[i] == '\0' || httpq_lower((unsigned char)s.p[i]) != httpq_lower((unsigned char)lit[i]))
-            return false;
-    }
-    return lit[i] == '\0';
-}
-
 static size_t httpq_limit(size_t v, size_t dflt)
 {
     return v ? v : dflt;
@@ -93,7 +53,7 @@ static int httpq_scan_reqline(uint8_t *state, unsigned char c)
 {
     switch (*state) {
     case HTTPQ_S_METHOD:
-        if (httpq_is_tchar(c))
+        if (http_is_tchar(c))
             return 0;
         /* an empty method (SP at offset 0) is refused by httpq_scan_byte,
          * which knows the offset */
@@ -104,7 +64,7 @@ static int httpq_scan_reqline(uint8_t *state, unsigned char c)
         return HTTPQ_E_BAD;
     case HTTPQ_S_TARGET_START:
     case HTTPQ_S_TARGET:
-        if (httpq_is_vchar(c) && c != '#') {
+        if (http_is_vchar(c) && c != '#') {
             *state = HTTPQ_S_TARGET;
             return 0;
         }
@@ -115,7 +75,7 @@ static int httpq_scan_reqline(uint8_t *state, unsigned char c)
         return HTTPQ_E_BAD;
     case HTTPQ_S_VERSION_START:
     case HTTPQ_S_VERSION:
-        if (httpq_is_vchar(c)) {
+        if (http_is_vchar(c)) {
             *state = HTTPQ_S_VERSION;
             return 0;
         }
@@ -141,7 +101,7 @@ static int httpq_scan_line_start(struct httpq_parser *st, unsigned char c)
         st->line_state = HTTPQ_S_END_CR;
         return 0;
     }
-    if (!httpq_is_tchar(c))
+    if (!http_is_tchar(c))
         return HTTPQ_E_BAD;
     if (st->header_lines >= httpq_max_headers(st))
         return HTTPQ_E_TOO_MANY_HEADERS;
@@ -156,14 +116,14 @@ static int httpq_scan_field(uint8_t *state, unsigned char c)
 {
     switch (*state) {
     case HTTPQ_S_NAME:
-        if (httpq_is_tchar(c))
+        if (http_is_tchar(c))
             return 0;
         if (c != ':')
             return HTTPQ_E_BAD;
         *state = HTTPQ_S_VALUE;
         return 0;
     case HTTPQ_S_VALUE:
-        if (httpq_is_value_byte(c))
+        if (http_is_value_byte(c))
             return 0;
         if (c != '\r')
             return HTTPQ_E_BAD;
@@ -287,11 +247,6 @@ static int httpq_parse_reqline(const char *buf, size_t head_len, struct httpq_re
     return httpq_parse_target(req);
 }
 
-static bool httpq_is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* Splits the lexically valid field lines "name:value CRLF" into req->headers,
  * trimming OWS around the value. The scanner has already bounded the count. */
 static void httpq_parse_fields(const char *buf, size_t pos, size_t head_len, struct httpq_request *req)
@@ -301,9 +256,9 @@ static void httpq_parse_fields(const char *buf, size_t pos, size_t head_len, str
         size_t colon = httpq_find(buf, pos, head_len, ':');
         size_t cr = httpq_find(buf, colon, head_len, '\r');
         size_t vs = colon + 1, ve = cr;
-        while (vs < ve && httpq_is_ows(buf[vs]))
+        while (vs < ve && http_is_ows(buf[vs]))
             vs++;
-        while (ve > vs && httpq_is_ows(buf[ve - 1]))
+        while (ve > vs && http_is_ows(buf[ve - 1]))
             ve--;
         struct httpq_header *h = &req->headers[req->num_headers++];
         h->name = httpq_sub(buf, pos, colon);
@@ -360,26 +315,26 @@ static int httpq_apply_cl(struct httpq_request *req, struct slice v)
 
 static int httpq_apply_header(struct httpq_request *req, struct httpq_facts *f, const struct httpq_header *h)
 {
-    if (httpq_ieq(h->name, "host"))
+    if (http_ieq(h->name, "host"))
         return httpq_set_once(&req->host, h->value);
-    if (httpq_ieq(h->name, "content-length"))
+    if (http_ieq(h->name, "content-length"))
         return httpq_apply_cl(req, h->value);
-    if (httpq_ieq(h->name, "transfer-encoding")) {
+    if (http_ieq(h->name, "transfer-encoding")) {
         f->te_count++;
         f->te = h->value;
-    } else if (httpq_ieq(h->name, "connection")) {
+    } else if (http_ieq(h->name, "connection")) {
         f->conn_close |= httpq_token_list_has(h->value, "close");
         f->conn_keep_alive |= httpq_token_list_has(h->value, "keep-alive");
         req->conn_upgrade |= httpq_token_list_has(h->value, "upgrade");
-    } else if (httpq_ieq(h->name, "upgrade")) {
+    } else if (http_ieq(h->name, "upgrade")) {
         req->upgrade_websocket |= httpq_token_list_has(h->value, "websocket");
-    } else if (httpq_ieq(h->name, "origin")) {
+    } else if (http_ieq(h->name, "origin")) {
         return httpq_set_once(&req->origin, h->value);
-    } else if (httpq_ieq(h->name, "sec-websocket-key")) {
+    } else if (http_ieq(h->name, "sec-websocket-key")) {
         return httpq_set_once(&req->ws_key, h->value);
-    } else if (httpq_ieq(h->name, "sec-websocket-version")) {
+    } else if (http_ieq(h->name, "sec-websocket-version")) {
         return httpq_set_once(&req->ws_version, h->value);
-    } else if (httpq_ieq(h->name, "sec-websocket-protocol") && req->ws_protocol.p == NULL) {
+    } else if (http_ieq(h->name, "sec-websocket-protocol") && req->ws_protocol.p == NULL) {
         req->ws_protocol = h->value; /* may legally repeat; first kept */
     }
     return 0;
@@ -394,7 +349,7 @@ static int httpq_check_te(struct httpq_request *req, const struct httpq_facts *f
         return 0;
     if (req->content_length >= 0 || req->minor_version == 0)
         return HTTPQ_E_BAD;
-    if (f->te_count != 1 || !httpq_ieq(f->te, "chunked"))
+    if (f->te_count != 1 || !http_ieq(f->te, "chunked"))
         return HTTPQ_E_NOT_IMPLEMENTED;
     req->chunked = true;
     return 0;
@@ -492,9 +447,9 @@ static struct slice httpq_next_elem(struct slice list, size_t *pos)
     size_t s = *pos;
     size_t e = httpq_find(list.p, s, list.n, ',');
     *pos = e + 1;
-    while (s < e && httpq_is_ows(list.p[s]))
+    while (s < e && http_is_ows(list.p[s]))
         s++;
-    while (e > s && httpq_is_ows(list.p[e - 1]))
+    while (e > s && http_is_ows(list.p[e - 1]))
         e--;
     return httpq_sub(list.p, s, e);
 }
@@ -505,7 +460,7 @@ bool httpq_token_list_has(struct slice list, const char *token)
         return false;
     size_t pos = 0;
     while (pos < list.n) {
-        if (httpq_ieq(httpq_next_elem(list, &pos), token))
+        if (http_ieq(httpq_next_elem(list, &pos), token))
             return true;
     }
     return false;
@@ -514,7 +469,7 @@ bool httpq_token_list_has(struct slice list, const char *token)
 const struct httpq_header *httpq_header_get(const struct httpq_request *req, const char *name)
 {
     for (size_t i = 0; i < req->num_headers; i++) {
-        if (httpq_ieq(req->headers[i].name, name))
+        if (http_ieq(req->headers[i].name, name))
             return &req->headers[i];
     }
     return NULL;
@@ -523,7 +478,7 @@ const struct httpq_header *httpq_header_get(const struct httpq_request *req, con
 bool httpq_headers_have_token(const struct httpq_request *req, const char *name, const char *token)
 {
     for (size_t i = 0; i < req->num_headers; i++) {
-        if (httpq_ieq(req->headers[i].name, name) && httpq_token_list_has(req->headers[i].value, token))
+        if (http_ieq(req->headers[i].name, name) && httpq_token_list_has(req->headers[i].value, token))
             return true;
     }
     return false;

@@ -11,6 +11,7 @@
  * but HTAB in values, Content-Length digits only, Transfer-Encoding exactly
  * "chunked" and never together with Content-Length (RFC 9112 6.1, 6.3). */
 #include "parse/http_resp.h"
+#include "parse/http_grammar.h"
 
 #include <stdint.h>
 
@@ -52,56 +53,16 @@ enum httpr_step {
 
 /* ---- character classes ---------------------------------------------------- */
 
-/* RFC 9110 5.6.2 tchar. */
-static bool httpr_is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-    case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* field-value / reason-phrase / chunk-ext bytes: VCHAR, obs-text, SP, HTAB. */
-static bool httpr_is_value_byte(unsigned char c)
-{
-    return (c >= 0x21 && c != 0x7F) || c == ' ' || c == '\t';
-}
-
-static bool httpr_is_ows(unsigned char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 static bool httpr_is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
 }
 
-static unsigned char httpr_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-/* Case-insensitive equality of a slice and a NUL-terminated ASCII string. */
-static bool httpr_ieq(struct slice s, const char *lit)
-{
-    size_t i = 0;
-    for (; i < s.n; i++) {
-        if (lit[i] == '\0' || httpr_lower((unsigned char)s.p[i]) != httpr_lower((unsigned char)lit[i]))
-            return false;
-    }
-    return lit[i] == '\0';
-}
-
 static bool httpr_all_value_bytes(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!httpr_is_value_byte((unsigned char)p[i]))
+        if (!http_is_value_byte((unsigned char)p[i]))
             return false;
     return true;
 }
@@ -116,11 +77,11 @@ static bool httpr_list_has(struct slice list, const char *token)
         while (e < list.n && list.p[e] != ',')
             e++;
         pos = e + 1;
-        while (s < e && httpr_is_ows((unsigned char)list.p[s]))
+        while (s < e && http_is_ows((unsigned char)list.p[s]))
             s++;
-        while (e > s && httpr_is_ows((unsigned char)list.p[e - 1]))
+        while (e > s && http_is_ows((unsigned char)list.p[e - 1]))
             e--;
-        if (httpr_ieq((struct slice){list.p + s, e - s}, token))
+        if (http_ieq((struct slice){list.p + s, e - s}, token))
             return true;
     }
     return false;
@@ -190,7 +151,7 @@ static void httpr_copy(char *dst, size_t cap, struct slice v)
 /* Keeps what the struct names; everything else is ignored. */
 static int httpr_apply_header(struct httpr_parser *p, struct slice name, struct slice v)
 {
-    if (httpr_ieq(name, "content-length")) {
+    if (http_ieq(name, "content-length")) {
         int64_t n;
         int rc = httpr_parse_length(v, &n);
         if (rc < 0)
@@ -199,17 +160,17 @@ static int httpr_apply_header(struct httpr_parser *p, struct slice name, struct 
         if (p->content_length >= 0 && p->content_length != n)
             return HTTPR_E_BAD_LENGTH;
         p->content_length = n;
-    } else if (httpr_ieq(name, "transfer-encoding")) {
+    } else if (http_ieq(name, "transfer-encoding")) {
         /* A second field extends the list ("gzip" + "chunked"), so the
          * result is never exactly "chunked". */
-        p->te_chunked = !p->te_seen && httpr_ieq(v, "chunked");
+        p->te_chunked = !p->te_seen && http_ieq(v, "chunked");
         p->te_seen = true;
-    } else if (httpr_ieq(name, "connection")) {
+    } else if (http_ieq(name, "connection")) {
         p->conn_close |= httpr_list_has(v, "close");
         p->conn_keep_alive |= httpr_list_has(v, "keep-alive");
-    } else if (httpr_ieq(name, "content-type")) {
+    } else if (http_ieq(name, "content-type")) {
         httpr_copy(p->content_type, sizeof p->content_type, v);
-    } else if (httpr_ieq(name, "location")) {
+    } else if (http_ieq(name, "location")) {
         /* Two Location fields: which one would a proxy follow? Treat as unusable. */
         p->location_long = v.n > HTTPR_LOCATION_MAX || p->location_seen || p->location_long;
         p->location_seen = true;
@@ -217,27 +178,27 @@ static int httpr_apply_header(struct httpr_parser *p, struct slice name, struct 
             p->location[0] = '\0';
         else
             httpr_copy(p->location, sizeof p->location, v);
-    } else if (httpr_ieq(name, "content-encoding")) {
-        p->content_encoded |= !httpr_ieq(v, "identity");
-    } else if (httpr_ieq(name, "x-request-id")) {
+    } else if (http_ieq(name, "content-encoding")) {
+        p->content_encoded |= !http_ieq(v, "identity");
+    } else if (http_ieq(name, "x-request-id")) {
         httpr_copy(p->request_id, sizeof p->request_id, v);
-    } else if (httpr_ieq(name, "retry-after-ms")) {
+    } else if (http_ieq(name, "retry-after-ms")) {
         /* The SDKs look at retry-after-ms first; it is the more precise one. */
         int64_t ms = httpr_parse_delay(v, 0);
         if (ms >= 0) {
             p->retry_after_ms = ms;
             p->ra_ms_seen = true;
         }
-    } else if (httpr_ieq(name, "retry-after")) {
+    } else if (http_ieq(name, "retry-after")) {
         /* An HTTP-date fails to parse and is ignored: it needs a clock and a
          * calendar, and OpenAI sends seconds. */
         int64_t ms = httpr_parse_delay(v, 3);
         if (ms >= 0 && !p->ra_ms_seen)
             p->retry_after_ms = ms;
-    } else if (httpr_ieq(name, "x-should-retry")) {
-        if (httpr_ieq(v, "true"))
+    } else if (http_ieq(name, "x-should-retry")) {
+        if (http_ieq(v, "true"))
             p->should_retry = 1;
-        else if (httpr_ieq(v, "false"))
+        else if (http_ieq(v, "false"))
             p->should_retry = 0;
     }
     return 0;
@@ -251,16 +212,16 @@ static int httpr_apply_header(struct httpr_parser *p, struct slice name, struct 
 static int httpr_split_field(const char *l, size_t n, struct slice *name, struct slice *value)
 {
     size_t c = 0;
-    while (c < n && httpr_is_tchar((unsigned char)l[c]))
+    while (c < n && http_is_tchar((unsigned char)l[c]))
         c++;
     if (c == 0 || c == n || l[c] != ':')
         return HTTPR_E_BAD_HEADER;
     size_t s = c + 1, e = n;
     if (!httpr_all_value_bytes(l + s, e - s))
         return HTTPR_E_BAD_HEADER;
-    while (s < e && httpr_is_ows((unsigned char)l[s]))
+    while (s < e && http_is_ows((unsigned char)l[s]))
         s++;
-    while (e > s && httpr_is_ows((unsigned char)l[e - 1]))
+    while (e > s && http_is_ows((unsigned char)l[e - 1]))
         e--;
     *name = (struct slice){l, c};
     *value = (struct slice){l + s, e - s};
@@ -383,7 +344,7 @@ static int httpr_chunk_size_line(struct httpr_parser *p)
     }
     if (i == 0)
         return HTTPR_E_BAD_CHUNK;
-    while (i < n && httpr_is_ows((unsigned char)l[i]))
+    while (i < n && http_is_ows((unsigned char)l[i]))
         i++;
     if (i < n && (l[i] != ';' || !httpr_all_value_bytes(l + i, n - i)))
         return HTTPR_E_BAD_CHUNK;
