@@ -1347,6 +1347,7 @@ int main(int argc, char **argv)
 #include "src/pipeline/oai.c"
 #include "src/pipeline/ai.c"
 #include "src/pipeline/turn.c"
+#include "src/pipeline/answer.c"
 #include "src/pipeline/session.c"
 #include "src/pipeline/session_redis.c"
 #include "src/dialect/message.c"
