@@ -248,7 +248,7 @@ def test_origin():
                 ok = st == want and (want == 101 or json.loads(body)["status"] == 403)
                 check(f"origin: {name} on {path.split('/o1')[0]}/ -> {want}", ok, (st, body))
         asyncio.run(origin_ws(srv))
-        st, _, _ = http_get(p, "/", f"Origin: http://evil.example\r\n")
+        st, _, _ = http_get(p, "/", "Origin: http://evil.example\r\n")
         check("origin: pages are plain GETs, not upgrades: / still 200 with any Origin", st == 200, st)
         time.sleep(0.1)
         check("origin: refusals logged (origin_refused)", "origin_refused" in srv.log())

@@ -21,7 +21,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from mock_openai import MockOpenAI  # noqa: E402
-from wsutil import Server, check, finish, measure  # noqa: E402
+from wsutil import Server, check, run_tests, measure  # noqa: E402
 
 CERTS = tempfile.mkdtemp(prefix="interview-ca-")
 RATE = 16000
@@ -610,12 +610,4 @@ def test_memory():
 if __name__ == "__main__":
     ALL = [test_client_mode, test_server_vad, test_seed000, test_invalid, test_barge_in, test_segments,
            test_memory]
-    only = sys.argv[1:]  # e.g. test_barge_in: run only the named tests
-    for t in [t for t in ALL if not only or t.__name__ in only]:
-        try:
-            t()
-        except Exception as e:  # a crashed test is a failed test
-            import traceback
-            traceback.print_exc()
-            check(f"{t.__name__} ran to completion", False, repr(e))
-    finish()
+    run_tests(ALL)  # e.g. test_conversation.py test_barge_in: only the named tests

@@ -12,11 +12,9 @@ import asyncio
 import base64
 import json
 import os
-import select
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +28,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from mock_openai import MockOpenAI, make_ca  # noqa: E402
-from wsutil import (RawWS, Server, check, finish, frame, measure, raise_nofile, raw_http,  # noqa: E402
+from wsutil import (RawWS, Server, check, run_tests, frame, measure, raise_nofile, raw_http,  # noqa: E402
                     status_of, upgrade_request)
 
 SAN = bool(os.environ.get("INTERVIEW_SANITIZED"))
@@ -701,7 +699,6 @@ def test_slowloris():
             time.sleep(0.2)
             base = srv.fds()
             crowd = []
-            t0 = time.time()
             for i in range(n):
                 s = socket.socket()
                 s.bind((f"127.0.{1 + i // 250}.{1 + i % 250}", 0))  # spread over source addresses: no port shortage
@@ -743,7 +740,7 @@ def test_slowloris():
             dr.join()
             check(f"{n} slowloris connections held open (drip one header line a second)", held,
                   (srv.fds(), base))
-            check(f"... a real client completes a turn meanwhile (ai_response_complete), the crowd still held",
+            check("... a real client completes a turn meanwhile (ai_response_complete), the crowd still held",
                   kind == "ai_response_complete" and still, (kind, still))
             for s in crowd:
                 s.close()
@@ -752,19 +749,6 @@ def test_slowloris():
 
 
 if __name__ == "__main__":
-    only = sys.argv[1:]
-    tests = [test_disconnect_phases, test_half_open, test_never_reads_audio, test_ping_flood, test_malformed,
+    run_tests([test_disconnect_phases, test_half_open, test_never_reads_audio, test_ping_flood, test_malformed,
              test_garbage_audio_upstream, test_upstream_faults, test_tls_and_dns, test_sigterm_turns, test_leaks,
-             test_slowloris]
-    for t in tests:
-        if only and t.__name__ not in only:
-            continue
-        t0 = time.time()
-        try:
-            t()
-        except Exception as e:  # a crashed test is a failed test
-            import traceback
-            traceback.print_exc()
-            check(f"{t.__name__} ran to completion", False, repr(e))
-        print(f"time {t.__name__} {time.time() - t0:.1f}s", flush=True)
-    finish()
+             test_slowloris], timed=True)

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from mock_openai import MockOpenAI  # noqa: E402
-from wsutil import Server, check, finish, free_port, measure, raw_http, status_of, upgrade_request  # noqa: E402
+from wsutil import Server, check, run_tests, free_port, measure, raw_http, status_of, upgrade_request  # noqa: E402
 
 CERTS = tempfile.mkdtemp(prefix="interview-ca-")
 REPLY = "Thanks for sharing that. How did you decide which metrics mattered most?"
@@ -434,11 +433,4 @@ def test_token_and_off():
 
 
 if __name__ == "__main__":
-    for t in [test_page_and_values, test_token_and_off]:
-        try:
-            t()
-        except Exception as e:  # a crashed test is a failed test
-            import traceback
-            traceback.print_exc()
-            check(f"{t.__name__} ran to completion", False, repr(e))
-    finish()
+    run_tests([test_page_and_values, test_token_and_off])

@@ -10,7 +10,6 @@ import struct
 import sys
 import tempfile
 import time
-import urllib.request
 
 import websockets
 
@@ -18,7 +17,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from mock_openai import MockOpenAI  # noqa: E402
-from wsutil import ISO_RE, Server, check, finish, raw_http, status_of  # noqa: E402
+from wsutil import ISO_RE, Server, check, run_tests, raw_http, status_of  # noqa: E402
 
 
 def wav(samples):
@@ -205,11 +204,4 @@ def test_http_pages_and_cors():
 
 
 if __name__ == "__main__":
-    for t in [test_stream, test_slow_receiver, test_http_pages_and_cors]:
-        try:
-            t()
-        except Exception as e:
-            import traceback
-            traceback.print_exc()
-            check(f"{t.__name__} ran to completion", False, repr(e))
-    finish()
+    run_tests([test_stream, test_slow_receiver, test_http_pages_and_cors])

@@ -19,7 +19,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from mock_openai import MockOpenAI, synth_speech  # noqa: E402
-from wsutil import ISO_RE, Server, check, finish, measure  # noqa: E402
+from wsutil import ISO_RE, Server, check, run_tests, measure  # noqa: E402
 
 CERTS = tempfile.mkdtemp(prefix="interview-ca-")
 REPLY = ("Thanks for sharing that. How did you decide which metrics mattered most? "
@@ -514,12 +514,5 @@ def test_seed000():
 
 
 if __name__ == "__main__":
-    for t in [test_seed001, test_validation, test_no_key, test_history_window, test_faults, test_tls_faults,
-              test_loop_responsive, test_slow_reader, test_seed000, test_many_openings]:
-        try:
-            t()
-        except Exception as e:  # a crashed test is a failed test
-            import traceback
-            traceback.print_exc()
-            check(f"{t.__name__} ran to completion", False, repr(e))
-    finish()
+    run_tests([test_seed001, test_validation, test_no_key, test_history_window, test_faults, test_tls_faults,
+              test_loop_responsive, test_slow_reader, test_seed000, test_many_openings])

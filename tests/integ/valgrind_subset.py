@@ -14,7 +14,7 @@ import test_core  # noqa: E402
 import test_matrix  # noqa: E402
 import test_stream  # noqa: E402
 import test_turn  # noqa: E402
-from wsutil import check, finish  # noqa: E402
+from wsutil import run_tests  # noqa: E402
 
 SUBSET = [test_core.test_http, test_core.test_handshake_rules, test_core.test_websocket,
           test_core.test_protocol_errors, test_core.test_shutdown,
@@ -23,12 +23,4 @@ SUBSET = [test_core.test_http, test_core.test_handshake_rules, test_core.test_we
 SUBSET += [getattr(test_stream, n) for n in sorted(dir(test_stream)) if n.startswith("test_")]
 
 if __name__ == "__main__":
-    for t in SUBSET:
-        print(f"== {t.__module__}.{t.__name__}", flush=True)
-        try:
-            t()
-        except Exception as e:  # a crashed test is a failed test
-            import traceback
-            traceback.print_exc()
-            check(f"{t.__name__} ran to completion", False, repr(e))
-    finish()
+    run_tests(SUBSET, label=True)

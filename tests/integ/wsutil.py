@@ -2,7 +2,6 @@
 loopback port, a raw RFC 6455 client for malformed input (the well-formed
 paths use the independent `websockets` library), and the result tally that
 build.sh reads ("N passed, N failed")."""
-import base64
 import json
 import os
 import re
@@ -40,6 +39,28 @@ def measure(name, value):
 def finish():
     print(f"{os.path.basename(sys.argv[0])}: {_passed} passed, {_failed} failed", flush=True)
     sys.exit(1 if _failed else 0)
+
+
+def run_tests(tests, timed=False, label=False):
+    """Runs each test function (only those named on the command line, if
+    any), a crashed one counted as a failure, then prints the summary and
+    exits. timed: a "time" line after each; label: a "==" line before."""
+    only = sys.argv[1:]
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        if label:
+            print(f"== {t.__module__}.{t.__name__}", flush=True)
+        t0 = time.time()
+        try:
+            t()
+        except Exception as e:  # a crashed test is a failed test
+            import traceback
+            traceback.print_exc()
+            check(f"{t.__name__} ran to completion", False, repr(e))
+        if timed:
+            print(f"time {t.__name__} {time.time() - t0:.1f}s", flush=True)
+    finish()
 
 
 def raise_nofile():

@@ -4,7 +4,6 @@ way seed 001/002 describe the server: JSON over /ws/{client_id}, ping -> pong,
 audio_chunk (int16 list) -> amplitude (RMS / 32768), and a turn that waits for each
 whole upstream reply (Whisper, then chat, then TTS) before sending the audio.
 Usage: fastapi_peer.py PORT   (env OPENAI_BASE_URL, OPENAI_API_KEY, MOCK_CA)"""
-import io
 import json
 import math
 import os
