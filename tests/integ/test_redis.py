@@ -18,49 +18,10 @@ import websockets
 
 HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
+from redisutil import Redis  # noqa: E402
 from wsutil import BIN, Server, check, finish, free_port, measure  # noqa: E402
 
 PASS = "redis-test-pw"
-
-
-class Redis:
-    def __init__(self, tmp):
-        self.tmp, self.port, self.tls_port, self.proc = tmp, free_port(), free_port(), None
-        run = lambda *a: subprocess.run(a, cwd=tmp, check=True, capture_output=True)  # noqa: E731
-        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-            "-days", "2", "-subj", "/CN=test-redis-ca")
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-            "-subj", "/CN=localhost")
-        with open(os.path.join(tmp, "ext"), "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "2", "-extfile", "ext")
-        with open(os.path.join(tmp, "redis.conf"), "w") as f:
-            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {tmp}\nsave \"\"\nappendonly no\nrequirepass {PASS}\n"
-                    f"tls-port {self.tls_port}\ntls-cert-file {tmp}/server.pem\ntls-key-file {tmp}/server.key\n"
-                    f"tls-ca-cert-file {tmp}/ca.pem\ntls-auth-clients no\n")
-        with open(os.path.join(tmp, "pw"), "w") as f:
-            f.write(PASS + "\n")
-
-    def start(self):
-        self.proc = subprocess.Popen(["redis-server", os.path.join(self.tmp, "redis.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            if self.cli("PING") == "PONG":
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-p", str(self.port), "-a", PASS, "--no-auth-warning", *args],
-                           capture_output=True, text=True)
-        return r.stdout.strip()
 
 
 async def recv_json(ws, timeout=5):
@@ -285,7 +246,7 @@ def main():
         check("redis-server installed (apt-get install -y redis-server)", False)
         finish()
     tmp = tempfile.mkdtemp(prefix="test_redis_")
-    redis = Redis(tmp)
+    redis = Redis(tmp, password=PASS, tls=True)
     redis.start()
     try:
         plain = f"redis://:{PASS}@127.0.0.1:{redis.port}/0"

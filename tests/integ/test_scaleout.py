@@ -14,7 +14,7 @@ interview", "Running more than one instance"), with the real engines:
   live connection with the same id on another instance (4000, hand-off);
   Redis stopped (interviews go on from memory) and started again (the saves
   made meanwhile are put back, sharing resumes);
-- rediss:// (test_redis.py's Redis with a TLS port) with REDIS_PASSWORD_FILE:
+- rediss:// (redisutil's Redis with a password and a TLS port) with REDIS_PASSWORD_FILE:
   SIGTERM on one instance, the interview resumes on another;
 - the README quotes deploy/haproxy.cfg.
 The mock OpenAI (tests/mock_openai.py) records every chat request's messages."""
@@ -34,6 +34,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from mock_openai import MockOpenAI  # noqa: E402
+from redisutil import Redis  # noqa: E402
 from wsutil import Server, check, finish, free_port, measure  # noqa: E402
 
 CERTS = tempfile.mkdtemp(prefix="interview-ca-")
@@ -184,40 +185,6 @@ def test_single():
 
 
 # ---- three instances, Redis, HAProxy ----------------------------------------------
-
-class RedisServer:
-    """Debian's redis-server on a loopback port, no persistence; stop() and
-    start() again on the same port (the outage test)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.tmp = tempfile.mkdtemp(prefix="interview-redis-")
-        self.proc = None
-
-    def start(self):
-        conf = os.path.join(self.tmp, "redis.conf")
-        with open(conf, "w") as f:
-            f.write(f"port {self.port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {self.tmp}\n")
-        self.proc = subprocess.Popen(["redis-server", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.cli("PING") == "PONG":
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=5)
-        return r.stdout.strip()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
 
 class HAProxy:
     """haproxy -db -f deploy/haproxy.cfg, addresses from the environment as the file says."""
@@ -514,7 +481,7 @@ def test_scaleout():
     if not shutil.which("redis-server") or not shutil.which("haproxy"):
         check("redis-server and haproxy are installed (build.sh test_tools installs them)", False)
         return
-    redis = RedisServer().start()
+    redis = Redis().start()
     try:
         with MockOpenAI(cert_dir=CERTS) as mock:
             mock.configure(reply=REPLY, delays={"token_ms": 20})
@@ -536,6 +503,7 @@ def test_scaleout():
                 run("Redis outage", redis_outage(live[0], live[1], redis, mock), live)
     finally:
         redis.stop()
+        shutil.rmtree(redis.tmp, ignore_errors=True)
 
 
 async def rediss_restart(a, b, mock):
@@ -567,10 +535,9 @@ async def rediss_restart(a, b, mock):
 
 
 def test_rediss():
-    """The Redis of test_redis.py (requirepass, a TLS port with a throwaway CA)."""
-    from test_redis import Redis as TlsRedis
+    """Redis with requirepass and a TLS port (a throwaway CA)."""
     tmp = tempfile.mkdtemp(prefix="interview-rediss-")
-    redis = TlsRedis(tmp)
+    redis = Redis(tmp, password="redis-test-pw", tls=True)
     redis.start()
     try:
         with MockOpenAI(cert_dir=CERTS) as mock:

@@ -1,5 +1,5 @@
 """Socket.IO coach sessions across instances (issue 17): Debian's real
-redis-server (test_redis.Redis), the mock OpenAI, two instances on loopback
+redis-server (redisutil.Redis), the mock OpenAI, two instances on loopback
 with REDIS_URL, and socket.io-client v4 (tests/coach/sio_redis.mjs): an
 interview answers two questions on A, its transport is cut, A saves the
 socket (recovery state, replay buffer, the coach) to Redis and, once the
@@ -22,7 +22,8 @@ COACH = os.path.join(HERE, "..", "coach")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from mock_openai import MockOpenAI  # noqa: E402
-from test_redis import PASS, Redis, wait_log  # noqa: E402
+from redisutil import Redis  # noqa: E402
+from test_redis import PASS, wait_log  # noqa: E402
 from wsutil import Server, check, finish, measure  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("coach_run", os.path.join(COACH, "run.py"))
@@ -127,7 +128,7 @@ def main():
         check("npm ci in tests/coach", False)
         finish()
     tmp = tempfile.mkdtemp(prefix="test_sio_redis_")
-    redis = Redis(tmp)
+    redis = Redis(tmp, password=PASS, tls=True)
     redis.start()
     try:
         webm = coach_run.make_webm(tmp)
