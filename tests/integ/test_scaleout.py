@@ -186,28 +186,26 @@ def test_single():
 
 # ---- three instances, Redis, HAProxy ----------------------------------------------
 
-class HAProxy:
-    """haproxy -db -f deploy/haproxy.cfg, addresses from the environment as the file says."""
+class Proxy:
+    """A proxy in front of the instances, running one of deploy/'s files:
+    started by __enter__ (ready once /health answers through it)."""
+    name = "proxy"
 
-    def __init__(self, backends):
-        self.port = free_port()
-        self.env = dict(os.environ, LISTEN=f"127.0.0.1:{self.port}",
-                        **{f"APP{i + 1}": f"127.0.0.1:{b.port}" for i, b in enumerate(backends)})
-        self.log = tempfile.TemporaryFile()
+    def argv(self):
+        raise NotImplementedError
 
     def __enter__(self):
-        cfg = os.path.join(HERE, "..", "..", "deploy", "haproxy.cfg")
-        self.proc = subprocess.Popen(["haproxy", "-db", "-f", cfg], env=self.env, stdout=self.log, stderr=self.log)
+        import urllib.request
+        self.proc = subprocess.Popen(self.argv(), env=getattr(self, "env", None), stdout=self.log, stderr=self.log)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
-                import urllib.request
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
                     if r.status == 200:
                         return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("haproxy did not start")
+        raise RuntimeError(f"{self.name} did not start")
 
     def __exit__(self, *exc):
         self.proc.terminate()
@@ -217,12 +215,28 @@ class HAProxy:
         return f"ws://127.0.0.1:{self.port}{path}"
 
 
-class Nginx:
-    """nginx running deploy/nginx.conf (an http-context file, as the official
-    image's templates are), ${VARS} filled in as envsubst would."""
+class HAProxy(Proxy):
+    """haproxy -db -f deploy/haproxy.cfg, addresses from the environment as the file says."""
+    name = "haproxy"
 
     def __init__(self, backends):
         self.port = free_port()
+        self.env = dict(os.environ, LISTEN=f"127.0.0.1:{self.port}",
+                        **{f"APP{i + 1}": f"127.0.0.1:{b.port}" for i, b in enumerate(backends)})
+        self.log = tempfile.TemporaryFile()
+
+    def argv(self):
+        return ["haproxy", "-db", "-f", os.path.join(HERE, "..", "..", "deploy", "haproxy.cfg")]
+
+
+class Nginx(Proxy):
+    """nginx running deploy/nginx.conf (an http-context file, as the official
+    image's templates are), ${VARS} filled in as envsubst would."""
+    name = "nginx"
+
+    def __init__(self, backends):
+        self.port = free_port()
+        self.log = subprocess.DEVNULL
         self.tmp = tempfile.mkdtemp(prefix="interview-nginx-")
         with open(os.path.join(HERE, "..", "..", "deploy", "nginx.conf")) as f:
             text = f.read()
@@ -237,26 +251,8 @@ class Nginx:
                     f"http {{ client_body_temp_path {self.tmp}; proxy_temp_path {self.tmp}; "
                     f"include {self.tmp}/site.conf; }}\n")
 
-    def __enter__(self):
-        self.proc = subprocess.Popen(["nginx", "-p", self.tmp, "-c", os.path.join(self.tmp, "nginx.conf"),
-                                      "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                import urllib.request
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("nginx did not start")
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-    def url(self, path):
-        return f"ws://127.0.0.1:{self.port}{path}"
+    def argv(self):
+        return ["nginx", "-p", self.tmp, "-c", os.path.join(self.tmp, "nginx.conf"), "-g", "daemon off;"]
 
 
 async def through_nginx(ngx, mock):
