@@ -21,7 +21,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from wsutil import BIN, check, finish, free_port  # noqa: E402
+from wsutil import BIN, check, finish, free_port, reply_events  # noqa: E402
 
 
 def main():
@@ -68,16 +68,7 @@ async def one_turn(port):
         await ws.send(json.dumps({"type": "audio_chunk", "data": [700, -700] * 4000}))
         await ws.recv()
         await ws.send('{"type":"send_for_AI_processing"}')
-        kinds, audio = [], 0
-        while True:
-            m = await asyncio.wait_for(ws.recv(), 20)
-            if isinstance(m, bytes):
-                audio += len(m)
-                continue
-            m = json.loads(m)
-            kinds.append(m["type"])
-            if m["type"] in ("ai_response_complete", "error"):
-                return kinds, audio, m
+        return await reply_events(ws)
 
 
 def container_turn():

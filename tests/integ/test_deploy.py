@@ -22,7 +22,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 from mock_openai import MockOpenAI, make_ca  # noqa: E402
-from wsutil import Server, check, finish, free_port  # noqa: E402
+from wsutil import Server, check, finish, free_port, reply_events  # noqa: E402
 
 CERTS = tempfile.mkdtemp(prefix="interview-deploy-ca-")
 
@@ -71,16 +71,7 @@ async def turn_through(port, ctx):
         await ws.send(json.dumps({"type": "audio_chunk", "data": [1200, -1200] * 4000}))
         await ws.recv()
         await ws.send('{"type":"send_for_AI_processing"}')
-        kinds, audio = [], 0
-        while True:
-            m = await asyncio.wait_for(ws.recv(), 20)
-            if isinstance(m, bytes):
-                audio += len(m)
-                continue
-            m = json.loads(m)
-            kinds.append(m["type"])
-            if m["type"] in ("ai_response_complete", "error"):
-                return greet["type"], kinds, audio, m
+        return (greet["type"], *await reply_events(ws))
 
 
 def run_proxy(name, argv, port, ctx, srv, mock):

@@ -63,6 +63,22 @@ def run_tests(tests, timed=False, label=False):
     finish()
 
 
+async def reply_events(ws, timeout=20):
+    """Reads one reply up to ai_response_complete or error: (the JSON event
+    types in order, bytes of binary audio, the last event)."""
+    import asyncio
+    kinds, audio = [], 0
+    while True:
+        m = await asyncio.wait_for(ws.recv(), timeout)
+        if isinstance(m, bytes):
+            audio += len(m)
+            continue
+        m = json.loads(m)
+        kinds.append(m["type"])
+        if m["type"] in ("ai_response_complete", "error"):
+            return kinds, audio, m
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
