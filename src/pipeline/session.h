@@ -20,7 +20,7 @@
 
 #define SESSION_ID_MIN 16   /* shorter ids are guessable: not resumable */
 #define SESSION_HIST_MAX 52 /* HISTORY_MESSAGES (<= 50) + the exchange being built, as turn.c keeps */
-#define SESSION_TEXT_MAX 16384 /* one history message or transcript (turn.c's TURN_TEXT_MAX) */
+#define SESSION_TEXT_MAX 16384 /* one history message or transcript (answer.c's TURN_TEXT_MAX) */
 
 /* One interview as it is saved. Strings are borrowed (from the turn when
  * encoding, from the decoded blob when decoding). */

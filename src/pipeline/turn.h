@@ -14,6 +14,8 @@
  * segments are held; with interrupt_response, speech of at least
  * barge_in_min_ms while the reply is generated or still playing cancels it
  * and keeps in the history only what the candidate heard.
+ * Implemented in two halves: answer.c (the candidate's side) and turn.c
+ * (the interviewer's), over the state in turn_state.h.
  * deps: ai.c vad.c mp3.c audio.c sentence.c clock.c log.c metrics.c */
 #ifndef TURN_H
 #define TURN_H
