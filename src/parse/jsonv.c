@@ -369,6 +369,20 @@ static size_t jsonv_put_int(char *buf, size_t k, long v)
     return k;
 }
 
+/* The exponent of a grammatical number s[0..len) whose 'e' or 'E' is at
+ * s[i], its magnitude clamped at JSONV_EXP_CLAMP. */
+static long jsonv_exponent(const uint8_t *s, size_t len, size_t i)
+{
+    bool neg = s[++i] == '-';
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    long e10 = 0;
+    for (; i < len; i++)
+        if (e10 < JSONV_EXP_CLAMP)
+            e10 = e10 * 10 + (s[i] - '0');
+    return neg ? -e10 : e10;
+}
+
 /* Rewrites a grammatical number s[0..len) as "-?DIGITSeEXP" with no decimal
  * point: strtod's radix character follows LC_NUMERIC, and a plain digit
  * string with an integer exponent means the same in every locale. The value
@@ -376,7 +390,7 @@ static size_t jsonv_put_int(char *buf, size_t k, long v)
 static size_t jsonv_number_rewrite(const uint8_t *s, size_t len, char *buf)
 {
     size_t i = 0, k = 0;
-    long frac = 0, e10 = 0;
+    long frac = 0;
     bool in_frac = false;
     if (s[i] == '-')
         buf[k++] = (char)s[i++];
@@ -388,16 +402,7 @@ static size_t jsonv_number_rewrite(const uint8_t *s, size_t len, char *buf)
         buf[k++] = (char)s[i];
         frac += in_frac;
     }
-    if (i < len) { /* exponent */
-        bool neg = s[++i] == '-';
-        if (s[i] == '+' || s[i] == '-')
-            i++;
-        for (; i < len; i++)
-            if (e10 < JSONV_EXP_CLAMP)
-                e10 = e10 * 10 + (s[i] - '0');
-        if (neg)
-            e10 = -e10;
-    }
+    long e10 = i < len ? jsonv_exponent(s, len, i) : 0;
     buf[k++] = 'e';
     k = jsonv_put_int(buf, k, e10 - frac);
     buf[k] = '\0';
@@ -410,24 +415,14 @@ static size_t jsonv_number_rewrite(const uint8_t *s, size_t len, char *buf)
 static long jsonv_number_magnitude(const uint8_t *s, size_t len)
 {
     size_t i = s[0] == '-';
-    long digits = 0, e10 = 0;
+    long digits = 0;
     while (i < len && s[i] >= '0' && s[i] <= '9') {
         digits++;
         i++;
     }
     while (i < len && s[i] != 'e' && s[i] != 'E')
         i++;
-    if (i < len) {
-        bool neg = s[++i] == '-';
-        if (s[i] == '+' || s[i] == '-')
-            i++;
-        for (; i < len; i++)
-            if (e10 < JSONV_EXP_CLAMP)
-                e10 = e10 * 10 + (s[i] - '0');
-        if (neg)
-            e10 = -e10;
-    }
-    return digits + e10;
+    return digits + (i < len ? jsonv_exponent(s, len, i) : 0);
 }
 
 /* Finite as a double? Underflow to 0 or a subnormal is fine; overflow to
