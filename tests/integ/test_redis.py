@@ -166,8 +166,27 @@ async def limits(a, b):
           m["type"] == "error" and m["code"] == "RATE_LIMITED", m)
 
 
-async def ws_limits(a, b):
-    held = [await connect(a, "ws-a0"), await connect(a, "ws-a1"), await connect(b, "ws-b0")]
+def ws_shares(redis):
+    """The instances' shares of MAX_WEBSOCKETS_PER_IP in Redis: {instance: count}."""
+    shares = {}
+    for key in redis.cli("--scan", "--pattern", "interview:limit:ws:*").split():
+        lines = redis.cli("HGETALL", key).split("\n")
+        for field, value in zip(lines[::2], lines[1::2]):
+            shares[field] = int(value.split(":")[0])
+    return shares
+
+
+async def ws_limits(a, b, redis):
+    held = [await connect(a, "ws-a0"), await connect(a, "ws-a1")]
+    # Instance 2 reads the others' shares when its own WebSockets open or
+    # close (README: the view may lag): its open below must come after
+    # instance 1's share of 2 is in Redis, or it could not know of it.
+    end = time.time() + 5
+    while 2 not in ws_shares(redis).values() and time.time() < end:
+        await asyncio.sleep(0.05)
+    check("instance 1's share (2 WebSockets) is in Redis: HSET limit:ws:<address>", 2 in ws_shares(redis).values(),
+          ws_shares(redis))
+    held.append(await connect(b, "ws-b0"))
     await asyncio.sleep(0.2)
     try:
         extra = await connect(b, "ws-b1")
@@ -264,7 +283,7 @@ def main():
         lim = {"REDIS_URL": plain, "MAX_WEBSOCKETS_PER_IP": 3}
         with Server(**lim) as a, Server(**lim) as b:
             wait_log(a, "redis_up") and wait_log(b, "redis_up")
-            asyncio.run(ws_limits(a, b))
+            asyncio.run(ws_limits(a, b, redis))
         tok = {"REDIS_URL": plain, "INTERVIEW_AUTH_TOKEN": "good-token-0123456789", "AUTH_FAILURES_PER_MINUTE": 3}
         with Server(**tok) as a, Server(**tok) as b:
             wait_log(a, "redis_up") and wait_log(b, "redis_up")
