@@ -788,7 +788,7 @@ static void program_tick_sessions(void *ctx)
 /* One API client: the shared settings of base, the endpoint of base_url
  * (validated at load) and its key; its pool swept by the server's tick. */
 static struct up_client *wire_api_client(struct program *p, const struct up_config *base, const char *base_url,
-                                  const char *api_key, const char *what)
+                                         const char *api_key, const char *what)
 {
     struct cfgval_url url;
     cfgval_url(base_url, &url);
