@@ -70,8 +70,16 @@ static void fz_init(void)
     cfg_load(&fz_prog.cfg, 1, argv, &version);
     cfg_check(&fz_prog.cfg);
     log_setup((enum log_format)fz_prog.cfg.log_format, (enum log_level)fz_prog.cfg.log_level);
+    /* server_init() takes SIGINT and SIGTERM for its graceful stop: libFuzzer's
+     * own handlers go back, so Ctrl-C (or a campaign's SIGINT) still ends the
+     * run with its final statistics. */
+    struct sigaction fz_int, fz_term;
+    sigaction(SIGINT, NULL, &fz_int);
+    sigaction(SIGTERM, NULL, &fz_term);
     if (program_start(&fz_prog) != 0) /* the routes and dialects as in production */
         abort();
+    sigaction(SIGINT, &fz_int, NULL);
+    sigaction(SIGTERM, &fz_term, NULL);
 }
 
 /* One pass of loop_run() without blocking (time stays where the harness put it). */
