@@ -537,13 +537,9 @@ static bool sio_auth_recovery(const cJSON *auth, const char **pid_out, uint64_t 
     uint64_t offset = 0;
     if (off) {
         const char *p = off->valuestring;
-        if (!*p || strlen(p) > 18 || (p[0] == '0' && p[1]))
+        size_t pn = strlen(p);
+        if (pn > 18 || (p[0] == '0' && p[1]) || !dec_value(p, pn, UINT64_MAX, &offset))
             return false;
-        for (; *p; p++) {
-            if (*p < '0' || *p > '9')
-                return false;
-            offset = offset * 10 + (uint64_t)(*p - '0');
-        }
     }
     *pid_out = pid->valuestring;
     *offset_out = offset;

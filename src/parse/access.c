@@ -114,14 +114,11 @@ static bool access_authority(struct slice a, struct slice *host, unsigned *port)
         return colon > 0;
     if (colon + 1 == a.n || a.n - colon - 1 > 5)
         return false;
-    unsigned v = 0;
-    for (size_t i = colon + 1; i < a.n; i++) {
-        if (a.p[i] < '0' || a.p[i] > '9')
-            return false;
-        v = v * 10 + (unsigned)(a.p[i] - '0');
-    }
-    *port = v;
-    return colon > 0 && v >= 1 && v <= 65535;
+    uint64_t v;
+    if (!dec_value(a.p + colon + 1, a.n - colon - 1, 65535, &v))
+        return false;
+    *port = (unsigned)v;
+    return colon > 0 && v >= 1;
 }
 
 bool access_same_origin(struct slice origin, struct slice host)
@@ -206,14 +203,10 @@ static int access_cidr_one(struct slice e, struct access_cidr *out)
         size_t dn = e.n - an - 1;
         if (dn == 0 || dn > 3)
             return ACCESS_E_SYNTAX;
-        bits = 0;
-        for (size_t i = an + 1; i < e.n; i++) {
-            if (e.p[i] < '0' || e.p[i] > '9')
-                return ACCESS_E_SYNTAX;
-            bits = bits * 10 + (unsigned)(e.p[i] - '0');
-        }
-        if (bits > max)
+        uint64_t b;
+        if (!dec_value(e.p + an + 1, dn, max, &b))
             return ACCESS_E_SYNTAX;
+        bits = (unsigned)b;
     }
     if (v4)
         bits += 96;

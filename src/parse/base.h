@@ -46,5 +46,26 @@ static inline int hex_value(unsigned char c)
     return -1;
 }
 
+/* s[0..n) read whole as an unsigned decimal: 1*DIGIT and nothing else, value
+ * at most max (checked before each step, so any length of leading zeros is
+ * read and nothing overflows). Whether leading zeros or 0 are allowed is the
+ * caller's grammar. The one reader for ports, lengths, prefixes and counts. */
+static inline bool dec_value(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+    uint64_t x = 0;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (d > max || x > (max - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return true;
+}
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #endif

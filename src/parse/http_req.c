@@ -270,17 +270,10 @@ static void httpq_parse_fields(const char *buf, size_t pos, size_t head_len, str
 /* 1*DIGIT, at most 2^53. */
 static int httpq_parse_cl(struct slice v, int64_t *out)
 {
-    int64_t n = 0;
-    if (v.n == 0)
-        return HTTPQ_E_BAD;
-    for (size_t i = 0; i < v.n; i++) {
-        if (v.p[i] < '0' || v.p[i] > '9')
-            return HTTPQ_E_BAD; /* also refuses "5, 5" lists */
-        n = n * 10 + (v.p[i] - '0'); /* n <= 2^53 here, so no overflow */
-        if (n > HTTPQ_CL_MAX)
-            return HTTPQ_E_BAD;
-    }
-    *out = n;
+    uint64_t n;
+    if (!dec_value(v.p, v.n, HTTPQ_CL_MAX, &n))
+        return HTTPQ_E_BAD; /* also refuses "5, 5" lists */
+    *out = (int64_t)n;
     return 0;
 }
 

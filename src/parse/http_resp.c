@@ -92,17 +92,9 @@ static bool httpr_list_has(struct slice list, const char *token)
 /* 1*DIGIT up to HTTPR_SIZE_CAP; a list ("5, 5") or sign is malformed. */
 static int httpr_parse_length(struct slice v, int64_t *out)
 {
-    uint64_t n = 0;
-    if (v.n == 0)
+    uint64_t n;
+    if (!dec_value(v.p, v.n, HTTPR_SIZE_CAP, &n))
         return HTTPR_E_BAD_LENGTH;
-    for (size_t i = 0; i < v.n; i++) {
-        unsigned char c = (unsigned char)v.p[i];
-        if (!httpr_is_digit(c))
-            return HTTPR_E_BAD_LENGTH;
-        n = n * 10 + (uint64_t)(c - '0'); /* n <= 2^62 before, so no overflow */
-        if (n > HTTPR_SIZE_CAP)
-            return HTTPR_E_BAD_LENGTH;
-    }
     *out = (int64_t)n;
     return 0;
 }

@@ -27,23 +27,6 @@ static bool rurl_pct_decode(const char *s, size_t n, char *out, size_t cap)
     return true;
 }
 
-/* A decimal number of 1..10 digits, at most max. */
-static bool rurl_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-    if (n == 0 || n > 10)
-        return false;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        x = x * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (x > max)
-        return false;
-    *out = x;
-    return true;
-}
-
 /* host[:port] or [v6][:port] in s[0..n). */
 static bool rurl_hostport(const char *s, size_t n, struct redis_url *u)
 {
@@ -72,7 +55,7 @@ static bool rurl_hostport(const char *s, size_t n, struct redis_url *u)
     u->port = REDIS_URL_DEFAULT_PORT;
     if (colon) {
         uint64_t port;
-        if (!rurl_uint(colon + 1, (size_t)(s + n - colon - 1), 65535, &port) || port == 0)
+        if (!dec_value(colon + 1, (size_t)(s + n - colon - 1), 65535, &port) || port == 0)
             return false;
         u->port = (uint16_t)port;
     }
@@ -123,7 +106,7 @@ int redis_url_parse(const char *s, size_t n, struct redis_url *u)
         return RURL_E_HOST;
     if (n - auth > 1) { /* "/db"; a lone "/" is database 0 */
         uint64_t db;
-        if (!rurl_uint(s + auth + 1, n - auth - 1, REDIS_URL_DB_MAX, &db))
+        if (!dec_value(s + auth + 1, n - auth - 1, REDIS_URL_DB_MAX, &db))
             return RURL_E_DB;
         u->db = (uint32_t)db;
     }

@@ -38,15 +38,8 @@ static bool resp_int(const char *s, size_t n, int64_t *out)
         neg = true;
         i = 1;
     }
-    if (i == n || n - i > 19)
-        return false;
-    uint64_t x = 0;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        x = x * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (x > (uint64_t)INT64_MAX)
+    uint64_t x;
+    if (!dec_value(s + i, n - i, INT64_MAX, &x))
         return false;
     *out = neg ? -(int64_t)x : (int64_t)x;
     return true;

@@ -118,13 +118,8 @@ static int url_port(const char *s, size_t n, struct url *u)
 {
     if (n == 0 || n > 5 || s[0] == '0')
         return URL_E_PORT;
-    unsigned v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!url_is_digit((unsigned char)s[i]))
-            return URL_E_PORT;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    if (v > 65535)
+    uint64_t v;
+    if (!dec_value(s, n, 65535, &v))
         return URL_E_PORT;
     u->port = (uint16_t)v;
     u->port_explicit = true;

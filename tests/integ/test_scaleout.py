@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import websockets
 
@@ -190,13 +191,13 @@ class Proxy:
     """A proxy in front of the instances, running one of deploy/'s files:
     started by __enter__ (ready once /health answers through it)."""
     name = "proxy"
+    env = None  # the proxy's environment: None inherits ours
 
     def argv(self):
         raise NotImplementedError
 
     def __enter__(self):
-        import urllib.request
-        self.proc = subprocess.Popen(self.argv(), env=getattr(self, "env", None), stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.argv(), env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

@@ -2,6 +2,7 @@
 loopback port, a raw RFC 6455 client for malformed input (the well-formed
 paths use the independent `websockets` library), and the result tally that
 build.sh reads ("N passed, N failed")."""
+import asyncio
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import struct
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 
 BIN = os.environ.get("INTERVIEW_BIN", "build/interview")
@@ -55,7 +57,6 @@ def run_tests(tests, timed=False, label=False):
         try:
             t()
         except Exception as e:  # a crashed test is a failed test
-            import traceback
             traceback.print_exc()
             check(f"{t.__name__} ran to completion", False, repr(e))
         if timed:
@@ -66,7 +67,6 @@ def run_tests(tests, timed=False, label=False):
 async def reply_events(ws, timeout=20):
     """Reads one reply up to ai_response_complete or error: (the JSON event
     types in order, bytes of binary audio, the last event)."""
-    import asyncio
     kinds, audio = [], 0
     while True:
         m = await asyncio.wait_for(ws.recv(), timeout)

@@ -253,6 +253,9 @@ static void test_accepts(void)
     CHECK(run("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n") > 0 && R.content_length == 0);
     CHECK(run("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\ncontent-length: 7\r\n\r\n") > 0 &&
           R.content_length == 7);
+    /* 1*DIGIT: leading zeros of any length are read, not overflowed */
+    CHECK(run("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0000000000000000000000000007\r\n\r\n") > 0 &&
+          R.content_length == 7);
     CHECK(run("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9007199254740992\r\n\r\n") > 0 &&
           R.content_length == 9007199254740992LL);
     CHECK(run("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n") > 0 && R.chunked &&
