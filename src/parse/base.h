@@ -67,5 +67,28 @@ static inline bool dec_value(const char *s, size_t n, uint64_t max, uint64_t *ou
     return true;
 }
 
+/* Exactly a strict dotted quad over all of s[0..n): four decimal 0..255
+ * without leading zeros (inet_aton would read "010" as octal 8, "1.2" as
+ * 1.0.0.2). The one IPv4 text reader of URLs and configuration values. */
+static inline bool ipv4_dotted(const char *s, size_t n, uint8_t out[4])
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (i >= n || s[i] != '.')
+                return false;
+            i++;
+        }
+        size_t st = i;
+        unsigned v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && i - st < 3)
+            v = v * 10 + (unsigned)(s[i++] - '0');
+        if (i == st || v > 255 || (i - st > 1 && s[st] == '0'))
+            return false;
+        out[part] = (uint8_t)v;
+    }
+    return i == n;
+}
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #endif

@@ -185,34 +185,12 @@ static size_t cfgval_find(const char *s, size_t n, char c)
 
 /* ---- IP literals -------------------------------------------------------- */
 
-/* dec-octet of RFC 3986: 0..255 without leading zeros (inet_aton would
- * read "010" as octal 8). Returns the characters used, 0 if none. */
-static size_t cfgval_dec_octet(const char *s, size_t n)
-{
-    uint64_t v;
-    bool overflow;
-    size_t nd = cfgval_digits(s, n < 3 ? n : 3, &v, &overflow);
-    if (nd == 0 || v > 255 || (nd < n && cfgval_is_digit(s[nd])))
-        return 0;
-    return nd;
-}
-
-/* Exactly four dotted decimal octets spanning s[0..n). */
+/* A dotted quad spanning s[0..n): base.h's strict reader (no leading zeros,
+ * which inet_aton would read as octal). */
 static bool cfgval_ipv4(const char *s, size_t n)
 {
-    size_t i = 0;
-    for (int part = 0; part < 4; part++) {
-        if (part > 0) {
-            if (i >= n || s[i] != '.')
-                return false;
-            i++;
-        }
-        size_t used = cfgval_dec_octet(s + i, n - i);
-        if (used == 0)
-            return false;
-        i += used;
-    }
-    return i == n;
+    uint8_t ip[4];
+    return ipv4_dotted(s, n, ip);
 }
 
 /* One IPv6 piece s[0..n) (no ':' in it): an h16, or an IPv4 dotted quad

@@ -17,27 +17,6 @@ static bool url_target_char(unsigned char c)
     return strchr("-._~!$&'()*+,;=:@/?", c) != NULL && c != '\0';
 }
 
-/* Strict dotted quad: four decimal 0..255, no leading zeros. */
-static bool url_ipv4(const char *s, size_t n, uint8_t out[4])
-{
-    size_t i = 0;
-    for (int part = 0; part < 4; part++) {
-        if (part > 0) {
-            if (i >= n || s[i] != '.')
-                return false;
-            i++;
-        }
-        size_t st = i;
-        unsigned v = 0;
-        while (i < n && url_is_digit((unsigned char)s[i]) && i - st < 3)
-            v = v * 10 + (unsigned)(s[i++] - '0');
-        if (i == st || v > 255 || (i - st > 1 && s[st] == '0'))
-            return false;
-        out[part] = (uint8_t)v;
-    }
-    return i == n;
-}
-
 /* Does the last label look like a number (decimal, or 0x-hex)? Then the
  * WHATWG URL parser (browsers, many libraries) reads the name as IPv4. */
 static bool url_numeric_tail(const char *s, size_t n)
@@ -104,7 +83,7 @@ static int url_host(const char *s, size_t n, struct url *u)
         return URL_OK;
     }
     if (url_numeric_tail(s, n)) {
-        if (!url_ipv4(s, n, u->ip))
+        if (!ipv4_dotted(s, n, u->ip))
             return URL_E_HOST;
         memcpy(u->host, s, n);
         u->host[n] = '\0';
