@@ -11,7 +11,10 @@
  *   - access_same_origin is true for an origin built from its Host;
  *   - access_host_allowed admits a plain host name listed in ALLOWED_HOSTS;
  *   - bearer/subprotocol credentials lie inside their input;
- *   - token buckets never pass more than burst + rate x elapsed. */
+ *   - access_token_eq is byte equality of non-empty tokens;
+ *   - a formatted address fits any buffer it is given, NUL-terminated;
+ *   - token buckets never pass more than burst + rate x elapsed (a burst or
+ *     period of 0 counts as 1). */
 #include "parse/access.h"
 #include "parse/ratelimit.h"
 
@@ -60,12 +63,13 @@ static void fz_buckets(const uint8_t *d, size_t n)
 {
     if (n < 4)
         return;
-    uint64_t rate = d[0] % 50, burst = 1 + d[1] % 20, per = 1 + (uint64_t)d[2] * 10, now = 1, passed = 0;
+    uint64_t rate = d[0] % 50, burst = d[1] % 20, per = (uint64_t)d[2] * 10, now = 1, passed = 0;
     struct rl_bucket b = {0};
     for (size_t i = 3; i < n; i++) {
         now += d[i] % 64;
         passed += rl_take(&b, rate, per, burst, 1, now);
     }
+    burst += !burst, per += !per;
     if (rate && passed > burst + rate * (now - 1) / per + 1)
         __builtin_trap();
 }
@@ -104,6 +108,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         access_addr_format(&client, text, sizeof text);
         if (access_addr_parse(text, strlen(text), &back) != ACCESS_OK || memcmp(&back, &client, 16) != 0)
             __builtin_trap();
+        size_t cap = 1 + size % sizeof text; /* a buffer too short for it, or not */
+        char *small = malloc(cap);
+        access_addr_format(&client, small, cap);
+        if (strnlen(small, cap) == cap)
+            __builtin_trap();
+        free(small);
     }
     for (size_t i = 0; i < nf; i++) {
         struct slice in = {f[i], fn[i]}, cred, entry;
@@ -114,6 +124,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_inside(entry, cred);
         }
         access_token_valid(f[i], fn[i]);
+        if (i + 1 < nf &&
+            access_token_eq(f[i], fn[i], f[i + 1], fn[i + 1]) !=
+                (fn[i] > 0 && fn[i] == fn[i + 1] && memcmp(f[i], f[i + 1], fn[i]) == 0))
+            __builtin_trap();
         if (i + 1 < nf) {
             access_same_origin(in, (struct slice){f[i + 1], fn[i + 1]});
             access_host_allowed(in, (struct slice){f[i + 1], fn[i + 1]});

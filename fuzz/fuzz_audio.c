@@ -4,7 +4,8 @@
  * 16-bit PCM, and is found again at the same length in every longer prefix
  * (incremental: "need more" never turns into a different answer); a header
  * we write ourselves parses back to what we wrote (a mu-law one is refused:
- * not PCM); the RMS amplitude of the input read as samples is within [0, 1];
+ * not PCM); the RMS amplitude of the input read as samples is within [0, 1]
+ * and the same from its sum of squares;
  * mu-law coding is stable and within one step. Exact-size heap copies throughout. */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, in, ns * sizeof *s);
     double a = audio_rms_amplitude(s, ns);
     if (!(a >= 0.0 && a <= 1.0))
+        abort();
+    uint64_t sumsq = 0;
+    for (size_t i = 0; i < ns; i++)
+        sumsq += (uint64_t)((int32_t)s[i] * s[i]);
+    double b = audio_rms_from_sumsq(sumsq, ns);
+    if (!(b >= a - 1e-9 && b <= a + 1e-9))
         abort();
     for (size_t i = 0; i < ns; i++) { /* mu-law: a decoded value codes to itself, within a step of the input */
         int16_t d = audio_ulaw_decode(audio_ulaw_encode(s[i]));

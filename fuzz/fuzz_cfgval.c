@@ -10,7 +10,8 @@
  *   - host agrees with glibc inet_pton (plus "localhost");
  *   - url: host non-empty, port >= 1, prefix "" or "/..." without trailing
  *     '/', no '@' '?' '#' ' ' anywhere; serialising the result and parsing
- *     it again gives the same struct. */
+ *     it again gives the same struct;
+ *   - a NULL string is a syntax error for every parser. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* inet_pton, strcasecmp, strnlen */
 #endif
@@ -223,8 +224,24 @@ static void fz_field(const uint8_t *p, size_t n, uint64_t min, uint64_t max)
     free(s);
 }
 
+/* The contract edges: no string is a syntax error, never a crash. */
+static void fz_edges(void)
+{
+    uint64_t v;
+    bool b;
+    unsigned k;
+    struct cfgval_url u;
+    static const char *const words[] = {"a"};
+    if (cfgval_uint(NULL, 0, 1, false, &v) != CFGVAL_E_SYNTAX ||
+        cfgval_duration_ms(NULL, 0, 1, &v) != CFGVAL_E_SYNTAX || cfgval_bool(NULL, &b) != CFGVAL_E_SYNTAX ||
+        cfgval_enum(NULL, words, 1, &k) != CFGVAL_E_SYNTAX || cfgval_host(NULL) != CFGVAL_E_SYNTAX ||
+        cfgval_url(NULL, &u) != CFGVAL_E_SYNTAX)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fz_edges();
     /* Range bounds come from the first byte, which is also field data. */
     uint64_t a = fz_bounds[size ? data[0] % ARRAY_LEN(fz_bounds) : 0];
     uint64_t b = fz_bounds[size ? (data[0] / 16) % ARRAY_LEN(fz_bounds) : 0];

@@ -22,6 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 2;
     size_t cut = n ? (size_t)data[1] * 257 % (n + 1) : 0;
     struct html_text a, b;
+    html_text_init(&a, NULL, 0, flags); /* no room at all: truncated from the start */
+    if (!a.truncated)
+        abort();
     html_text_init(&a, fz_a, cap, flags);
     if (html_text_feed(&a, in, n) != (ssize_t)n)
         abort();

@@ -92,8 +92,18 @@ static void fz_check_ok(const struct httpq_request *r, const char *buf, int rc, 
         for (size_t j = 0; j < v.n; j++)
             FZ_ASSERT(v.p[j] != '\r' && v.p[j] != '\n' && v.p[j] != '\0');
         FZ_ASSERT(httpq_header_get(r, "x") == NULL || httpq_header_get(r, "X") != NULL);
+        char name[64];
+        if (n.n < sizeof name) { /* its own name finds a field of that name (maybe an earlier one) */
+            memcpy(name, n.p, n.n);
+            name[n.n] = '\0';
+            const struct httpq_header *h = httpq_header_get(r, name);
+            FZ_ASSERT(h != NULL && h <= &r->headers[i] && h->name.n == n.n);
+        }
         (void)httpq_token_list_has(v, "upgrade");
+        FZ_ASSERT(!httpq_token_list_has(v, "") && !httpq_token_list_has(v, NULL));
     }
+    static const char list[] = "x , Upgrade \t,";
+    FZ_ASSERT(httpq_token_list_has((struct slice){list, sizeof list - 1}, "upgrade"));
     bool close = httpq_headers_have_token(r, "connection", "close");
     bool ka = httpq_headers_have_token(r, "connection", "keep-alive");
     FZ_ASSERT(r->keep_alive == (r->minor_version == 1 ? !close : (ka && !close)));
@@ -146,7 +156,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (rc1 == 0) {
         FZ_ASSERT(!fz_has_crlfcrlf(buf, n));
     }
-    /* results are sticky */
+    /* results are sticky, and a reset parser reads the same bytes the same way */
+    FZ_ASSERT(httpq_parse(&p1, buf, n, &inc) == rc1);
+    httpq_reset(&p1);
     FZ_ASSERT(httpq_parse(&p1, buf, n, &inc) == rc1);
     free(buf);
     return 0;

@@ -65,18 +65,24 @@ static void fz_head(struct fz_log *l)
     FZ_CHECK(fz_cstr_ok(p->request_id, sizeof p->request_id));
     for (const char *s = p->content_type; *s; s++)
         FZ_CHECK(*s != '\r' && *s != '\n');
+    /* Location: kept whole, or (long or repeated) flagged and empty */
+    FZ_CHECK(fz_cstr_ok(p->location, sizeof p->location));
+    FZ_CHECK(!p->location_long || (p->location[0] == '\0' && p->location_seen));
+    FZ_CHECK(p->location_seen || p->location[0] == '\0');
     bool bodyless = p->head_request || p->status == 204 || p->status == 304;
     FZ_CHECK(!bodyless || (!p->chunked && !p->until_close));
     fz_put(l, "H", 1);
     fz_put(l, &p->status, sizeof p->status);
     fz_put(l, &p->minor_version, sizeof p->minor_version);
     fz_put(l, &p->content_length, sizeof p->content_length);
-    uint8_t flags = (uint8_t)(p->chunked | p->keep_alive << 1 | p->until_close << 2);
+    uint8_t flags = (uint8_t)(p->chunked | p->keep_alive << 1 | p->until_close << 2 | p->location_long << 3 |
+                              p->location_seen << 4);
     fz_put(l, &flags, 1);
     fz_put(l, &p->retry_after_ms, sizeof p->retry_after_ms);
     fz_put(l, &p->should_retry, sizeof p->should_retry);
     fz_put(l, p->content_type, strlen(p->content_type) + 1);
     fz_put(l, p->request_id, strlen(p->request_id) + 1);
+    fz_put(l, p->location, strlen(p->location) + 1);
     l->resp_body = 0;
 }
 

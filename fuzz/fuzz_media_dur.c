@@ -10,8 +10,19 @@
 
 #include "parse/media_dur.h"
 
+/* The contract edges: no buffer is "unknown"; no source (0) is "none". */
+static void fz_edges(void)
+{
+    uint64_t ms;
+    enum media_dur_source src;
+    if (media_dur(NULL, 0, &ms, &src) != MEDIA_DUR_UNKNOWN ||
+        strcmp(media_dur_source_name((enum media_dur_source)0), "none") != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fz_edges();
     uint8_t *in = malloc(size ? size : 1);
     memcpy(in, data, size);
     uint64_t ms = 0, ms2 = 0;

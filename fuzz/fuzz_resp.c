@@ -4,7 +4,8 @@
  * every proper prefix of a parsed reply is RESP_INCOMPLETE (nothing accepted
  * early); slot sizes add up (an aggregate's size is 1 + its children's);
  * every string lies inside the input. An array of bulk strings re-encoded by
- * resp_encode_command parses back to the same strings. */
+ * resp_encode_command parses back to the same strings. No slot at all is
+ * RESP_TOO_MANY; a command of no words has no length. */
 #include "parse/resp.h"
 
 #include <stdlib.h>
@@ -67,8 +68,18 @@ static void fz_roundtrip(const struct resp_value *v)
     free(out);
 }
 
+/* The contract edges: no slot for a value, no command word. */
+static void fz_edges(void)
+{
+    struct resp_value v;
+    size_t used;
+    if (resp_parse("+OK\r\n", 5, &v, 0, &used) != RESP_TOO_MANY || resp_command_len(0, NULL, NULL) != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fz_edges();
     char *buf = malloc(size ? size : 1);
     FZ_CHECK(buf);
     if (size)

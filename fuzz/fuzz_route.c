@@ -34,7 +34,9 @@ static void fz_match(const char *p, size_t n, const char *dec, ssize_t dn)
     enum route_id r = route_match(p, n, &m);
     FZ_ASSERT(r == m.route && r >= ROUTE_NOT_FOUND && r <= ROUTE_BAD_PATH);
     FZ_ASSERT(memchr(m.id, '\0', sizeof m.id) != NULL);
-    if (r == ROUTE_WS_CLIENT || r == ROUTE_WS_STREAM)
+    bool id_route = r == ROUTE_WS_CLIENT || r == ROUTE_WS_STREAM || r == ROUTE_STREAM_STATUS ||
+                    r == ROUTE_STREAM_DISCONNECT;
+    if (id_route)
         FZ_ASSERT(route_id_valid(m.id, strlen(m.id)));
     else
         FZ_ASSERT(m.id[0] == '\0');
@@ -50,6 +52,16 @@ static void fz_match(const char *p, size_t n, const char *dec, ssize_t dn)
         FZ_ASSERT(fz_eq_id(dec, dn, "/ws/", m.id));
     if (r == ROUTE_WS_STREAM)
         FZ_ASSERT(fz_eq_id(dec, dn, "/api/stream/ws/", m.id));
+    if (r == ROUTE_STREAM_STATUS)
+        FZ_ASSERT(fz_eq_id(dec, dn, "/api/stream/status/", m.id));
+    if (r == ROUTE_STREAM_DISCONNECT)
+        FZ_ASSERT(fz_eq_id(dec, dn, "/api/stream/disconnect/", m.id));
+    if (r == ROUTE_STREAM_TEST_PAGE)
+        FZ_ASSERT(fz_eq(dec, dn, "/api/stream/test-page"));
+    if (r == ROUTE_INDEX)
+        FZ_ASSERT(fz_eq(dec, dn, "/") || fz_eq(dec, dn, "/interview"));
+    if (r == ROUTE_SIO)
+        FZ_ASSERT(fz_eq(dec, dn, "/socket.io") || fz_eq(dec, dn, "/socket.io/"));
 }
 
 static void fz_decode(const char *p, size_t n, const char *dec, ssize_t dn, size_t cap)

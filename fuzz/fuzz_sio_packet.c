@@ -5,8 +5,9 @@
  * id, a binary type has 1..max attachments; re-encoding the head with
  * sio_encode_head and appending the payload parses back to the same packet
  * (for message packets whose namespace was comma-terminated or main); the
- * receive sequencer accepts exactly the announced attachments; when the
- * payload is valid JSON the placeholder check never crashes. */
+ * receive sequencer accepts exactly the announced attachments and refuses
+ * a packet out of turn; when the payload is valid JSON the placeholder check
+ * never crashes and refuses more than 999 placeholders. */
 #include "parse/jsonv.h"
 #include "parse/sio_packet.h"
 
@@ -14,8 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The contract edge: a code that is not one of ours still has a message. */
+static void fz_edges(void)
+{
+    if (strcmp(sio_strerror(12345), "unknown error") != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fz_edges();
     uint8_t *p = malloc(size ? size : 1);
     if (!p)
         abort();
@@ -59,7 +68,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         free(again);
         struct sio_rx rx = {.max_bytes = 100};
+        uint32_t idx0;
+        bool last0;
         if (sio_rx_text(&rx, &k) != SIO_OK || sio_rx_pending(&rx) != bin)
+            abort();
+        /* out of turn: text while attachments are due, binary when none are */
+        if (bin && sio_rx_text(&rx, &k) != SIO_E_UNEXPECTED_TEXT)
+            abort();
+        if (!bin && sio_rx_binary(&rx, 1, &idx0, &last0) != SIO_E_UNEXPECTED_BINARY)
             abort();
         for (uint32_t i = 0; i < k.attachments; i++) {
             uint32_t idx;
@@ -72,8 +88,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t off;
         if (jsonv_validate((const uint8_t *)k.data.p, k.data.n, 16, &off) == JSONV_OK) {
             cJSON *root = cJSON_ParseWithLength(k.data.p, k.data.n);
-            if (root)
+            if (root) {
                 (void)sio_placeholders_check(root, k.attachments);
+                if (sio_placeholders_check(root, 1000)) /* over the 999 a packet may announce */
+                    abort();
+            }
             cJSON_Delete(root);
         }
     }

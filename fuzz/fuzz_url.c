@@ -5,8 +5,9 @@
  *   - an accepted URL has a non-empty lowercase host of [a-z0-9.-] (or an
  *     IP literal that agrees with ip[]), a target starting with '/' made of
  *     printable ASCII without space, '#', '\\', and a port >= 1;
- *   - url_format() of it parses back to the identical struct (canonical);
- *   - every result code is one of enum url_error. */
+ *   - url_format() of it parses back to the identical struct (canonical),
+ *     and needs exactly its length + 1 bytes of buffer;
+ *   - every result code is one of enum url_error, with a message. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 
 static void fz_check(int rc, const struct url *u)
 {
-    if (rc < URL_E_CHAR || rc > URL_OK)
+    if (rc < URL_E_CHAR || rc > URL_OK || url_strerror(rc)[0] == '\0')
         abort();
     if (rc != URL_OK)
         return;
@@ -63,6 +64,9 @@ static void fz_check(int rc, const struct url *u)
     if (!url_format(u, buf, sizeof buf))
         return; /* origin + target may exceed URL_MAX after canonicalisation: fine */
     size_t n = strlen(buf);
+    static char exact[sizeof buf];
+    if (url_format(u, exact, n) || !url_format(u, exact, n + 1) || strcmp(exact, buf) != 0)
+        abort();
     int rc2 = url_parse(buf, n, &again);
     if (n <= URL_MAX && (rc2 != URL_OK || memcmp(&again, u, sizeof again) != 0))
         abort();
@@ -76,6 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!s)
         return 0;
     memcpy(s, data, n1);
+    struct sockaddr other = {.sa_family = AF_UNIX}; /* not an IP socket: never "public" */
+    if (addr_class_sockaddr(&other, sizeof other) != ADDR_RESERVED)
+        abort();
+    if (strcmp(url_strerror(12345), "invalid URL") != 0) /* not one of our codes: still a message */
+        abort();
     static struct url u, base, r;
     int rc = url_parse(s, n1, &u);
     fz_check(rc, &u);

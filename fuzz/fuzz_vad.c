@@ -16,7 +16,8 @@
  *     speech; STOP at == pos + silence length, PAUSE
  *     at == pos + pause length; positions nondecreasing, a second PAUSE in
  *     the same speech at a later position; vad_speech_samples 0 outside
- *     speech;
+ *     speech; vad_speech_for(0) is "in speech", and a duration it reports
+ *     holds for every shorter one;
  *   - identical events for one-shot, random chunk sizes, and (for shorter
  *     signals) one sample at a time;
  *   - vad_quietest stays inside the buffer.
@@ -47,6 +48,11 @@ static void fv_check(const struct vad *v, const struct vad_event *ev, size_t got
     if (!v->speech && vad_speech_samples(v) != 0)
         abort();
     if (vad_speech_samples(v) > v->fed)
+        abort();
+    uint32_t ms = (uint32_t)(vad_speech_samples(v) * 1000 / v->rate); /* the speech so far, rounded down */
+    if (vad_speech_for(v, 0) != v->speech)
+        abort();
+    if (v->speech && (!vad_speech_for(v, ms) || !vad_speech_for(v, ms / 2) || vad_speech_for(v, ms + 1)))
         abort();
 }
 

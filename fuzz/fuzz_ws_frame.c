@@ -313,8 +313,10 @@ static bool fz_same(const struct fz_log *a, const struct fz_log *b)
 
 /* The encoders and the frame-size probe: a header written for a length taken
  * from the input measures back exactly (masked data frames), control and
- * unmasked frames are never taken for whole data frames, and every parse
- * error maps to a close code a peer may receive. */
+ * unmasked frames are never taken for whole data frames (a header prefix is
+ * "need more" until its length bytes are in), a fresh parser is between
+ * frames and one header byte later is not, and every parse error maps to a
+ * close code a peer may receive. */
 static void fz_encoders(const uint8_t *d, size_t n)
 {
     static const enum wsf_opcode ops[] = {WSF_CONT, WSF_TEXT, WSF_BINARY, WSF_CLOSE, WSF_PING, WSF_PONG};
@@ -335,6 +337,22 @@ static void fz_encoders(const uint8_t *d, size_t n)
         abort();
     if (wsf_data_frame_size(u, ul, &sz) == 1)
         abort();
+    for (size_t j = 0; data && j < hl; j++) { /* a header prefix: "need more" until the length is in */
+        uint64_t pre = 0;
+        int r = wsf_data_frame_size(h, j, &pre);
+        if (j < ul ? r != 0 : (r != 1 || pre != sz)) /* ul: 2 + the length bytes */
+            abort();
+    }
+    if (data && hl == 14) { /* the top bit of a 64-bit length set: never a frame */
+        h[2] |= 0x80;
+        if (wsf_data_frame_size(h, 3, &sz) != -1)
+            abort();
+    }
+    struct wsf_parser p = {.max_message = 1};
+    struct wsf_event ev;
+    uint8_t fin_text = 0x81;
+    if (!wsf_between_frames(&p) || wsf_feed(&p, &fin_text, 1, &ev) != 1 || wsf_between_frames(&p))
+        abort(); /* one header byte in: inside a frame */
     for (int e = WSF_E_CLOSE_UTF8; e <= WSF_E_RSV; e++) {
         uint16_t c = wsf_close_code(e);
         if ((c != 1002 && c != 1007 && c != 1009) || !wsf_close_code_valid(c))

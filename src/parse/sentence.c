@@ -129,37 +129,24 @@ static bool sentence_abbrev(const uint8_t *t, size_t dot)
     return w[n - 2] == '.';
 }
 
-/* Cut used when no boundary fits within limit (limit <= len, or final). */
-static size_t sentence_cut(const uint8_t *t, size_t len, size_t limit)
+/* Cut used when no boundary fits within limit, which is below len (so the
+ * byte at the cut exists and tells whether it starts a code point). */
+static size_t sentence_cut(const uint8_t *t, size_t limit)
 {
-    size_t lim = limit < len ? limit : len;
     /* After the last whitespace byte that follows some content. */
     size_t first_content = 0;
-    while (first_content < lim && sentence_is_ws(t[first_content]))
+    while (first_content < limit && sentence_is_ws(t[first_content]))
         first_content++;
-    for (size_t w = lim; w > first_content; w--)
+    for (size_t w = limit; w > first_content; w--)
         if (sentence_is_ws(t[w - 1]))
             return w;
-    /* Else at lim moved back to a code point start. At the end of the text,
-     * an incomplete last sequence is left for the next call. */
-    size_t k = lim;
-    if (k < len) {
-        while (k > 0 && sentence_is_cont(t[k]))
-            k--;
-    } else {
-        size_t s = k;
-        while (s > 0 && k - s < 3 && sentence_is_cont(t[s - 1]))
-            s--;
-        if (s > 0) {
-            uint8_t lead = t[s - 1];
-            size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-            if (s - 1 + want > len)
-                k = s - 1;
-        }
-    }
+    /* Else at limit moved back to a code point start. */
+    size_t k = limit;
+    while (k > 0 && sentence_is_cont(t[k]))
+        k--;
     /* Only invalid UTF-8 (continuation bytes all the way back) can get here
      * with k == 0; progress matters more than the boundary then. */
-    return k > 0 ? k : lim;
+    return k > 0 ? k : limit;
 }
 
 size_t sentence_next(const char *text, size_t len, bool final, size_t min_len, size_t max_len)
@@ -231,7 +218,7 @@ size_t sentence_next(const char *text, size_t len, bool final, size_t min_len, s
      * to give up: a terminator in the last byte may still get its space. */
     if (len <= limit)
         return final ? len : 0;
-    return last_ok ? last_ok : sentence_cut(t, len, limit);
+    return last_ok ? last_ok : sentence_cut(t, limit); /* limit < len here */
 }
 
 #undef SENTENCE_MIN_MAX_LEN
